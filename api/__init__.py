@@ -1,0 +1,1 @@
+"""The HTTP API, web pages and command line of Points Bank."""

@@ -1,0 +1,68 @@
+"""The app factory: `create_app(settings)` assembles services, routes and error mapping."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Litestar, get
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.auth import Authenticator, current_principal
+from api.database import resolve_database_url
+from api.errors import EXCEPTION_HANDLERS
+from api.routes import ledger as ledger_routes
+from api.settings import Settings
+from ledger import db
+from ledger.group_commit import GroupCommit
+from ledger.service import Ledger
+
+
+@dataclass
+class Services:
+    """Every service the routes call, built once per app."""
+    engine: AsyncEngine
+    ledger: Ledger
+
+    async def close(self) -> None:
+        await self.ledger.close()
+        await self.engine.dispose()
+
+
+def build_services(database_url: str, settings: Settings) -> Services:
+    engine = db.app_engine(database_url, settings.db_pool_size)
+    group_commit = (GroupCommit(engine, settings.group_commit_writers)
+                    if settings.group_commit_writers > 0 else None)
+    return Services(engine=engine, ledger=Ledger(engine, group_commit))
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, Any]:
+    return {"status": "ok"}
+
+
+def create_app(settings: Settings | None = None, database_url: str | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        url = database_url or resolve_database_url(settings.database_url, settings.data_dir)
+        services = build_services(url, settings)
+        app.state.services = services
+        app.state.authenticator = Authenticator(services.engine)
+        try:
+            yield
+        finally:
+            await services.close()
+
+    return Litestar(
+        route_handlers=[healthz, *ledger_routes.ROUTES],
+        dependencies={"principal": Provide(current_principal)},
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(title="Points Bank", version="0.1.0", path="/schema"),
+        debug=False,
+    )

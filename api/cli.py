@@ -1,0 +1,161 @@
+"""`pointsbank`: the command line (serve, db upgrade, tokens create, demo, up)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from api.settings import Settings
+
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+log = logging.getLogger("pointsbank")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None))
+    try:
+        return args.command(args, settings) or 0
+    except Exception as exc:  # the database being away is a message, not a traceback
+        from ledger.db import is_unreachable
+        from ledger.errors import DomainError
+
+        if isinstance(exc, DomainError):
+            print(f"pointsbank: {exc.code}: {exc.detail}", file=sys.stderr)
+            return EXIT_USAGE
+        if is_unreachable(exc) or _is_psycopg_operational(exc):
+            where = settings.database_url or f"embedded PostgreSQL under {settings.data_dir}"
+            print(f"pointsbank: cannot reach the database ({_redacted(where)}): "
+                  f"{str(exc).splitlines()[0]}", file=sys.stderr)
+            return EXIT_UNREACHABLE
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pointsbank", description="Points Bank (文明积分银行)")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the API and pages")
+    _add_listen_options(serve)
+    serve.set_defaults(command=cmd_serve)
+
+    up = commands.add_parser("up", help="migrate, load the demo data, then serve (make run)")
+    _add_listen_options(up)
+    up.set_defaults(command=cmd_up)
+
+    database = commands.add_parser("db", help="database schema").add_subparsers(required=True, metavar="ACTION")
+    database.add_parser("upgrade", help="apply all migrations").set_defaults(command=cmd_db_upgrade)
+
+    tokens = commands.add_parser("tokens", help="API tokens").add_subparsers(required=True, metavar="ACTION")
+    create = tokens.add_parser("create", help="create a token and print it once")
+    create.add_argument("--role", required=True, choices=("admin", "organizer", "merchant", "auditor", "resident"))
+    create.add_argument("--realm", help="6-digit realm code (all realms for an admin without one)")
+    create.add_argument("--station", type=int, help="station id (organizer scope)")
+    create.add_argument("--merchant", type=int, help="merchant id (merchant role)")
+    create.add_argument("--resident", type=int, help="resident id (resident role)")
+    create.add_argument("--label")
+    create.set_defaults(command=cmd_tokens_create)
+
+    demo = commands.add_parser("demo", help="load demo data and print what was made")
+    demo.add_argument("--json", action="store_true", help="print realm, accounts and tokens as JSON")
+    demo.set_defaults(command=cmd_demo)
+    return parser
+
+
+def _add_listen_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+
+
+def database_url(settings: Settings) -> str:
+    from api.database import resolve_database_url
+
+    return resolve_database_url(settings.database_url, settings.data_dir)
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from migrations.runner import upgrade
+
+    upgrade(database_url(settings))
+    print("database is up to date")
+    return 0
+
+
+def cmd_tokens_create(args: argparse.Namespace, settings: Settings) -> int:
+    from api.auth import create_token
+
+    async def work(services: Any) -> str:
+        return await create_token(services.engine, args.role, args.realm, station_id=args.station,
+                                  merchant_id=args.merchant, resident_id=args.resident,
+                                  label=args.label)
+
+    print(run_with_services(settings, work))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from api.demo import describe, load_demo
+
+    demo = run_with_services(settings, load_demo)
+    print(json.dumps(demo, ensure_ascii=False, indent=2, default=str) if args.json else describe(demo))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    url = database_url(settings)
+    log.info("serving on http://%s:%d (OpenAPI at /schema)", settings.host, settings.port)
+    uvicorn.run(create_app(settings, database_url=url), host=settings.host, port=settings.port,
+                loop="uvloop", http="httptools", log_level="warning", access_log=False)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    cmd_db_upgrade(args, settings)
+    cmd_demo(argparse.Namespace(json=False), settings)
+    return cmd_serve(args, settings)
+
+
+def run_with_services(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    from api.app import build_services
+
+    url = database_url(settings)
+
+    async def run() -> Any:
+        services = build_services(url, settings)
+        try:
+            return await work(services)
+        finally:
+            await services.close()
+
+    return asyncio.run(run())
+
+
+def _is_psycopg_operational(exc: BaseException) -> bool:
+    import psycopg
+
+    return isinstance(exc, psycopg.OperationalError)
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""What every route module shares: idempotency keys, timestamps, pages, services."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Request, Response
+from litestar.di import NamedDependency
+from litestar.params import HeaderParameter
+
+from api.auth import Principal
+
+from ledger import errors, model
+from ledger.service import Page
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+Caller = NamedDependency[Principal]  # the authenticated caller, from its bearer token
+IdempotencyKey = Annotated[str | None, HeaderParameter(name=IDEMPOTENCY_HEADER)]
+
+
+def required_idempotency_key(key: str | None) -> str:
+    if key is None or key == "":
+        raise errors.IdempotencyKeyRequired(f"send an {IDEMPOTENCY_HEADER} header with every post that moves points")
+    model.check_idempotency_key(key)
+    return key
+
+
+def parse_timestamp(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise errors.InvalidTimestamp(f"{value!r} is not an ISO 8601 timestamp") from None
+    if parsed.tzinfo is None:
+        raise errors.InvalidTimestamp("timestamps carry a UTC offset, e.g. 2026-11-28T09:00:00+08:00")
+    return parsed
+
+
+def page_body(page: Page, shape: Any = None) -> dict[str, Any]:
+    items = [shape(item) for item in page.items] if shape else page.items
+    return {"items": items, "next_cursor": page.next_cursor}
+
+
+def entry_response(result: dict[str, Any]) -> Response[dict[str, Any]]:
+    """201 with the entry; a replay answers the same, flagged in a header."""
+    body = dict(result)
+    replayed = bool(body.pop("replayed", False))
+    headers = {REPLAYED_HEADER: "true"} if replayed else {}
+    return Response(body, status_code=201, headers=headers)
+
+
+def services(request: Request[Any, Any, Any]) -> Any:
+    return request.app.state.services

@@ -1,0 +1,34 @@
+"""Settings from the environment, read once at start."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_DATA_DIR = ".pointsbank"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None   # None: an embedded PostgreSQL under data_dir
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    group_commit_writers: int = 2     # 0 turns group commit off (one commit per post)
+    db_pool_size: int = 20
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        env = os.environ
+        values: dict[str, object] = {
+            "database_url": env.get("DATABASE_URL") or None,
+            "data_dir": Path(env.get("POINTSBANK_DATA_DIR", DEFAULT_DATA_DIR)),
+            "host": env.get("POINTSBANK_HOST", DEFAULT_HOST),
+            "port": int(env.get("POINTSBANK_PORT", DEFAULT_PORT)),
+            "group_commit_writers": int(env.get("POINTSBANK_GROUP_COMMIT_WRITERS", 2)),
+            "db_pool_size": int(env.get("POINTSBANK_DB_POOL_SIZE", 20)),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""earning package (see DESIGN.md)."""

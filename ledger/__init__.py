@@ -1,0 +1,1 @@
+"""The book: an append-only double-entry ledger of points on PostgreSQL."""

@@ -1,0 +1,120 @@
+"""Connections: URLs, engines, the application role, retries and database errors."""
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from ledger import errors
+
+APP_ROLE = "pointsbank_app"
+POOL_SIZE_DEFAULT = 20
+RETRIES_MAX = 8          # deadlock / serialization retries before giving up
+RETRY_PAUSE_S = 0.005
+
+RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+# Unique constraints whose violation means "already done", by constraint name.
+CONSTRAINT_ERRORS: dict[str, type[errors.DomainError]] = {
+    "entries_reversed_once": errors.EntryAlreadyReversed,
+    "accounts_system_unique": errors.AccountExists,
+    "accounts_resident_unique": errors.AccountExists,
+    "accounts_merchant_unique": errors.AccountExists,
+    "accounts_clearing_unique": errors.AccountExists,
+    "realms_pkey": errors.RealmExists,
+    "accounts_floor": errors.InsufficientPoints,
+}
+
+T = TypeVar("T")
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """`postgresql://user:pass@host:port/db[?host=/socket/dir]` for SQLAlchemy on psycopg 3."""
+    url = make_url(database_url)
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        url = url.set(drivername="postgresql+psycopg")
+    else:
+        raise ValueError(f"DATABASE_URL must be a postgresql:// URL, not {url.drivername}://")
+    return url.render_as_string(hide_password=False)
+
+
+def app_engine(database_url: str, pool_size: int = POOL_SIZE_DEFAULT) -> AsyncEngine:
+    """The service's engine: every connection runs as the application role."""
+    return create_async_engine(
+        sqlalchemy_url(database_url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        connect_args={"options": f"-c role={APP_ROLE} -c timezone=UTC"},
+    )
+
+
+def owner_engine(database_url: str) -> Engine:
+    """A synchronous engine as the connecting user (the schema's owner), for migrations."""
+    return create_engine(sqlalchemy_url(database_url), pool_size=1, max_overflow=0)
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", exc)
+    return getattr(orig, "sqlstate", None)
+
+
+def domain_error(exc: DBAPIError) -> errors.DomainError | None:
+    """The domain error a database error stands for, or None for a real failure."""
+    orig = exc.orig
+    diag = getattr(orig, "diag", None)
+    state = sqlstate(exc)
+    if state == "P0001" and diag is not None:
+        return error_from_raise(diag.message_primary or "", diag.message_detail)
+    if state in ("23505", "23514") and diag is not None:
+        cls = CONSTRAINT_ERRORS.get(diag.constraint_name or "")
+        if cls is not None:
+            return cls()
+    return None
+
+
+def error_from_raise(code: str, detail: str | dict | None) -> errors.DomainError:
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail)
+        except ValueError:
+            detail = {"detail": detail}
+    return errors.error_from_code(code, detail if isinstance(detail, dict) else {})
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError) or sqlstate(exc) in ("08001", "08006", "57P03")
+
+
+async def in_transaction(engine: AsyncEngine,
+                         work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run `work` in one transaction; retry on deadlock or serialization failure; turn
+    database refusals into domain errors."""
+    for attempt in range(RETRIES_MAX):
+        try:
+            async with engine.begin() as conn:
+                return await work(conn)
+        except DBAPIError as exc:
+            if sqlstate(exc) in RETRYABLE_SQLSTATES and attempt + 1 < RETRIES_MAX:
+                await asyncio.sleep(RETRY_PAUSE_S * (attempt + 1))
+                continue
+            mapped = domain_error(exc)
+            if mapped is not None:
+                raise mapped from exc
+            raise
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+async def read(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run read-only `work` on a pooled connection."""
+    async with engine.connect() as conn:
+        return await work(conn)
+
+
+def row_dict(row: Any) -> dict[str, Any]:
+    return dict(row._mapping)

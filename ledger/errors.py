@@ -1,0 +1,101 @@
+"""Domain errors. Each has a stable `code`; its category decides the HTTP status, in one
+place (`api.errors`). The database raises the same codes (`pb_raise`), and
+`error_from_code` turns them back into these classes."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "domain_error"
+
+    def __init__(self, detail: str = "", **context: Any) -> None:
+        super().__init__(detail or self.code)
+        self.detail = detail or self.code.replace("_", " ")
+        self.context = context
+
+
+class InvalidInput(DomainError):
+    """The request is well-formed but asks for something the rules do not allow."""
+
+
+class Refused(DomainError):
+    """A valid request the current state cannot honour (not enough points, ...)."""
+
+
+class NotFound(DomainError):
+    pass
+
+
+class Conflict(DomainError):
+    """The request collides with something already done."""
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+
+
+class Unavailable(DomainError):
+    code = "service_unavailable"
+
+
+_BY_CODE: dict[str, type[DomainError]] = {}
+
+
+def _define(name: str, base: type[DomainError], code: str) -> type[DomainError]:
+    cls = type(name, (base,), {"code": code, "__module__": __name__})
+    _BY_CODE[code] = cls
+    return cls
+
+
+InsufficientPoints = _define("InsufficientPoints", Refused, "insufficient_points")
+BudgetExhausted = _define("BudgetExhausted", Refused, "budget_exhausted")
+UnknownAccount = _define("UnknownAccount", InvalidInput, "unknown_account")
+AssetMismatch = _define("AssetMismatch", InvalidInput, "asset_mismatch")
+RealmMismatch = _define("RealmMismatch", InvalidInput, "realm_mismatch")
+EntryUnbalanced = _define("EntryUnbalanced", InvalidInput, "entry_unbalanced")
+TooFewPostings = _define("TooFewPostings", InvalidInput, "entry_too_few_postings")
+TooManyPostings = _define("TooManyPostings", InvalidInput, "entry_too_many_postings")
+DuplicateAccount = _define("DuplicateAccount", InvalidInput, "entry_duplicate_account")
+ZeroAmount = _define("ZeroAmount", InvalidInput, "amount_zero")
+AmountOutOfRange = _define("AmountOutOfRange", InvalidInput, "amount_out_of_range")
+PostingNotAllowed = _define("PostingNotAllowed", InvalidInput, "posting_not_allowed")
+EntryKindNotAllowed = _define("EntryKindNotAllowed", InvalidInput, "entry_kind_not_allowed")
+EntryNotReversible = _define("EntryNotReversible", InvalidInput, "entry_not_reversible")
+InvalidFloor = _define("InvalidFloor", InvalidInput, "invalid_floor")
+InvalidRealm = _define("InvalidRealm", InvalidInput, "invalid_realm")
+UnknownRealm = _define("UnknownRealm", InvalidInput, "unknown_realm")
+InvalidCursor = _define("InvalidCursor", InvalidInput, "invalid_cursor")
+InvalidTimestamp = _define("InvalidTimestamp", InvalidInput, "invalid_timestamp")
+InvalidIdempotencyKey = _define("InvalidIdempotencyKey", InvalidInput, "invalid_idempotency_key")
+IdempotencyKeyRequired = _define("IdempotencyKeyRequired", InvalidInput, "idempotency_key_required")
+IdempotencyKeyReused = _define("IdempotencyKeyReused", Conflict, "idempotency_key_reused")
+EntryAlreadyReversed = _define("EntryAlreadyReversed", Conflict, "entry_already_reversed")
+AccountExists = _define("AccountExists", Conflict, "account_exists")
+RealmExists = _define("RealmExists", Conflict, "realm_exists")
+AccountNotFound = _define("AccountNotFound", NotFound, "account_not_found")
+EntryNotFound = _define("EntryNotFound", NotFound, "entry_not_found")
+RealmNotFound = _define("RealmNotFound", NotFound, "realm_not_found")
+
+# Codes the database raises for writes that bypassed the service's own checks.
+for _code in ("append_only", "account_immutable", "balance_is_derived", "entry_closed",
+              "unknown_entry", "reversal_not_mirror"):
+    _define("".join(part.title() for part in _code.split("_")), InvalidInput, _code)
+
+
+def error_from_code(code: str, context: dict[str, Any] | None = None) -> DomainError:
+    """The domain error for a code raised by the database (`pb_raise`)."""
+    cls = _BY_CODE.get(code)
+    if cls is None:
+        return DomainError(f"unexpected database error: {code}", **(context or {}))
+    return cls(**(context or {}))
+
+
+def register(cls: type[DomainError]) -> type[DomainError]:
+    """Let other packages' errors be raised by code from the database too."""
+    _BY_CODE[cls.code] = cls
+    return cls

@@ -1,0 +1,136 @@
+"""SQL for the ledger. Every function runs inside the caller's connection/transaction."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ledger import model
+from ledger.schema import accounts, entries, postings, realms
+
+_POST_ENTRY = text("SELECT ledger_post_entry(CAST(:request AS jsonb))")
+_POST_BATCH = text("SELECT ledger_post_batch(CAST(:requests AS jsonb))")
+
+ACCOUNT_COLUMNS = (accounts.c.realm, accounts.c.id, accounts.c.kind, accounts.c.asset,
+                   accounts.c.floor, accounts.c.balance, accounts.c.posting_count,
+                   accounts.c.resident_id, accounts.c.merchant_id,
+                   accounts.c.counterpart_realm, accounts.c.label, accounts.c.created_at)
+
+
+def draft_json(draft: model.EntryDraft) -> dict[str, Any]:
+    return {
+        "realm": draft.realm, "kind": draft.kind,
+        "idempotency_key": draft.idempotency_key,
+        "request_hash": draft.request_hash if draft.idempotency_key else None,
+        "reverses_entry_id": draft.reverses_entry_id,
+        "reference": draft.reference, "memo": draft.memo, "created_by": draft.created_by,
+        "postings": [{"account_id": line.account_id, "amount": line.amount}
+                     for line in draft.lines],
+    }
+
+
+async def post_entry(conn: AsyncConnection, draft: model.EntryDraft) -> dict[str, Any]:
+    """Post one entry in the caller's transaction; database refusals raise."""
+    result = await conn.execute(_POST_ENTRY, {"request": json.dumps(draft_json(draft))})
+    return result.scalar_one()
+
+
+async def post_batch(conn: AsyncConnection,
+                     drafts: list[model.EntryDraft]) -> list[dict[str, Any]]:
+    """Post many entries; one result per draft, `{"error": code, "detail": {...}}` for
+    those refused (rolled back alone)."""
+    payload = json.dumps([draft_json(draft) for draft in drafts])
+    result = await conn.execute(_POST_BATCH, {"requests": payload})
+    return result.scalar_one()
+
+
+async def insert_realm(conn: AsyncConnection, code: str, name: str, timezone: str) -> None:
+    await conn.execute(insert(realms).values(code=code, name=name, timezone=timezone))
+
+
+async def find_realm(conn: AsyncConnection, code: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(realms).where(realms.c.code == code))).first()
+    return dict(row._mapping) if row else None
+
+
+async def insert_account(conn: AsyncConnection, **values: Any) -> dict[str, Any]:
+    row = (await conn.execute(insert(accounts).values(**values).returning(*ACCOUNT_COLUMNS))).one()
+    return dict(row._mapping)
+
+
+async def find_account(conn: AsyncConnection, account_id: int) -> dict[str, Any] | None:
+    row = (await conn.execute(select(*ACCOUNT_COLUMNS).where(accounts.c.id == account_id))).first()
+    return dict(row._mapping) if row else None
+
+
+async def find_system_account(conn: AsyncConnection, realm: str, kind: str,
+                              asset: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(*ACCOUNT_COLUMNS).where(
+        accounts.c.realm == realm, accounts.c.kind == kind, accounts.c.asset == asset))).first()
+    return dict(row._mapping) if row else None
+
+
+async def find_owned_account(conn: AsyncConnection, realm: str, kind: str, asset: str,
+                             resident_id: int | None = None,
+                             merchant_id: int | None = None) -> dict[str, Any] | None:
+    owner = (accounts.c.resident_id == resident_id if kind == "resident"
+             else accounts.c.merchant_id == merchant_id)
+    row = (await conn.execute(select(*ACCOUNT_COLUMNS).where(
+        accounts.c.realm == realm, accounts.c.kind == kind, accounts.c.asset == asset,
+        owner))).first()
+    return dict(row._mapping) if row else None
+
+
+async def account_metas(conn: AsyncConnection, account_ids: list[int]) -> list[model.AccountMeta]:
+    rows = await conn.execute(
+        select(accounts.c.realm, accounts.c.id, accounts.c.kind, accounts.c.asset,
+               accounts.c.floor).where(accounts.c.id.in_(account_ids)))
+    return [model.AccountMeta(**row._mapping) for row in rows]
+
+
+async def find_entry(conn: AsyncConnection, entry_id: int) -> dict[str, Any] | None:
+    realm = (await conn.execute(select(entries.c.realm).where(entries.c.id == entry_id))).scalar()
+    if realm is None:
+        return None
+    return (await conn.execute(text("SELECT ledger_entry_json(:realm, :id)"),
+                               {"realm": realm, "id": entry_id})).scalar_one()
+
+
+async def find_reversal_id(conn: AsyncConnection, realm: str, entry_id: int) -> int | None:
+    return (await conn.execute(select(entries.c.id).where(
+        entries.c.realm == realm, entries.c.reverses_entry_id == entry_id))).scalar()
+
+
+async def postings_page(conn: AsyncConnection, realm: str, account_id: int,
+                        before_seq: int | None, limit: int) -> list[dict[str, Any]]:
+    """An account's postings, newest first, starting below `before_seq`."""
+    query = (select(postings.c.account_seq, postings.c.entry_id, entries.c.kind,
+                    postings.c.amount, postings.c.balance_after, postings.c.created_at,
+                    entries.c.memo, entries.c.reference)
+             .join(entries, and_(entries.c.realm == postings.c.realm,
+                                 entries.c.id == postings.c.entry_id))
+             .where(postings.c.realm == realm, postings.c.account_id == account_id)
+             .order_by(postings.c.account_seq.desc()).limit(limit))
+    if before_seq is not None:
+        query = query.where(postings.c.account_seq < before_seq)
+    return [dict(row._mapping) for row in await conn.execute(query)]
+
+
+async def balance_at(conn: AsyncConnection, realm: str, account_id: int,
+                     at: datetime) -> int:
+    """The running balance after the last posting made at or before `at` (0 if none)."""
+    balance = (await conn.execute(
+        select(postings.c.balance_after)
+        .where(postings.c.realm == realm, postings.c.account_id == account_id,
+               postings.c.created_at <= at)
+        .order_by(postings.c.created_at.desc(), postings.c.account_seq.desc()).limit(1))).scalar()
+    return balance or 0
+
+
+async def posting_sum(conn: AsyncConnection, realm: str, account_id: int) -> int:
+    return (await conn.execute(select(func.coalesce(func.sum(postings.c.amount), 0)).where(
+        postings.c.realm == realm, postings.c.account_id == account_id))).scalar_one()
+

@@ -1,0 +1,202 @@
+"""The ledger's services: each call owns one database transaction (or one group commit)."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ledger import db, errors, model, repository
+from ledger.group_commit import GroupCommit
+
+ACCOUNT_CACHE_SIZE_MAX = 100_000
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class AccountDirectory:
+    """Immutable facts about accounts (realm, kind, asset, floor), cached in process."""
+
+    def __init__(self, size_max: int = ACCOUNT_CACHE_SIZE_MAX) -> None:
+        self._metas: OrderedDict[int, model.AccountMeta] = OrderedDict()
+        self._size_max = size_max
+
+    def cached(self, account_ids: list[int]) -> dict[int, model.AccountMeta]:
+        return {i: self._metas[i] for i in account_ids if i in self._metas}
+
+    async def lookup(self, conn: AsyncConnection, account_ids: list[int]) -> dict[int, model.AccountMeta]:
+        missing = [i for i in account_ids if i not in self._metas]
+        if missing:
+            for meta in await repository.account_metas(conn, missing):
+                self.remember(meta)
+        return self.cached(account_ids)
+
+    def remember(self, meta: model.AccountMeta) -> None:
+        self._metas[meta.id] = meta
+        self._metas.move_to_end(meta.id)
+        while len(self._metas) > self._size_max:
+            self._metas.popitem(last=False)
+
+
+def meta_of(account: dict[str, Any]) -> model.AccountMeta:
+    return model.AccountMeta(account["realm"], account["id"], account["kind"],
+                             account["asset"], account["floor"])
+
+
+class Ledger:
+    def __init__(self, engine: AsyncEngine, group_commit: GroupCommit | None = None) -> None:
+        self.engine = engine
+        self.directory = AccountDirectory()
+        self._group_commit = group_commit
+
+    async def close(self) -> None:
+        if self._group_commit is not None:
+            await self._group_commit.close()
+
+    # realms and accounts -------------------------------------------------------------
+
+    async def open_realm(self, code: str, name: str,
+                         timezone: str = model.DEFAULT_TIMEZONE) -> dict[str, Any]:
+        """A realm with its system accounts (funding, budget, hold, settled) per asset."""
+        model.check_realm_code(code)
+        if not 1 <= len(name) <= model.REALM_NAME_LENGTH_MAX:
+            raise errors.InvalidInput("a realm's name is 1 to 200 characters")
+
+        async def work(conn: AsyncConnection) -> dict[str, Any]:
+            await repository.insert_realm(conn, code, name, timezone)
+            for asset in model.ASSETS:
+                for kind in model.SYSTEM_ACCOUNT_KINDS:
+                    await repository.insert_account(
+                        conn, realm=code, kind=kind, asset=asset,
+                        floor=None if kind in model.UNBOUNDED_KINDS else 0,
+                        label=f"{kind} {asset}")
+            return await repository.find_realm(conn, code)
+
+        return await db.in_transaction(self.engine, work)
+
+    async def realm(self, code: str) -> dict[str, Any]:
+        found = await db.read(self.engine, lambda conn: repository.find_realm(conn, code))
+        if found is None:
+            raise errors.RealmNotFound(f"no realm {code}")
+        return found
+
+    async def create_account(self, realm: str, kind: str, asset: str, floor: int | None = None,
+                             label: str | None = None, **owner: Any) -> dict[str, Any]:
+        return await db.in_transaction(
+            self.engine, lambda conn: self.create_account_in(conn, realm, kind, asset, floor,
+                                                             label, **owner))
+
+    async def create_account_in(self, conn: AsyncConnection, realm: str, kind: str, asset: str,
+                                floor: int | None = None, label: str | None = None,
+                                **owner: Any) -> dict[str, Any]:
+        """Create an account inside the caller's transaction (for composite services)."""
+        model.check_realm_code(realm)
+        if kind not in model.ACCOUNT_KINDS:
+            raise errors.InvalidInput(f"unknown account kind {kind!r}")
+        if asset not in model.ASSETS:
+            raise errors.InvalidInput(f"unknown asset {asset!r}")
+        if label is not None and len(label) > model.LABEL_LENGTH_MAX:
+            raise errors.InvalidInput(f"label is at most {model.LABEL_LENGTH_MAX} characters")
+        if await repository.find_realm(conn, realm) is None:
+            raise errors.UnknownRealm(f"no realm {realm}")
+        account = await repository.insert_account(
+            conn, realm=realm, kind=kind, asset=asset, floor=model.check_floor(kind, floor),
+            label=label, **owner)
+        self.directory.remember(meta_of(account))
+        return account
+
+    async def account(self, account_id: int) -> dict[str, Any]:
+        found = await db.read(self.engine, lambda conn: repository.find_account(conn, account_id))
+        if found is None:
+            raise errors.AccountNotFound(f"no account {account_id}")
+        return found
+
+    async def owned_account(self, realm: str, kind: str, asset: str,
+                            **owner: int) -> dict[str, Any]:
+        """The resident's or merchant's account of `asset` (`resident_id=` or `merchant_id=`)."""
+        found = await db.read(self.engine, lambda conn: repository.find_owned_account(
+            conn, realm, kind, asset, **owner))
+        if found is None:
+            raise errors.AccountNotFound(f"no {kind} {asset} account for {owner}")
+        return found
+
+    async def system_account(self, realm: str, kind: str, asset: str) -> dict[str, Any]:
+        found = await db.read(
+            self.engine, lambda conn: repository.find_system_account(conn, realm, kind, asset))
+        if found is None:
+            raise errors.AccountNotFound(f"realm {realm} has no {kind} {asset} account")
+        return found
+
+    # entries ---------------------------------------------------------------------------
+
+    async def prepare(self, conn: AsyncConnection | None,
+                      draft: model.EntryDraft) -> model.EntryDraft:
+        """Check a draft against the rules (no write) and stamp its request hash. Account
+        facts come from the cache; a miss reads them on `conn` (or a pooled connection)."""
+        model.check_shape(draft)
+        ids = draft.account_ids()
+        metas = self.directory.cached(ids)
+        if len(metas) < len(ids):
+            if conn is None:
+                metas = await db.read(self.engine, lambda c: self.directory.lookup(c, ids))
+            else:
+                metas = await self.directory.lookup(conn, ids)
+        model.check_against_accounts(draft, metas)
+        return replace(draft, request_hash=model.request_hash(draft))
+
+    async def post(self, draft: model.EntryDraft) -> dict[str, Any]:
+        """Post one entry in its own transaction (folded into a group commit when the
+        ledger has one). A replayed idempotency key returns the first result."""
+        draft = await self.prepare(None, draft)
+        if self._group_commit is not None:
+            return await self._group_commit.post(draft)
+        return await db.in_transaction(self.engine, lambda conn: repository.post_entry(conn, draft))
+
+    async def post_in(self, conn: AsyncConnection, draft: model.EntryDraft) -> dict[str, Any]:
+        """Post one entry inside the caller's transaction (for composite services)."""
+        draft = await self.prepare(conn, draft)
+        return await repository.post_entry(conn, draft)
+
+    async def reverse(self, original: dict[str, Any], created_by: str,
+                      idempotency_key: str | None, memo: str | None = None) -> dict[str, Any]:
+        """Post the mirror of an entry (as `entry()` returns it), at most once per entry."""
+        entry_id = original["id"]
+        if original["kind"] not in model.REVERSIBLE_KINDS:
+            raise errors.EntryNotReversible(
+                f"{original['kind']} entries are undone by their own operation, not reversed",
+                entry_id=entry_id)
+        lines = tuple(model.Line(p["account_id"], p["amount"]) for p in original["postings"])
+        draft = model.EntryDraft(
+            realm=original["realm"], kind="reversal", lines=model.mirror_lines(lines),
+            created_by=created_by, idempotency_key=idempotency_key,
+            memo=memo or f"reversal of entry {entry_id}", reverses_entry_id=entry_id)
+        return await self.post(draft)
+
+    async def entry(self, entry_id: int) -> dict[str, Any]:
+        found = await db.read(self.engine, lambda conn: repository.find_entry(conn, entry_id))
+        if found is None:
+            raise errors.EntryNotFound(f"no entry {entry_id}")
+        return found
+
+    # history ---------------------------------------------------------------------------
+
+    async def history(self, account: dict[str, Any], cursor: str | None,
+                      limit: int | None) -> Page:
+        before = model.decode_cursor(cursor)
+        size = model.check_page_size(limit)
+        rows = await db.read(self.engine, lambda conn: repository.postings_page(
+            conn, account["realm"], account["id"], before, size))
+        more = len(rows) == size and rows[-1]["account_seq"] > 1
+        return Page(rows, model.encode_cursor(rows[-1]["account_seq"]) if more else None)
+
+    async def balance_at(self, account: dict[str, Any], at: datetime) -> int:
+        if at.tzinfo is None:
+            raise errors.InvalidTimestamp("timestamps carry a UTC offset, e.g. 2026-11-28T09:00:00+08:00")
+        return await db.read(self.engine, lambda conn: repository.balance_at(
+            conn, account["realm"], account["id"], at))

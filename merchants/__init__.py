@@ -1,0 +1,1 @@
+"""merchants package (see DESIGN.md)."""

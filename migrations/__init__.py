@@ -1,0 +1,1 @@
+"""Alembic migrations. Database invariants live here, as SQL."""

@@ -1,0 +1,1 @@
+"""redemption package (see DESIGN.md)."""

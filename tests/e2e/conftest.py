@@ -1,0 +1,54 @@
+"""HTTP against the real app (lifespan and all) on the test database."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from api.app import create_app
+from api.auth import create_token
+from api.settings import Settings
+
+
+@pytest.fixture(scope="session")
+async def client(database_url: str) -> AsyncIterator[AsyncTestClient]:
+    app = create_app(Settings(group_commit_writers=2), database_url=database_url)
+    async with AsyncTestClient(app=app) as client:
+        yield client
+
+
+@dataclass
+class Tokens:
+    """One bearer header per role, all scoped to one fresh realm."""
+    realm: str
+    admin: dict[str, str]
+    organizer: dict[str, str]
+    auditor: dict[str, str]
+    merchant: dict[str, str]
+    resident: dict[str, str]
+    global_admin: dict[str, str]
+    other_realm_admin: dict[str, str]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def tokens(engine, realm: str, ledger) -> Tokens:
+    from tests.conftest import new_realm_code
+
+    other = new_realm_code()
+    await ledger.open_realm(other, "其他区")
+    return Tokens(
+        realm=realm,
+        admin=bearer(await create_token(engine, "admin", realm)),
+        organizer=bearer(await create_token(engine, "organizer", realm)),
+        auditor=bearer(await create_token(engine, "auditor", realm)),
+        merchant=bearer(await create_token(engine, "merchant", realm, merchant_id=1)),
+        resident=bearer(await create_token(engine, "resident", realm, resident_id=1)),
+        global_admin=bearer(await create_token(engine, "admin", None)),
+        other_realm_admin=bearer(await create_token(engine, "admin", other)),
+    )
