@@ -1,0 +1,186 @@
+"""What every benchmark shares: a fresh migrated database, a served app in a subprocess,
+a lean keep-alive HTTP load generator, and one way to report figures.
+
+Figures are only compared with a baseline measured in the same run, on the same
+PostgreSQL; nothing here asserts a time."""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from api.database import embedded_server_url, with_database
+from migrations.runner import upgrade
+
+BENCH_DATA_DIR = Path(os.environ.get("POINTSBANK_BENCH_DATA_DIR", ".pointsbank/bench"))
+SERVER_START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Result:
+    name: str
+    count: int
+    seconds: float
+    latencies_s: list[float] = field(default_factory=list)
+    unit: str = "ops"
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+    def quantile_ms(self, q: float) -> float | None:
+        if len(self.latencies_s) < 2:
+            return None
+        ordered = sorted(self.latencies_s)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    def line(self) -> str:
+        p50, p99 = self.quantile_ms(0.50), self.quantile_ms(0.99)
+        latency = f"  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms" if p50 is not None else ""
+        return f"{self.name:<58} {self.rate:10.0f} {self.unit}/s{latency}"
+
+
+@dataclass
+class BenchContext:
+    database_url: str
+    quick: bool
+    results: dict[str, Result] = field(default_factory=dict)
+
+    def scale(self, full: int, quick: int) -> int:
+        return quick if self.quick else full
+
+    def report(self, key: str, result: Result) -> Result:
+        self.results[key] = result
+        print(result.line(), flush=True)
+        return result
+
+    def ratio(self, label: str, numerator: str, denominator: str, target: float | None = None) -> None:
+        a, b = self.results.get(numerator), self.results.get(denominator)
+        if not a or not b or not b.rate:
+            return
+        value = a.rate / b.rate
+        verdict = "" if target is None else ("  (target >= %.2f: %s)" % (target, "met" if value >= target else "NOT met"))
+        print(f"{label:<58} {value:10.2f}{verdict}", flush=True)
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    server = os.environ.get("DATABASE_URL") or embedded_server_url(BENCH_DATA_DIR)
+    name = f"pb_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(server, name)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def served_app(database_url: str, **env: str) -> Iterator[int]:
+    """`pointsbank serve` in a subprocess on a free port; yields the port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        env={**os.environ, "DATABASE_URL": database_url, **env})
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("the server did not start")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def http_load(port: int, request: Callable[[int], bytes], total: int,
+                    concurrency: int) -> tuple[Result, Counter[int]]:
+    """Send `total` requests over `concurrency` keep-alive connections; latency per
+    request, and a count of response statuses."""
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    next_index = iter(range(total))
+
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for index in next_index:
+                started = time.perf_counter()
+                writer.write(request(index))
+                status = await _read_response(reader)
+                latencies.append(time.perf_counter() - started)
+                statuses[status] += 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return Result("", total, elapsed, latencies), statuses
+
+
+def http_request(method: str, path: str, body: bytes = b"", **headers: str) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: bench"]
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+    if body:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def timed(name: str, total: int, concurrency: int,
+                work: Callable[[int], Awaitable[object]], unit: str = "ops") -> Result:
+    """Run `work(i)` for i in range(total) on `concurrency` tasks; time each call."""
+    latencies: list[float] = []
+    next_index = iter(range(total))
+
+    async def worker() -> None:
+        for index in next_index:
+            started = time.perf_counter()
+            await work(index)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Result(name, total, time.perf_counter() - started, latencies, unit)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0

@@ -1,0 +1,3 @@
+-- Merchants: rewards catalogue, settlement, statements
+-- (reserved: filled in by its issue)
+SELECT 1;
