@@ -18,6 +18,7 @@ from api.routes import ledger as ledger_routes
 from api.settings import Settings
 from ledger import db
 from ledger.group_commit import GroupCommit
+from ledger.keys import KeyRing
 from ledger.service import Ledger
 
 
@@ -25,6 +26,7 @@ from ledger.service import Ledger
 class Services:
     """Every service the routes call, built once per app."""
     engine: AsyncEngine
+    keys: KeyRing
     ledger: Ledger
 
     async def close(self) -> None:
@@ -36,7 +38,8 @@ def build_services(database_url: str, settings: Settings) -> Services:
     engine = db.app_engine(database_url, settings.db_pool_size)
     group_commit = (GroupCommit(engine, settings.group_commit_writers)
                     if settings.group_commit_writers > 0 else None)
-    return Services(engine=engine, ledger=Ledger(engine, group_commit))
+    return Services(engine=engine, keys=KeyRing(settings.signing_key_dir),
+                    ledger=Ledger(engine, group_commit))
 
 
 @get("/healthz", include_in_schema=False)

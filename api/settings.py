@@ -18,6 +18,11 @@ class Settings:
     port: int = DEFAULT_PORT
     group_commit_writers: int = 2     # 0 turns group commit off (one commit per post)
     db_pool_size: int = 20
+    key_dir: Path | None = None       # None: <data_dir>/keys
+
+    @property
+    def signing_key_dir(self) -> Path:
+        return self.key_dir or self.data_dir / "keys"
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -29,6 +34,7 @@ class Settings:
             "port": int(env.get("POINTSBANK_PORT", DEFAULT_PORT)),
             "group_commit_writers": int(env.get("POINTSBANK_GROUP_COMMIT_WRITERS", 2)),
             "db_pool_size": int(env.get("POINTSBANK_DB_POOL_SIZE", 20)),
+            "key_dir": Path(env["POINTSBANK_KEY_DIR"]) if env.get("POINTSBANK_KEY_DIR") else None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

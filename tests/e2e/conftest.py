@@ -13,8 +13,9 @@ from api.settings import Settings
 
 
 @pytest.fixture(scope="session")
-async def client(database_url: str) -> AsyncIterator[AsyncTestClient]:
-    app = create_app(Settings(group_commit_writers=2), database_url=database_url)
+async def client(database_url: str, tmp_path_factory) -> AsyncIterator[AsyncTestClient]:
+    settings = Settings(group_commit_writers=2, data_dir=tmp_path_factory.mktemp("data"))
+    app = create_app(settings, database_url=database_url)
     async with AsyncTestClient(app=app) as client:
         yield client
 
