@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (HTTPException, MethodNotAllowedException, NotAuthorizedException,
                                  NotFoundException, PermissionDeniedException,
@@ -70,8 +71,8 @@ def http_handler(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
         code = "unauthorized"
     elif isinstance(exc, PermissionDeniedException):
         code = "forbidden"
-    elif exc.status_code == 400 and "json" in str(exc.detail).lower():
-        code = "malformed_json"
+    elif exc.status_code == 400 and isinstance(exc.__cause__, (SerializationException, msgspec.DecodeError)):
+        return problem(400, "malformed_json", f"the request body is not valid JSON: {_first_line(exc.detail)}")
     return problem(exc.status_code, code, _first_line(exc.detail))
 
 

@@ -17,18 +17,21 @@ class DomainError(Exception):
 
 class InvalidInput(DomainError):
     """The request is well-formed but asks for something the rules do not allow."""
+    code = "invalid_input"
 
 
 class Refused(DomainError):
     """A valid request the current state cannot honour (not enough points, ...)."""
+    code = "refused"
 
 
 class NotFound(DomainError):
-    pass
+    code = "not_found"
 
 
 class Conflict(DomainError):
     """The request collides with something already done."""
+    code = "conflict"
 
 
 class Forbidden(DomainError):

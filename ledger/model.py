@@ -123,6 +123,21 @@ def check_floor(kind: str, floor: int | None) -> int | None:
     return 0
 
 
+def check_owner(kind: str, realm: str, resident_id: int | None, merchant_id: int | None,
+                counterpart_realm: str | None) -> None:
+    """Resident and merchant accounts belong to one; a clearing account faces another realm."""
+    if (resident_id is not None) != (kind == "resident"):
+        raise errors.InvalidInput("a resident account, and only one, names its resident")
+    if (merchant_id is not None) != (kind == "merchant"):
+        raise errors.InvalidInput("a merchant account, and only one, names its merchant")
+    if (counterpart_realm is not None) != (kind == "clearing"):
+        raise errors.InvalidInput("a clearing account, and only one, names its counterpart realm")
+    if counterpart_realm is not None:
+        check_realm_code(counterpart_realm)
+        if counterpart_realm == realm:
+            raise errors.InvalidInput("a clearing account faces another realm")
+
+
 def check_shape(draft: EntryDraft) -> None:
     """What can be checked without knowing the accounts."""
     if draft.kind not in ENTRY_KINDS:

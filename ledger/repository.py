@@ -126,7 +126,7 @@ async def balance_at(conn: AsyncConnection, realm: str, account_id: int,
         select(postings.c.balance_after)
         .where(postings.c.realm == realm, postings.c.account_id == account_id,
                postings.c.created_at <= at)
-        .order_by(postings.c.created_at.desc(), postings.c.account_seq.desc()).limit(1))).scalar()
+        .order_by(postings.c.account_seq.desc()).limit(1))).scalar()
     return balance or 0
 
 

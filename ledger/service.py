@@ -103,10 +103,14 @@ class Ledger:
             raise errors.InvalidInput(f"unknown asset {asset!r}")
         if label is not None and len(label) > model.LABEL_LENGTH_MAX:
             raise errors.InvalidInput(f"label is at most {model.LABEL_LENGTH_MAX} characters")
-        if await repository.find_realm(conn, realm) is None:
-            raise errors.UnknownRealm(f"no realm {realm}")
+        floor = model.check_floor(kind, floor)
+        model.check_owner(kind, realm, owner.get("resident_id"), owner.get("merchant_id"),
+                          owner.get("counterpart_realm"))
+        for code in {realm, owner.get("counterpart_realm")} - {None}:
+            if await repository.find_realm(conn, code) is None:
+                raise errors.UnknownRealm(f"no realm {code}")
         account = await repository.insert_account(
-            conn, realm=realm, kind=kind, asset=asset, floor=model.check_floor(kind, floor),
+            conn, realm=realm, kind=kind, asset=asset, floor=floor,
             label=label, **owner)
         self.directory.remember(meta_of(account))
         return account

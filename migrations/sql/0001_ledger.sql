@@ -144,6 +144,8 @@ CREATE TABLE postings (
 CREATE INDEX postings_account_time ON postings (realm, account_id, created_at);
 
 -- Entries take their time and transaction from the server, not from the client.
+-- ledger_post_entry inserts the entry after locking its accounts, so an account's
+-- postings are in time order as well as in account_seq order.
 CREATE FUNCTION entries_stamp() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -163,9 +165,13 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     posting_entry_kind text;
     entry_txid   bigint;
+    entry_time   timestamptz;
     account      record;
 BEGIN
-    SELECT e.kind, e.created_txid INTO posting_entry_kind, entry_txid
+    IF NEW.amount = 0 THEN
+        PERFORM pb_raise('amount_zero', jsonb_build_object('account_id', NEW.account_id));
+    END IF;
+    SELECT e.kind, e.created_txid, e.created_at INTO posting_entry_kind, entry_txid, entry_time
       FROM entries e WHERE e.realm = NEW.realm AND e.id = NEW.entry_id;
     IF NOT FOUND THEN
         PERFORM pb_raise('unknown_entry', jsonb_build_object('entry_id', NEW.entry_id));
@@ -206,7 +212,7 @@ BEGIN
     END IF;
     NEW.account_seq := account.posting_count;
     NEW.balance_after := account.balance;
-    NEW.created_at := clock_timestamp();
+    NEW.created_at := entry_time;  -- an entry's postings share its time
     RETURN NEW;
 END $$;
 CREATE TRIGGER postings_apply BEFORE INSERT ON postings

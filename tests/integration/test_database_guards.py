@@ -1,0 +1,147 @@
+"""The database holds the ledger's invariants even against a client that skips the
+service: as the application role, and as the owner without disabling triggers."""
+import psycopg
+import pytest
+
+from tests.integration.helpers import earn, funded_budget, residents
+
+
+@pytest.fixture
+async def posted(ledger, realm):
+    budget = await funded_budget(ledger, realm, 1000)
+    [wallet] = await residents(ledger, realm, 1)
+    entry = await ledger.post(earn(realm, budget, wallet, 100))
+    return {"realm": realm, "budget": budget, "wallet": wallet, "entry": entry}
+
+
+def refused(conn: psycopg.Connection, sql: str, params=()) -> psycopg.Error:
+    with pytest.raises(psycopg.Error) as caught:
+        conn.execute(sql, params)
+        conn.commit()
+    conn.rollback()
+    return caught.value
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE entries SET memo = 'changed' WHERE realm = %s",
+    "DELETE FROM entries WHERE realm = %s",
+    "UPDATE postings SET amount = amount * 2 WHERE realm = %s",
+    "DELETE FROM postings WHERE realm = %s",
+    "UPDATE accounts SET balance = balance + 1000 WHERE realm = %s",
+    "DELETE FROM accounts WHERE realm = %s",
+])
+def test_the_app_role_cannot_rewrite_the_book(app_conn, posted, sql):
+    error = refused(app_conn, sql, (posted["realm"],))
+    assert isinstance(error, psycopg.errors.InsufficientPrivilege)
+
+
+@pytest.mark.parametrize("sql, code", [
+    ("UPDATE entries SET memo = 'changed' WHERE realm = %s", "append_only"),
+    ("DELETE FROM entries WHERE realm = %s", "append_only"),
+    ("UPDATE postings SET amount = amount * 2 WHERE realm = %s", "append_only"),
+    ("DELETE FROM postings WHERE realm = %s", "append_only"),
+    ("UPDATE accounts SET balance = balance + 1000 WHERE realm = %s", "balance_is_derived"),
+    ("UPDATE accounts SET asset = 'agri' WHERE realm = %s AND kind = 'resident'", "account_immutable"),
+])
+def test_even_the_owner_cannot_rewrite_it_through_the_triggers(owner_conn, posted, sql, code):
+    error = refused(owner_conn, sql, (posted["realm"],))
+    assert error.diag.message_primary == code
+
+
+def test_truncate_is_refused(owner_conn, posted):
+    error = refused(owner_conn, "TRUNCATE postings CASCADE")
+    assert error.diag.message_primary == "append_only"
+
+
+def insert_entry(conn, realm: str) -> int:
+    return conn.execute(
+        "INSERT INTO entries (realm, kind, created_by, created_at, created_txid)"
+        " VALUES (%s, 'earn', 'hand', now(), 0) RETURNING id", (realm,)).fetchone()[0]
+
+
+def insert_posting(conn, realm: str, entry_id: int, account_id: int, amount: int) -> None:
+    conn.execute(
+        "INSERT INTO postings (realm, entry_id, account_id, account_seq, asset, amount,"
+        " balance_after, created_at) VALUES (%s, %s, %s, 0, 'civic', %s, 0, now())",
+        (realm, entry_id, account_id, amount))
+
+
+def test_an_unbalanced_entry_by_hand_fails_at_commit(app_conn, posted):
+    realm = posted["realm"]
+    entry_id = insert_entry(app_conn, realm)
+    insert_posting(app_conn, realm, entry_id, posted["budget"], -50)
+    insert_posting(app_conn, realm, entry_id, posted["wallet"], 40)   # accepted until COMMIT
+    with pytest.raises(psycopg.Error) as caught:
+        app_conn.commit()
+    assert caught.value.diag.message_primary == "entry_unbalanced"
+    balance = app_conn.execute("SELECT balance FROM accounts WHERE realm = %s AND id = %s",
+                               (realm, posted["wallet"])).fetchone()[0]
+    assert balance == 100
+
+
+def test_an_entry_with_one_posting_fails_at_commit(app_conn, posted):
+    realm = posted["realm"]
+    entry_id = insert_entry(app_conn, realm)
+    with pytest.raises(psycopg.Error) as caught:
+        app_conn.commit()
+    assert caught.value.diag.message_primary == "entry_too_few_postings"
+    del entry_id
+
+
+def test_a_balanced_entry_by_hand_gets_true_running_balances(app_conn, posted):
+    realm = posted["realm"]
+    entry_id = insert_entry(app_conn, realm)
+    insert_posting(app_conn, realm, entry_id, posted["budget"], -5)
+    insert_posting(app_conn, realm, entry_id, posted["wallet"], 5)
+    app_conn.commit()
+    rows = app_conn.execute(
+        "SELECT account_id, balance_after, account_seq FROM postings WHERE realm = %s AND entry_id = %s"
+        " ORDER BY account_id", (realm, entry_id)).fetchall()
+    assert rows == [(posted["budget"], 1000 - 100 - 5, 3), (posted["wallet"], 105, 2)]
+
+
+def test_no_posting_joins_an_entry_after_it_committed(app_conn, posted):
+    realm, entry_id = posted["realm"], posted["entry"]["id"]
+    error = refused(app_conn, "INSERT INTO postings (realm, entry_id, account_id, account_seq, asset,"
+                              " amount, balance_after, created_at) VALUES (%s, %s, %s, 0, 'civic', 1, 0, now())",
+                    (realm, entry_id, posted["wallet"]))
+    assert error.diag.message_primary == "entry_closed"
+
+
+def test_a_posting_below_the_floor_is_refused_by_the_database(app_conn, posted):
+    realm = posted["realm"]
+    entry_id = insert_entry(app_conn, realm)
+    with pytest.raises(psycopg.Error) as caught:
+        insert_posting(app_conn, realm, entry_id, posted["budget"], -901)
+    assert caught.value.diag.message_primary == "budget_exhausted"
+    app_conn.rollback()
+
+
+def test_entry_kinds_are_held_to_their_account_kinds_by_the_database(app_conn, posted):
+    realm = posted["realm"]
+    funding = app_conn.execute("SELECT id FROM accounts WHERE realm = %s AND kind = 'funding'"
+                               " AND asset = 'civic'", (realm,)).fetchone()[0]
+    entry_id = insert_entry(app_conn, realm)  # an `earn` straight from the funding account
+    with pytest.raises(psycopg.Error) as caught:
+        insert_posting(app_conn, realm, entry_id, funding, -10)
+    assert caught.value.diag.message_primary == "posting_not_allowed"
+    app_conn.rollback()
+
+
+def test_a_zero_posting_is_refused(app_conn, posted):
+    realm = posted["realm"]
+    entry_id = insert_entry(app_conn, realm)
+    with pytest.raises(psycopg.Error) as caught:
+        insert_posting(app_conn, realm, entry_id, posted["wallet"], 0)
+    assert caught.value.diag.message_primary == "amount_zero"
+    app_conn.rollback()
+
+
+def test_the_same_idempotency_key_twice_in_a_realm_is_refused(app_conn, posted):
+    realm = posted["realm"]
+    sql = ("INSERT INTO entries (realm, kind, idempotency_key, request_hash, created_by, created_at,"
+           " created_txid) VALUES (%s, 'earn', 'same', '\\x00', 'hand', now(), 0)")
+    app_conn.execute(sql, (realm,))
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        app_conn.execute(sql, (realm,))
+    app_conn.rollback()
