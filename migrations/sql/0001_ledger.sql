@@ -342,6 +342,7 @@ END $$;
 --   {realm, kind, idempotency_key?, request_hash? (hex), reverses_entry_id?, reference?,
 --    memo?, created_by, postings: [{account_id, amount}]}
 -- Locks its accounts in id order, so concurrent posts queue instead of deadlocking.
+-- Works on arrays rather than joins: every statement here is an index probe.
 CREATE FUNCTION ledger_post_entry(request jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -351,9 +352,12 @@ DECLARE
     reverses_id  bigint := (request->>'reverses_entry_id')::bigint;
     account_ids  bigint[];
     amounts      bigint[];
+    found_ids    bigint[];
+    assets       text[];
     replay       jsonb;
-    missing_id   bigint;
     new_id       bigint;
+    new_time     timestamptz;
+    posted       jsonb;
 BEGIN
     IF key IS NOT NULL THEN
         replay := ledger_replay(entry_realm, key, request_hash);
@@ -367,19 +371,17 @@ BEGIN
       INTO account_ids, amounts
       FROM jsonb_array_elements(request->'postings') l;
 
-    PERFORM 1 FROM accounts a
-      WHERE a.realm = entry_realm AND a.id = ANY (account_ids)
-      ORDER BY a.id FOR UPDATE;
-
-    SELECT l.id INTO missing_id FROM unnest(account_ids) AS l (id)
-     WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.realm = entry_realm AND a.id = l.id)
-     LIMIT 1;
-    IF FOUND THEN
-        PERFORM pb_raise('unknown_account', jsonb_build_object('account_id', missing_id));
+    SELECT array_agg(locked.id ORDER BY locked.id), array_agg(locked.asset ORDER BY locked.id)
+      INTO found_ids, assets
+      FROM (SELECT a.id, a.asset FROM accounts a
+             WHERE a.realm = entry_realm AND a.id = ANY (account_ids)
+             ORDER BY a.id FOR UPDATE) locked;
+    IF found_ids IS DISTINCT FROM account_ids THEN
+        PERFORM pb_raise('unknown_account', jsonb_build_object('account_id',
+            (SELECT min(x) FROM unnest(account_ids) x WHERE found_ids IS NULL OR x <> ALL (found_ids))));
     END IF;
-    IF EXISTS (SELECT 1 FROM unnest(account_ids, amounts) AS l (id, amount)
-                 JOIN accounts a ON a.realm = entry_realm AND a.id = l.id
-                GROUP BY a.asset HAVING sum(l.amount) <> 0) THEN
+    IF EXISTS (SELECT 1 FROM unnest(assets, amounts) AS l (asset, amount)
+                GROUP BY l.asset HAVING sum(l.amount) <> 0) THEN
         PERFORM pb_raise('entry_unbalanced', '{}');
     END IF;
     IF reverses_id IS NOT NULL AND EXISTS (
@@ -392,20 +394,27 @@ BEGIN
     VALUES (entry_realm, request->>'kind', key, request_hash, reverses_id,
             request->>'reference', request->>'memo', request->>'created_by', now(), 0)
     ON CONFLICT ON CONSTRAINT entries_idempotency_key DO NOTHING
-    RETURNING id INTO new_id;
+    RETURNING id, created_at INTO new_id, new_time;
     IF new_id IS NULL THEN
         -- a concurrent request with the same key committed first
         RETURN ledger_replay(entry_realm, key, request_hash);
     END IF;
 
-    INSERT INTO postings (realm, entry_id, account_id, account_seq, asset, amount,
-                          balance_after, created_at)
-    SELECT entry_realm, new_id, l.id, 0, a.asset, l.amount, 0, now()
-      FROM unnest(account_ids, amounts) WITH ORDINALITY AS l (id, amount, n)
-      JOIN accounts a ON a.realm = entry_realm AND a.id = l.id
-     ORDER BY l.n;
+    WITH inserted AS (
+        INSERT INTO postings (realm, entry_id, account_id, account_seq, asset, amount,
+                              balance_after, created_at)
+        SELECT entry_realm, new_id, l.id, 0, l.asset, l.amount, 0, now()
+          FROM unnest(account_ids, assets, amounts) AS l (id, asset, amount)
+        RETURNING account_id, asset, amount, balance_after)
+    SELECT jsonb_agg(jsonb_build_object('account_id', account_id, 'asset', asset, 'amount', amount,
+                                        'balance_after', balance_after) ORDER BY account_id)
+      INTO posted FROM inserted;
 
-    RETURN ledger_entry_json(entry_realm, new_id) || '{"replayed": false}';
+    RETURN jsonb_build_object(
+        'realm', entry_realm, 'id', new_id, 'kind', request->>'kind',
+        'reverses_entry_id', reverses_id, 'reference', request->>'reference',
+        'memo', request->>'memo', 'created_by', request->>'created_by', 'created_at', new_time,
+        'postings', posted, 'replayed', false);
 END $$;
 
 -- Group commit: post many entries in one transaction, one result per item. An item that

@@ -1,0 +1,155 @@
+"""Issue 2's benchmark: transfers per second, three ways, on the same PostgreSQL.
+
+(a) the raw ceiling: a bare SQL transfer (two balance updates in id order, one entry, two
+    postings, one transaction each, pipelined into one round trip) on 32 connections, on
+    plain tables with no triggers;
+(b) the ledger service (`Ledger.post`, group commit on) from 32 concurrent tasks;
+(c) HTTP `POST /v1/entries` from 32 keep-alive clients against `pointsbank serve`.
+Ratios b/a and c/a are printed; the issue's target is c/a >= 0.5.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+
+import psycopg
+
+from api.auth import create_token
+from bench.harness import BenchContext, Result, http_load, http_request, served_app, timed
+from ledger import db, model
+from ledger.group_commit import GroupCommit
+from ledger.service import Ledger
+
+CONCURRENCY = 32
+WALLETS = 1000
+WALLET_POINTS = 10**9
+REALM = "430199"
+
+RAW_SCHEMA = """
+DROP TABLE IF EXISTS bench_postings, bench_entries, bench_accounts;
+CREATE TABLE bench_accounts (id bigint PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0));
+CREATE TABLE bench_entries (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE bench_postings (entry_id bigint NOT NULL REFERENCES bench_entries, account_id bigint NOT NULL
+    REFERENCES bench_accounts, amount bigint NOT NULL, balance_after bigint NOT NULL,
+    PRIMARY KEY (entry_id, account_id));
+"""
+
+
+async def run(ctx: BenchContext) -> None:
+    raw_total = ctx.scale(20_000, 600)
+    total = ctx.scale(10_000, 400)
+    print(f"{CONCURRENCY} concurrent clients, transfers between {WALLETS} random wallets")
+    ctx.report("ledger.raw", await raw_sql(ctx.database_url, raw_total))
+    wallets, admin_token = await ledger_setup(ctx.database_url)
+    ctx.report("ledger.service", await service_transfers(ctx.database_url, wallets, total))
+    ctx.report("ledger.http", await http_transfers(ctx.database_url, wallets, admin_token, total))
+    ctx.ratio("ratio b/a (service / raw SQL)", "ledger.service", "ledger.raw")
+    ctx.ratio("ratio c/a (HTTP / raw SQL)", "ledger.http", "ledger.raw", target=0.5)
+
+
+def pairs(seed: int, wallets: list[int]):
+    rng = random.Random(seed)
+    while True:
+        source, target = rng.sample(wallets, 2)
+        yield source, target, rng.randint(1, 100)
+
+
+async def raw_sql(database_url: str, total: int) -> Result:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(RAW_SCHEMA)
+        conn.execute("INSERT INTO bench_accounts SELECT g, %s FROM generate_series(1, %s) g",
+                     (WALLET_POINTS, WALLETS))
+    connections = [await psycopg.AsyncConnection.connect(database_url) for _ in range(CONCURRENCY)]
+    free = asyncio.Queue()
+    for conn in connections:
+        free.put_nowait(conn)
+    moves = pairs(1, list(range(1, WALLETS + 1)))
+
+    async def transfer(_: int) -> None:
+        source, target, amount = next(moves)
+        conn = await free.get()
+        try:
+            async with conn.transaction(), conn.pipeline():
+                for account, delta in sorted(((source, -amount), (target, amount))):
+                    await conn.execute("UPDATE bench_accounts SET balance = balance + %s WHERE id = %s",
+                                       (delta, account))
+                await conn.execute("INSERT INTO bench_entries DEFAULT VALUES")
+                await conn.execute(
+                    "INSERT INTO bench_postings SELECT currval('bench_entries_id_seq'), a.id,"
+                    " CASE a.id WHEN %s THEN -%s::bigint ELSE %s::bigint END, a.balance"
+                    " FROM bench_accounts a WHERE a.id IN (%s, %s)",
+                    (source, amount, amount, source, target))
+        finally:
+            free.put_nowait(conn)
+
+    try:
+        return await timed("(a) raw SQL transfer, one transaction each", total, CONCURRENCY,
+                           transfer, "transfers")
+    finally:
+        for conn in connections:
+            await conn.close()
+
+
+async def ledger_setup(database_url: str) -> tuple[list[int], str]:
+    engine = db.app_engine(database_url, pool_size=CONCURRENCY)
+    ledger = Ledger(engine, GroupCommit(engine))
+    try:
+        await ledger.open_realm(REALM, "基准测试区")
+        funding = await ledger.system_account(REALM, "funding", "civic")
+        budget = await ledger.system_account(REALM, "budget", "civic")
+        await ledger.post(model.EntryDraft(
+            realm=REALM, kind="fund", created_by="bench",
+            lines=(model.Line(funding["id"], -WALLET_POINTS * WALLETS),
+                   model.Line(budget["id"], WALLET_POINTS * WALLETS))))
+        wallets = [(await ledger.create_account(REALM, "resident", "civic", resident_id=i))["id"]
+                   for i in range(1, WALLETS + 1)]
+        await asyncio.gather(*(ledger.post(model.EntryDraft(
+            realm=REALM, kind="earn", created_by="bench",
+            lines=(model.Line(budget["id"], -WALLET_POINTS), model.Line(wallet, WALLET_POINTS))))
+            for wallet in wallets))
+        token = await create_token(engine, "admin", REALM, label="bench")
+        return wallets, token
+    finally:
+        await ledger.close()
+        await engine.dispose()
+
+
+def transfer_draft(source: int, target: int, amount: int, key: str) -> model.EntryDraft:
+    return model.EntryDraft(realm=REALM, kind="adjustment", created_by="bench", idempotency_key=key,
+                            lines=(model.Line(source, -amount), model.Line(target, amount)))
+
+
+async def service_transfers(database_url: str, wallets: list[int], total: int) -> Result:
+    engine = db.app_engine(database_url, pool_size=CONCURRENCY)
+    ledger = Ledger(engine, GroupCommit(engine))
+    moves = pairs(2, wallets)
+
+    async def transfer(index: int) -> None:
+        source, target, amount = next(moves)
+        await ledger.post(transfer_draft(source, target, amount, f"svc-{index}"))
+
+    try:
+        return await timed("(b) ledger service, group commit", total, CONCURRENCY, transfer, "transfers")
+    finally:
+        await ledger.close()
+        await engine.dispose()
+
+
+async def http_transfers(database_url: str, wallets: list[int], token: str, total: int) -> Result:
+    moves = pairs(3, wallets)
+
+    def request(index: int) -> bytes:
+        source, target, amount = next(moves)
+        body = json.dumps({"realm": REALM, "postings": [{"account_id": source, "amount": -amount},
+                                                        {"account_id": target, "amount": amount}]})
+        return http_request("POST", "/v1/entries", body.encode(), Authorization=f"Bearer {token}",
+                            Idempotency_Key=f"http-{index}")
+
+    with served_app(database_url) as port:
+        await http_load(port, lambda i: request(total + i), min(200, total), CONCURRENCY)  # warm up
+        result, statuses = await http_load(port, request, total, CONCURRENCY)
+    if set(statuses) != {201}:
+        print(f"   unexpected statuses: {dict(statuses)}")
+    result.name, result.unit = "(c) HTTP POST /v1/entries, group commit", "transfers"
+    return result
