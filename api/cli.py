@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for chatty in ("alembic", "pgserver", "httpx"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     settings = Settings.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None))
     try:
         return args.command(args, settings) or 0
