@@ -68,7 +68,7 @@ CREATE TABLE accounts (
         AND (merchant_id IS NOT NULL) = (kind = 'merchant')
         AND (counterpart_realm IS NOT NULL) = (kind = 'clearing')),
     CONSTRAINT accounts_posting_count CHECK (posting_count >= 0)
-);
+) WITH (fillfactor = 50);  -- room on each page so balance updates stay HOT
 CREATE INDEX accounts_id ON accounts (id);
 -- one system account of each kind per realm and asset
 CREATE UNIQUE INDEX accounts_system_unique ON accounts (realm, kind, asset)
