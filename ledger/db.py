@@ -95,25 +95,49 @@ async def in_transaction(engine: AsyncEngine,
                          work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
     """Run `work` in one transaction; retry on deadlock or serialization failure; turn
     database refusals into domain errors."""
-    for attempt in range(RETRIES_MAX):
+
+    async def attempt() -> T:
+        async with engine.begin() as conn:
+            return await work(conn)
+
+    return await _retrying(attempt)
+
+
+async def in_one_statement(engine: AsyncEngine,
+                           work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run `work`, a single statement, as its own transaction: one round trip, with the
+    statement's implicit COMMIT done (durably) before it answers. Same retries and error
+    mapping as `in_transaction`."""
+
+    async def attempt() -> T:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await work(conn)
+
+    return await _retrying(attempt)
+
+
+async def read(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run read-only `work` on a pooled connection without BEGIN/ROLLBACK round trips
+    (each statement sees its own snapshot)."""
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        return await work(conn)
+
+
+async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
+    for number in range(1, RETRIES_MAX + 1):
         try:
-            async with engine.begin() as conn:
-                return await work(conn)
+            return await attempt()
         except DBAPIError as exc:
-            if sqlstate(exc) in RETRYABLE_SQLSTATES and attempt + 1 < RETRIES_MAX:
-                await asyncio.sleep(RETRY_PAUSE_S * (attempt + 1))
+            if sqlstate(exc) in RETRYABLE_SQLSTATES and number < RETRIES_MAX:
+                await asyncio.sleep(RETRY_PAUSE_S * number)
                 continue
             mapped = domain_error(exc)
             if mapped is not None:
                 raise mapped from exc
             raise
-    raise AssertionError("unreachable")  # the loop returns or raises
-
-
-async def read(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-    """Run read-only `work` on a pooled connection."""
-    async with engine.connect() as conn:
-        return await work(conn)
+    raise errors.Unavailable("the database kept deadlocking; try again")
 
 
 def row_dict(row: Any) -> dict[str, Any]:

@@ -70,7 +70,7 @@ class GroupCommit:
     async def _commit(self, batch: list[_Pending]) -> None:
         drafts = [draft for draft, _ in batch]
         try:
-            results = await db.in_transaction(
+            results = await db.in_one_statement(
                 self._engine, lambda conn: repository.post_batch(conn, drafts))
         except (DBAPIError, errors.DomainError) as exc:
             if len(batch) > 1:  # find the culprit: commit each alone

@@ -160,7 +160,7 @@ class Ledger:
         draft = await self.prepare(None, draft)
         if self._group_commit is not None:
             return await self._group_commit.post(draft)
-        return await db.in_transaction(self.engine, lambda conn: repository.post_entry(conn, draft))
+        return await db.in_one_statement(self.engine, lambda conn: repository.post_entry(conn, draft))
 
     async def post_in(self, conn: AsyncConnection, draft: model.EntryDraft) -> dict[str, Any]:
         """Post one entry inside the caller's transaction (for composite services)."""
