@@ -274,7 +274,7 @@ class Vouchers:
             try:
                 serial = codec.decode(code).serial.hex()
                 result = await self.redeem(merchant, code, amount, f"offline:{serial}", actor, offline=True)
-                results.append({"status": "captured", **redemption_body(result)})
+                results.append({"status": "captured", **redemption_body(result), "replayed": result["replayed"]})
             except ledger_errors.IdempotencyKeyReused:
                 results.append(item_error(errors.VoucherAlreadyRedeemed(
                     "this voucher was uploaded before with another amount")))
@@ -369,8 +369,7 @@ def redemption_body(result: dict[str, Any]) -> dict[str, Any]:
     return {"id": result["id"], "voucher_id": result["voucher_id"], "amount": result["amount"],
             "entry_id": result["entry_id"], "clear_entry_id": result["clear_entry_id"],
             "merchant_id": result["merchant_id"], "realm": result["realm"],
-            "offline": result["offline"], "created_at": result["created_at"],
-            "replayed": result.get("replayed", False)}
+            "offline": result["offline"], "created_at": result["created_at"]}
 
 
 def item_error(exc: ledger_errors.DomainError) -> dict[str, Any]:
