@@ -121,16 +121,16 @@ class Vouchers:
             key_id=0, serial=secrets.token_bytes(codec.SERIAL_BYTES), realm=realm, asset=asset,
             amount=amount, scope_merchant_id=merchant.id if merchant else None,
             scope_merchant_kind=merchant_kind, expires_at=int(expires_at.timestamp())))
-        entry = await self.ledger.post_in(conn, EntryDraft(
+        draft = await self.ledger.prepare(conn, EntryDraft(
             realm=realm, kind="hold", created_by=actor, reference=model.reference(token.serial),
             memo="voucher issued", lines=(Line(wallet["id"], -amount), Line(hold["id"], amount))))
-        voucher = await repository.insert_voucher(
-            conn, realm=realm, serial=token.serial, short_code=codec.short_code(token.serial),
+        voucher, _ = await repository.post_then_insert(
+            conn, repository.vouchers, ledger_repository.draft_json(draft), "hold_entry_id",
+            realm=realm, serial=token.serial, short_code=codec.short_code(token.serial),
             code=codec.encode(token), key_id=token.key_id, resident_id=resident_id,
             resident_account_id=wallet["id"], hold_account_id=hold["id"], asset=asset, amount=amount,
             scope_merchant_id=token.scope_merchant_id, scope_merchant_kind=merchant_kind,
-            expires_at=expires_at, hold_entry_id=entry["id"], idempotency_key=key,
-            request_hash=fingerprint, created_by=actor)
+            expires_at=expires_at, idempotency_key=key, request_hash=fingerprint, created_by=actor)
         return {**voucher, "replayed": False}
 
     def _signed(self, token: codec.Token) -> codec.Token:
@@ -179,13 +179,17 @@ class Vouchers:
                 return replay
             voucher = await self._close(conn, token, "redeemed" if capture == token.amount
                                         else "partially_redeemed", capture)
-            entry_id, clear_entry_id = await self._post_capture(
-                conn, voucher, capture, merchant, merchant_account, clearing, actor)
-            redemption = await repository.insert_redemption(
-                conn, realm=token.realm, voucher_id=voucher["id"], merchant_id=merchant.id,
-                merchant_realm=merchant.realm, amount=capture, entry_id=entry_id,
-                clear_entry_id=clear_entry_id, offline=offline, idempotency_key=idempotency_key,
-                request_hash=fingerprint, created_by=actor)
+            draft, clear_draft = await self._capture_drafts(conn, voucher, capture, merchant,
+                                                            merchant_account, clearing, actor)
+            clear_entry_id = None
+            if clear_draft is not None:
+                clear_entry_id = (await self.ledger.post_in(conn, clear_draft))["id"]
+            redemption, _ = await repository.post_then_insert(
+                conn, repository.redemptions, ledger_repository.draft_json(draft), "entry_id",
+                realm=token.realm, voucher_id=voucher["id"], merchant_id=merchant.id,
+                merchant_realm=merchant.realm, amount=capture, clear_entry_id=clear_entry_id,
+                offline=offline, idempotency_key=idempotency_key, request_hash=fingerprint,
+                created_by=actor)
             return {**redemption, "replayed": False}
 
         try:
@@ -219,25 +223,28 @@ class Vouchers:
         current = await repository.find_by_serial(conn, token.realm, token.serial)
         raise refusal_for(current)
 
-    async def _post_capture(self, conn: AsyncConnection, voucher: dict[str, Any], capture: int,
-                            merchant: model.Merchant, merchant_account: int,
-                            clearing: tuple[int, int] | None, actor: str) -> tuple[int, int | None]:
+    async def _capture_drafts(self, conn: AsyncConnection, voucher: dict[str, Any], capture: int,
+                              merchant: model.Merchant, merchant_account: int,
+                              clearing: tuple[int, int] | None,
+                              actor: str) -> tuple[EntryDraft, EntryDraft | None]:
+        """The checked `capture` entry, and for a merchant of another realm the `clear`
+        entry there."""
         realm, rest = voucher["realm"], voucher["amount"] - capture
         reference = model.reference(voucher["serial"])
         receiver = merchant_account if clearing is None else clearing[0]
         lines = [Line(voucher["hold_account_id"], -voucher["amount"]), Line(receiver, capture)]
         if rest:
             lines.append(Line(voucher["resident_account_id"], rest))
-        entry = await self.ledger.post_in(conn, EntryDraft(
+        capture_draft = await self.ledger.prepare(conn, EntryDraft(
             realm=realm, kind="capture", created_by=actor, reference=reference,
             memo="voucher redeemed", lines=tuple(lines)))
         if clearing is None:
-            return entry["id"], None
-        cleared = await self.ledger.post_in(conn, EntryDraft(
+            return capture_draft, None
+        clear_draft = EntryDraft(
             realm=merchant.realm, kind="clear", created_by=actor, reference=reference,
             memo=f"voucher of realm {realm} redeemed",
-            lines=(Line(clearing[1], -capture), Line(merchant_account, capture))))
-        return entry["id"], cleared["id"]
+            lines=(Line(clearing[1], -capture), Line(merchant_account, capture)))
+        return capture_draft, clear_draft
 
     async def _merchant_account(self, merchant: model.Merchant, asset: str) -> int:
         cache_key = (merchant.realm, merchant.id, asset)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from datetime import timedelta
 
 import psycopg
@@ -26,7 +27,7 @@ def move_expiry(owner_conn, voucher_id: int, from_now: str) -> None:
 
 async def issue(vouchers, realm, amount=100, merchant=None, kind=None, key=None, resident_id=7, asset="civic"):
     return await vouchers.issue(realm, resident_id, asset, amount, merchant, kind,
-                                key or f"issue-{id(object())}", "test")
+                                key or f"issue-{uuid.uuid4().hex}", "test")
 
 
 async def test_issue_holds_points_and_redeem_moves_them_to_the_merchant(vouchers, merchants, ledger, realm):
