@@ -7,6 +7,16 @@ partial capture hold -> resident); cancel and expiry = `release` (hold -> reside
 Cross-realm (voucher of realm A, merchant of realm B): `capture` in A (hold -> clearing
 account for B, the rest -> resident) and `clear` in B (clearing account for A ->
 merchant), in the same transaction. Entries carry `voucher:<serial hex>` as reference.
+
+Signing keys: `ledger.keys.KeyRing`, purpose "voucher". We keep them as files under
+<data_dir>/keys (or $POINTSBANK_KEY_DIR): the private key `<kid>.key` (PKCS#8, mode
+0600, made on first use) beside `<kid>.json` (public key, created and retired times).
+Chosen over "in the database, encrypted with a key from the environment" because a
+database dump or replica then carries no signing secret, and backing the directory up is
+one copy. `pointsbank keys rotate` retires the active key; a retired key still verifies,
+and stays published, for `model.KEY_GRACE_S` (the longest voucher lifetime), after which
+vouchers naming it are refused with `voucher_key_retired`. A running `serve` keeps
+signing with the key it loaded until restarted (its vouchers remain valid).
 """
 from __future__ import annotations
 
