@@ -7,6 +7,7 @@ import asyncio
 import json
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from api.app import build_services
@@ -14,6 +15,7 @@ from api.auth import create_token
 from api.settings import Settings
 from bench.harness import BenchContext, Result, http_load, http_request, served_app, timed
 from ledger import model as ledger_model
+from ledger.keys import KeyRing
 from redemption import codec, model
 
 MERCHANTS = 32
@@ -86,10 +88,8 @@ async def run(ctx: BenchContext) -> None:
 
 
 async def codec_benchmark(ctx: BenchContext, key_dir: Path, codes: list[str]) -> None:
-    from ledger.keys import KeyRing
-
     ring = KeyRing(key_dir)
-    now = __import__("datetime").datetime.now(__import__("datetime").timezone.utc)
+    now = datetime.now(timezone.utc)
     keys = {key.kid: key for key in ring.public_keys("voucher")}
     checks = ctx.scale(20_000, 2_000)
 
