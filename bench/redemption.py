@@ -24,8 +24,10 @@ POINTS_PER_RESIDENT = 10_000
 REALM = "439901"
 
 
-async def prepare(ctx: BenchContext, key_dir: Path, total: int) -> tuple[list[str], list[str]]:
-    """A realm, 32 merchants with tokens, and `total` vouchers issued; (codes, tokens)."""
+async def prepare(ctx: BenchContext, key_dir: Path,
+                  total: int) -> tuple[list[str], list[str], list[int]]:
+    """A realm, 32 merchants with tokens, and `total` vouchers issued; (codes, tokens,
+    merchant ids)."""
     services = build_services(ctx.database_url, Settings(key_dir=key_dir, group_commit_writers=0))
     try:
         ledger = services.ledger
@@ -57,7 +59,8 @@ async def prepare(ctx: BenchContext, key_dir: Path, total: int) -> tuple[list[st
                                                residents * VOUCHERS_PER_RESIDENT, time.perf_counter() - started))
         merchants = [await services.merchants.create(REALM, "general", f"商户{i}") for i in range(MERCHANTS)]
         tokens = [await create_token(services.engine, "merchant", REALM, merchant_id=m["id"]) for m in merchants]
-        return [code for codes in issued for code in codes][:total], tokens
+        return ([code for codes in issued for code in codes][:total], tokens,
+                [merchant["id"] for merchant in merchants])
     finally:
         await services.close()
 
@@ -65,17 +68,24 @@ async def prepare(ctx: BenchContext, key_dir: Path, total: int) -> tuple[list[st
 async def run(ctx: BenchContext) -> None:
     total = ctx.scale(4000, 400)
     key_dir = Path(tempfile.mkdtemp(prefix="pb-bench-keys-"))
-    codes, tokens = await prepare(ctx, key_dir, total)
+    codes, tokens, merchant_ids = await prepare(ctx, key_dir, total)
 
     def request(index: int) -> bytes:
         body = json.dumps({"code": codes[index], "amount": 7}).encode()
         return http_request("POST", "/v1/redemptions", body, Authorization=f"Bearer {tokens[index % MERCHANTS]}",
                             Idempotency_Key=f"bench-{index}")
 
+    def read_merchant(index: int) -> bytes:
+        return http_request("GET", f"/v1/merchants/{merchant_ids[index % MERCHANTS]}",
+                            Authorization=f"Bearer {tokens[index % MERCHANTS]}")
+
     with served_app(ctx.database_url, POINTSBANK_KEY_DIR=str(key_dir)) as port:
         warm = min(200, total // 4)
         await http_load(port, request, warm, MERCHANTS)  # warm caches (tokens, accounts, keys)
+        baseline, _ = await http_load(port, read_merchant, total, MERCHANTS)
         result, statuses = await http_load(port, lambda i: request(i + warm), total - warm, MERCHANTS)
+    baseline.name, baseline.unit = "baseline: GET /v1/merchants/{id} (auth + one read)", "requests"
+    ctx.report("redemption.baseline", baseline)
     result.name = f"POST /v1/redemptions, {MERCHANTS} merchants at once (statuses {dict(statuses)})"
     result.unit = "redemptions"
     ctx.report("redemption.http", result)
