@@ -297,3 +297,16 @@ async def realm_with_voucher(vouchers, ledger, realm):
     voucher = await issue(vouchers, realm, 10)
     await vouchers.cancel(voucher, "resident")
     return voucher["id"]
+
+
+async def test_a_replay_answers_the_first_result_after_expiry_or_suspension(vouchers, merchants, ledger, realm, clock):
+    await fund_resident(ledger, realm, 7)
+    store = await shop(merchants, realm)
+    voucher = await issue(vouchers, realm, 10)
+    first = await vouchers.redeem(store, voucher["code"], None, "once", "m")
+    clock.offset = timedelta(days=40)
+    suspended = store.__class__(store.id, store.realm, store.kind, "suspended")
+    again = await vouchers.redeem(suspended, voucher["code"], None, "once", "m")
+    assert again["id"] == first["id"] and again["replayed"]
+    with pytest.raises(errors.MerchantNotActive):
+        await vouchers.redeem(suspended, voucher["code"], None, "another", "m")
