@@ -42,6 +42,7 @@ class Services:
     vouchers: Vouchers
 
     async def close(self) -> None:
+        await self.vouchers.close()
         await self.ledger.close()
         await self.engine.dispose()
 
@@ -53,7 +54,7 @@ def build_services(database_url: str, settings: Settings) -> Services:
     ledger = Ledger(engine, group_commit)
     keys = KeyRing(settings.signing_key_dir)
     return Services(engine=engine, keys=keys, ledger=ledger, merchants=Merchants(engine, ledger),
-                    vouchers=Vouchers(engine, ledger, keys))
+                    vouchers=Vouchers(engine, ledger, keys, capture_writers=settings.group_commit_writers))
 
 
 async def release_expired_vouchers_forever(vouchers: Vouchers) -> None:

@@ -34,9 +34,12 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def vouchers(engine, ledger, key_ring, clock) -> Vouchers:
-    return Vouchers(engine, ledger, key_ring, clock)
+@pytest.fixture(params=[0, 2], ids=["one-commit-each", "group-commit"])
+async def vouchers(request, engine, ledger, key_ring, clock):
+    """The service both ways: each capture its own transaction, and group-committed."""
+    service = Vouchers(engine, ledger, key_ring, clock, capture_writers=request.param)
+    yield service
+    await service.close()
 
 
 @pytest.fixture

@@ -258,3 +258,75 @@ GRANT UPDATE (status, captured_amount, closed_at) ON vouchers TO pointsbank_app;
 GRANT SELECT, INSERT, UPDATE ON voucher_policies TO pointsbank_app;
 GRANT SELECT ON hold_reconciliation TO pointsbank_app;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO pointsbank_app;
+
+-- Group commit for captures: many redemptions in one transaction and one COMMIT, each in
+-- its own subtransaction (a refusal rolls back that item alone). The hold account is
+-- locked once per batch instead of once per redemption. One item:
+--   {realm, serial (hex), voucher_id, status, captured, entry (as for ledger_post_entry),
+--    merchant_id, merchant_realm, idempotency_key, request_hash (hex), offline, created_by}
+CREATE FUNCTION voucher_capture(request jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    voucher_realm text := request->>'realm';
+    voucher_serial bytea := decode(request->>'serial', 'hex');
+    voucher  vouchers;
+    entry    jsonb;
+    redemption redemptions;
+BEGIN
+    UPDATE vouchers v
+       SET status = request->>'status', captured_amount = (request->>'captured')::bigint,
+           closed_at = now()
+     WHERE v.realm = voucher_realm AND v.serial = voucher_serial AND v.status = 'issued'
+       AND v.expires_at > now()
+    RETURNING * INTO voucher;
+    IF NOT FOUND THEN
+        SELECT * INTO voucher FROM vouchers v WHERE v.realm = voucher_realm AND v.serial = voucher_serial;
+        PERFORM pb_raise(CASE WHEN NOT FOUND THEN 'voucher_not_found'
+                              WHEN voucher.status IN ('redeemed', 'partially_redeemed') THEN 'voucher_already_redeemed'
+                              WHEN voucher.status = 'cancelled' THEN 'voucher_cancelled'
+                              ELSE 'voucher_expired' END,
+                         jsonb_build_object('voucher_id', voucher.id));
+    END IF;
+    IF voucher.id <> (request->>'voucher_id')::bigint THEN
+        PERFORM pb_raise('voucher_immutable', jsonb_build_object('voucher_id', voucher.id));
+    END IF;
+    entry := ledger_post_entry(request->'entry');
+    INSERT INTO redemptions (realm, voucher_id, merchant_id, merchant_realm, amount, entry_id,
+                             offline, idempotency_key, request_hash, created_by)
+    VALUES (voucher_realm, voucher.id, (request->>'merchant_id')::bigint, request->>'merchant_realm',
+            (request->>'captured')::bigint, (entry->>'id')::bigint, (request->>'offline')::boolean,
+            request->>'idempotency_key', decode(request->>'request_hash', 'hex'), request->>'created_by')
+    RETURNING * INTO redemption;
+    RETURN jsonb_build_object('id', redemption.id, 'realm', redemption.realm,
+                              'voucher_id', redemption.voucher_id, 'merchant_id', redemption.merchant_id,
+                              'amount', redemption.amount, 'entry_id', redemption.entry_id,
+                              'clear_entry_id', NULL, 'offline', redemption.offline,
+                              'created_at', redemption.created_at);
+END $$;
+
+CREATE FUNCTION voucher_capture_batch(requests jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    request    jsonb;
+    results    jsonb[] := '{}';
+    message    text;
+    detail     text;
+    constraint_name text;
+BEGIN
+    FOR request IN SELECT value FROM jsonb_array_elements(requests) LOOP
+        BEGIN
+            results := results || voucher_capture(request);
+        EXCEPTION
+            WHEN raise_exception THEN
+                GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+                results := results || jsonb_build_object('error', message,
+                                                         'detail', coalesce(detail, '{}')::jsonb);
+            WHEN unique_violation OR check_violation OR foreign_key_violation THEN
+                GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, constraint_name = CONSTRAINT_NAME;
+                results := results || jsonb_build_object(
+                    'error', 'constraint_violation',
+                    'detail', jsonb_build_object('constraint', constraint_name, 'message', message));
+        END;
+    END LOOP;
+    RETURN to_jsonb(results);
+END $$;
