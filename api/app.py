@@ -1,6 +1,8 @@
 """The app factory: `create_app(settings)` assembles services, routes and error mapping."""
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,11 +17,19 @@ from api.auth import Authenticator, current_principal
 from api.database import resolve_database_url
 from api.errors import EXCEPTION_HANDLERS
 from api.routes import ledger as ledger_routes
+from api.routes import merchants as merchant_routes
+from api.routes import redemption as redemption_routes
 from api.settings import Settings
 from ledger import db
 from ledger.group_commit import GroupCommit
 from ledger.keys import KeyRing
 from ledger.service import Ledger
+from merchants.service import Merchants
+from redemption.service import Vouchers
+
+VOUCHER_EXPIRY_INTERVAL_S = 60.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,8 +38,11 @@ class Services:
     engine: AsyncEngine
     keys: KeyRing
     ledger: Ledger
+    merchants: Merchants
+    vouchers: Vouchers
 
     async def close(self) -> None:
+        await self.vouchers.close()
         await self.ledger.close()
         await self.engine.dispose()
 
@@ -38,8 +51,22 @@ def build_services(database_url: str, settings: Settings) -> Services:
     engine = db.app_engine(database_url, settings.db_pool_size)
     group_commit = (GroupCommit(engine, settings.group_commit_writers)
                     if settings.group_commit_writers > 0 else None)
-    return Services(engine=engine, keys=KeyRing(settings.signing_key_dir),
-                    ledger=Ledger(engine, group_commit))
+    ledger = Ledger(engine, group_commit)
+    keys = KeyRing(settings.signing_key_dir)
+    return Services(engine=engine, keys=keys, ledger=ledger, merchants=Merchants(engine, ledger),
+                    vouchers=Vouchers(engine, ledger, keys, capture_writers=settings.group_commit_writers))
+
+
+async def release_expired_vouchers_forever(vouchers: Vouchers) -> None:
+    """While the service runs, release expired vouchers every VOUCHER_EXPIRY_INTERVAL_S."""
+    while True:
+        await asyncio.sleep(VOUCHER_EXPIRY_INTERVAL_S)
+        try:
+            released = await vouchers.expire_due()
+            if released:
+                log.info("released %d expired vouchers", released)
+        except Exception:  # keep the loop alive; the next round retries
+            log.exception("releasing expired vouchers failed")
 
 
 @get("/healthz", include_in_schema=False)
@@ -56,13 +83,17 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         services = build_services(url, settings)
         app.state.services = services
         app.state.authenticator = Authenticator(services.engine)
+        expiry = asyncio.create_task(release_expired_vouchers_forever(services.vouchers))
         try:
             yield
         finally:
+            expiry.cancel()
+            await asyncio.gather(expiry, return_exceptions=True)
             await services.close()
 
     return Litestar(
-        route_handlers=[healthz, *ledger_routes.ROUTES],
+        route_handlers=[healthz, *ledger_routes.ROUTES, *merchant_routes.ROUTES,
+                        *redemption_routes.ROUTES],
         dependencies={"principal": Provide(current_principal)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

@@ -66,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--label")
     create.set_defaults(command=cmd_tokens_create)
 
+    vouchers = commands.add_parser("vouchers", help="vouchers").add_subparsers(required=True, metavar="ACTION")
+    vouchers.add_parser("expire", help="release every expired voucher to its resident").set_defaults(
+        command=cmd_vouchers_expire)
+
+    keys = commands.add_parser("keys", help="signing keys").add_subparsers(required=True, metavar="ACTION")
+    rotate = keys.add_parser("rotate", help="retire the active key and make a new one")
+    rotate.add_argument("--purpose", default="voucher", choices=("voucher", "ledger", "statement"))
+    rotate.set_defaults(command=cmd_keys_rotate)
+
     demo = commands.add_parser("demo", help="load demo data and print what was made")
     demo.add_argument("--json", action="store_true", help="print realm, accounts and tokens as JSON")
     demo.set_defaults(command=cmd_demo)
@@ -100,6 +109,27 @@ def cmd_tokens_create(args: argparse.Namespace, settings: Settings) -> int:
                                   label=args.label)
 
     print(run_with_services(settings, work))
+    return 0
+
+
+def cmd_vouchers_expire(args: argparse.Namespace, settings: Settings) -> int:
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\rreleased {done}/{total} expired vouchers", end="", file=sys.stderr, flush=True)
+
+    released = run_with_services(settings, lambda services: services.vouchers.expire_due(progress))
+    if sys.stderr.isatty() and released:
+        print(file=sys.stderr)
+    print(f"released {released} expired vouchers")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from ledger.keys import KeyRing
+
+    key = KeyRing(settings.signing_key_dir).rotate(args.purpose)
+    print(f"new {key.purpose} key {key.kid}; older {key.purpose} keys are retired (still published "
+          "until what they signed has expired); restart `serve` to sign with the new key")
     return 0
 
 

@@ -14,7 +14,7 @@ DEMO_REALM_NAME = "长沙市岳麓区"
 DEMO_FUNDING = {"civic": 1_000_000, "agri": 200_000}
 DEMO_RESIDENTS = {1001: "张三", 1002: "李四", 1003: "王五"}
 DEMO_RESIDENT_EARNINGS = {1001: 120, 1002: 45, 1003: 30}
-DEMO_MERCHANTS = {2001: "岳麓供销超市", 2002: "莲花镇助农店"}
+DEMO_MERCHANTS = {"岳麓供销超市": "general", "莲花镇助农店": "agri_shop"}  # registry merchants: name -> kind
 
 
 async def load_demo(services: Services) -> dict[str, Any]:
@@ -41,10 +41,12 @@ async def load_demo(services: Services) -> dict[str, Any]:
                    model.Line(account["id"], DEMO_RESIDENT_EARNINGS[resident_id]))))
         residents[resident_id] = {"name": name, "civic_account_id": account["id"]}
     merchants = {}
-    for merchant_id, name in DEMO_MERCHANTS.items():
-        account = await _owned_account(services, "merchant", "civic", merchant_id=merchant_id, label=name)
-        merchants[merchant_id] = {"name": name, "civic_account_id": account["id"]}
-    first_resident, first_merchant = next(iter(DEMO_RESIDENTS)), next(iter(DEMO_MERCHANTS))
+    for name, kind in DEMO_MERCHANTS.items():
+        merchant = (await services.merchants.find_by_name(DEMO_REALM, name)
+                    or await services.merchants.create(DEMO_REALM, kind, name))
+        account = await ledger.owned_account(DEMO_REALM, "merchant", "civic", merchant_id=merchant["id"])
+        merchants[merchant["id"]] = {"name": name, "kind": kind, "civic_account_id": account["id"]}
+    first_resident, first_merchant = next(iter(DEMO_RESIDENTS)), next(iter(merchants))
     engine = services.engine
     tokens = {
         "admin": await create_token(engine, "admin", DEMO_REALM, label="demo admin"),

@@ -82,3 +82,20 @@ def app_conn(database_url: str) -> Iterator[psycopg.Connection]:
     """A connection as the application role, the way the service connects."""
     with psycopg.connect(database_url, options=f"-c role={db.APP_ROLE}") as conn:
         yield conn
+
+
+@pytest.fixture(autouse=True)
+async def hold_accounts_match_outstanding_vouchers(request: pytest.FixtureRequest):
+    """Invariant 7 after every database test: each hold account's balance equals the sum
+    of its outstanding vouchers (the `hold_reconciliation` view the audit reuses)."""
+    yield
+    if "engine" not in request.fixturenames:
+        return
+    from sqlalchemy import text
+
+    engine = request.getfixturevalue("engine")
+    async with engine.connect() as conn:
+        broken = (await conn.execute(text(
+            "SELECT realm, asset, hold_balance, outstanding FROM hold_reconciliation "
+            "WHERE difference <> 0"))).all()
+    assert not broken, f"hold accounts disagree with outstanding vouchers: {broken}"

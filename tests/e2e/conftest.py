@@ -53,3 +53,12 @@ async def tokens(engine, realm: str, ledger) -> Tokens:
         global_admin=bearer(await create_token(engine, "admin", None)),
         other_realm_admin=bearer(await create_token(engine, "admin", other)),
     )
+
+
+@pytest.fixture
+async def realm_with_merchant(realm, engine, ledger):
+    """A realm and one active general merchant in it (made through the registry)."""
+    from merchants.service import Merchants
+
+    merchant = await Merchants(engine, ledger).create(realm, "general", "测试商店")
+    return realm, merchant["id"]

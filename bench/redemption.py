@@ -1,0 +1,114 @@
+"""Redemptions per second through `POST /v1/redemptions` with 32 concurrent merchants
+(p50 and p99), and offline code verifications per second of the pure codec on one core.
+Targets (issue 4): p99 under 50 ms at 200 redemptions/s; codec >= 5,000 codes/s."""
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from api.app import build_services
+from api.auth import create_token
+from api.settings import Settings
+from bench.harness import BenchContext, Result, http_load, http_request, served_app, timed
+from ledger import model as ledger_model
+from ledger.keys import KeyRing
+from redemption import codec, model
+
+MERCHANTS = 32
+VOUCHERS_PER_RESIDENT = 20
+POINTS_PER_RESIDENT = 10_000
+REALM = "439901"
+
+
+async def prepare(ctx: BenchContext, key_dir: Path,
+                  total: int) -> tuple[list[str], list[str], list[int]]:
+    """A realm, 32 merchants with tokens, and `total` vouchers issued; (codes, tokens,
+    merchant ids)."""
+    services = build_services(ctx.database_url, Settings(key_dir=key_dir, group_commit_writers=0))
+    try:
+        ledger = services.ledger
+        await ledger.open_realm(REALM, "压测县")
+        residents = -(-total // VOUCHERS_PER_RESIDENT)
+        funding = await ledger.system_account(REALM, "funding", "civic")
+        budget = await ledger.system_account(REALM, "budget", "civic")
+        await ledger.post(ledger_model.EntryDraft(
+            realm=REALM, kind="fund", created_by="bench",
+            lines=(ledger_model.Line(funding["id"], -residents * POINTS_PER_RESIDENT),
+                   ledger_model.Line(budget["id"], residents * POINTS_PER_RESIDENT))))
+
+        async def resident(resident_id: int) -> list[str]:
+            account = await ledger.create_account(REALM, "resident", "civic", resident_id=resident_id)
+            await ledger.post(ledger_model.EntryDraft(
+                realm=REALM, kind="earn", created_by="bench",
+                lines=(ledger_model.Line(budget["id"], -POINTS_PER_RESIDENT),
+                       ledger_model.Line(account["id"], POINTS_PER_RESIDENT))))
+            codes = []
+            for n in range(VOUCHERS_PER_RESIDENT):
+                voucher = await services.vouchers.issue(REALM, resident_id, "civic", 10, None, None,
+                                                        f"bench-{resident_id}-{n}", "bench")
+                codes.append(voucher["code"])
+            return codes
+
+        started = time.perf_counter()
+        issued = await asyncio.gather(*(resident(r) for r in range(1, residents + 1)))
+        ctx.report("redemption.issue", Result("vouchers issued in-process (setup)",
+                                               residents * VOUCHERS_PER_RESIDENT, time.perf_counter() - started))
+        merchants = [await services.merchants.create(REALM, "general", f"商户{i}") for i in range(MERCHANTS)]
+        tokens = [await create_token(services.engine, "merchant", REALM, merchant_id=m["id"]) for m in merchants]
+        return ([code for codes in issued for code in codes][:total], tokens,
+                [merchant["id"] for merchant in merchants])
+    finally:
+        await services.close()
+
+
+async def run(ctx: BenchContext) -> None:
+    total = ctx.scale(4000, 400)
+    key_dir = Path(tempfile.mkdtemp(prefix="pb-bench-keys-"))
+    codes, tokens, merchant_ids = await prepare(ctx, key_dir, total)
+
+    def request(index: int) -> bytes:
+        body = json.dumps({"code": codes[index], "amount": 7}).encode()
+        return http_request("POST", "/v1/redemptions", body, Authorization=f"Bearer {tokens[index % MERCHANTS]}",
+                            Idempotency_Key=f"bench-{index}")
+
+    def read_merchant(index: int) -> bytes:
+        return http_request("GET", f"/v1/merchants/{merchant_ids[index % MERCHANTS]}",
+                            Authorization=f"Bearer {tokens[index % MERCHANTS]}")
+
+    with served_app(ctx.database_url, POINTSBANK_KEY_DIR=str(key_dir)) as port:
+        warm = min(200, total // 4)
+        await http_load(port, request, warm, MERCHANTS)  # warm caches (tokens, accounts, keys)
+        baseline, _ = await http_load(port, read_merchant, total, MERCHANTS)
+        result, statuses = await http_load(port, lambda i: request(i + warm), total - warm, MERCHANTS)
+    baseline.name, baseline.unit = "baseline: GET /v1/merchants/{id} (auth + one read)", "requests"
+    ctx.report("redemption.baseline", baseline)
+    result.name = f"POST /v1/redemptions, {MERCHANTS} merchants at once (statuses {dict(statuses)})"
+    result.unit = "redemptions"
+    ctx.report("redemption.http", result)
+    p99 = result.quantile_ms(0.99)
+    if p99 is not None:
+        verdict = "met" if result.rate >= 200 and p99 < 50 else "NOT met"
+        print(f"{'target: >= 200 redemptions/s with p99 < 50 ms':<58} {verdict}", flush=True)
+
+    await codec_benchmark(ctx, key_dir, codes)
+
+
+async def codec_benchmark(ctx: BenchContext, key_dir: Path, codes: list[str]) -> None:
+    ring = KeyRing(key_dir)
+    now = datetime.now(timezone.utc)
+    keys = {key.kid: key for key in ring.public_keys("voucher")}
+    checks = ctx.scale(20_000, 2_000)
+
+    async def verify(index: int) -> None:
+        token = codec.decode(codes[index % len(codes)])
+        model.verify(token, keys.get(token.key_id), now)
+        model.check_not_expired(token, now)
+
+    result = await timed("offline verification (decode + Ed25519 + expiry), one core", checks, 1, verify,
+                         unit="codes")
+    ctx.report("redemption.codec", result)
+    print(f"{'target: codec >= 5,000 codes/s':<58} {'met' if result.rate >= 5000 else 'NOT met'}", flush=True)

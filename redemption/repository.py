@@ -1,0 +1,216 @@
+"""SQL for vouchers and redemptions; every function runs in the caller's transaction."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Integer, LargeBinary, MetaData, Table,
+                        Text, func, insert, select, text, update)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ledger.schema import accounts
+
+metadata = MetaData()
+
+vouchers = Table(
+    "vouchers", metadata,
+    Column("realm", Text, primary_key=True),
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("serial", LargeBinary),
+    Column("short_code", Text),
+    Column("code", Text),
+    Column("key_id", Integer),
+    Column("resident_id", BigInteger),
+    Column("resident_account_id", BigInteger),
+    Column("hold_account_id", BigInteger),
+    Column("asset", Text),
+    Column("amount", BigInteger),
+    Column("scope_merchant_id", BigInteger),
+    Column("scope_merchant_kind", Text),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("status", Text),
+    Column("captured_amount", BigInteger),
+    Column("hold_entry_id", BigInteger),
+    Column("idempotency_key", Text),
+    Column("request_hash", LargeBinary),
+    Column("created_by", Text),
+    Column("created_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+)
+
+redemptions = Table(
+    "redemptions", metadata,
+    Column("realm", Text, primary_key=True),
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("voucher_id", BigInteger),
+    Column("merchant_id", BigInteger),
+    Column("merchant_realm", Text),
+    Column("amount", BigInteger),
+    Column("entry_id", BigInteger),
+    Column("clear_entry_id", BigInteger),
+    Column("offline", Boolean),
+    Column("idempotency_key", Text),
+    Column("request_hash", LargeBinary),
+    Column("created_by", Text),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+voucher_policies = Table(
+    "voucher_policies", metadata,
+    Column("realm", Text, primary_key=True),
+    Column("lifetime_days", Integer),
+    Column("outstanding_max", Integer),
+)
+
+hold_reconciliation = Table(
+    "hold_reconciliation", metadata,
+    Column("realm", Text), Column("asset", Text), Column("hold_account_id", BigInteger),
+    Column("hold_balance", BigInteger), Column("outstanding", BigInteger),
+    Column("difference", BigInteger),
+)
+
+
+def _one(row: Any) -> dict[str, Any] | None:
+    return dict(row._mapping) if row is not None else None
+
+
+# policies ----------------------------------------------------------------------------------
+
+async def find_policy(conn: AsyncConnection, realm: str) -> dict[str, Any] | None:
+    return _one((await conn.execute(select(voucher_policies).where(voucher_policies.c.realm == realm))).first())
+
+
+async def save_policy(conn: AsyncConnection, realm: str, lifetime_days: int, outstanding_max: int) -> None:
+    statement = pg_insert(voucher_policies).values(realm=realm, lifetime_days=lifetime_days,
+                                                   outstanding_max=outstanding_max)
+    await conn.execute(statement.on_conflict_do_update(
+        index_elements=[voucher_policies.c.realm],
+        set_={"lifetime_days": lifetime_days, "outstanding_max": outstanding_max}))
+
+
+# vouchers ----------------------------------------------------------------------------------
+
+async def insert_voucher(conn: AsyncConnection, **values: Any) -> dict[str, Any]:
+    row = (await conn.execute(insert(vouchers).values(**values).returning(*vouchers.c))).one()
+    return dict(row._mapping)
+
+
+async def find_voucher(conn: AsyncConnection, voucher_id: int) -> dict[str, Any] | None:
+    return _one((await conn.execute(select(vouchers).where(vouchers.c.id == voucher_id))).first())
+
+
+async def find_by_serial(conn: AsyncConnection, realm: str, serial: bytes) -> dict[str, Any] | None:
+    return _one((await conn.execute(select(vouchers).where(
+        vouchers.c.realm == realm, vouchers.c.serial == serial))).first())
+
+
+async def find_by_short_code(conn: AsyncConnection, short_code: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(select(vouchers).where(vouchers.c.short_code == short_code).limit(2))
+    return [dict(row._mapping) for row in rows]
+
+
+async def find_by_key(conn: AsyncConnection, realm: str, key: str) -> dict[str, Any] | None:
+    return _one((await conn.execute(select(vouchers).where(
+        vouchers.c.realm == realm, vouchers.c.idempotency_key == key))).first())
+
+
+async def count_outstanding(conn: AsyncConnection, realm: str, resident_id: int) -> int:
+    return (await conn.execute(select(func.count()).select_from(vouchers).where(
+        vouchers.c.realm == realm, vouchers.c.resident_id == resident_id,
+        vouchers.c.status == "issued"))).scalar_one()
+
+
+async def close_voucher(conn: AsyncConnection, realm: str, serial: bytes, status: str,
+                        captured_amount: int | None = None) -> dict[str, Any] | None:
+    """Move an issued voucher to `status`, at most once (invariant 8): the guard on
+    `status = 'issued'` lets one of any number of concurrent callers through; the others
+    wait for its row lock and then find nothing to update. A capture needs the voucher
+    unexpired, an expiry needs it expired."""
+    query = (update(vouchers)
+             .where(vouchers.c.realm == realm, vouchers.c.serial == serial,
+                    vouchers.c.status == "issued")
+             .values(status=status, captured_amount=captured_amount, closed_at=func.now())
+             .returning(*vouchers.c))
+    if status in ("redeemed", "partially_redeemed"):
+        query = query.where(vouchers.c.expires_at > func.now())
+    elif status == "expired":
+        query = query.where(vouchers.c.expires_at <= func.now())
+    return _one((await conn.execute(query)).first())
+
+
+async def vouchers_page(conn: AsyncConnection, realm: str, resident_id: int | None, status: str | None,
+                        before_id: int | None, limit: int) -> list[dict[str, Any]]:
+    query = select(vouchers).where(vouchers.c.realm == realm).order_by(vouchers.c.id.desc()).limit(limit)
+    if resident_id is not None:
+        query = query.where(vouchers.c.resident_id == resident_id)
+    if status is not None:
+        query = query.where(vouchers.c.status == status)
+    if before_id is not None:
+        query = query.where(vouchers.c.id < before_id)
+    return [dict(row._mapping) for row in await conn.execute(query)]
+
+
+async def due_vouchers(conn: AsyncConnection, limit: int) -> list[tuple[str, bytes]]:
+    """Issued vouchers past their expiry, oldest first: (realm, serial)."""
+    rows = await conn.execute(select(vouchers.c.realm, vouchers.c.serial).where(
+        vouchers.c.status == "issued", vouchers.c.expires_at <= func.now())
+        .order_by(vouchers.c.expires_at).limit(limit))
+    return [(row.realm, row.serial) for row in rows]
+
+
+async def count_due(conn: AsyncConnection) -> int:
+    return (await conn.execute(select(func.count()).select_from(vouchers).where(
+        vouchers.c.status == "issued", vouchers.c.expires_at <= func.now()))).scalar_one()
+
+
+# redemptions -------------------------------------------------------------------------------
+
+async def find_redemption(conn: AsyncConnection, realm: str, merchant_id: int,
+                          key: str) -> dict[str, Any] | None:
+    return _one((await conn.execute(select(redemptions).where(
+        redemptions.c.realm == realm, redemptions.c.merchant_id == merchant_id,
+        redemptions.c.idempotency_key == key))).first())
+
+
+async def insert_redemption(conn: AsyncConnection, **values: Any) -> dict[str, Any]:
+    row = (await conn.execute(insert(redemptions).values(**values).returning(*redemptions.c))).one()
+    return dict(row._mapping)
+
+
+# accounts ----------------------------------------------------------------------------------
+
+async def find_clearing(conn: AsyncConnection, realm: str, counterpart: str, asset: str) -> int | None:
+    return (await conn.execute(select(accounts.c.id).where(
+        accounts.c.realm == realm, accounts.c.kind == "clearing",
+        accounts.c.counterpart_realm == counterpart, accounts.c.asset == asset))).scalar()
+
+
+async def hold_differences(conn: AsyncConnection, realm: str | None = None) -> list[dict[str, Any]]:
+    """Rows of `hold_reconciliation` whose difference is not zero (invariant 7)."""
+    query = select(hold_reconciliation).where(hold_reconciliation.c.difference != 0)
+    if realm is not None:
+        query = query.where(hold_reconciliation.c.realm == realm)
+    return [dict(row._mapping) for row in await conn.execute(query)]
+
+
+# an entry and the row that names it, in one round trip ------------------------------------
+
+async def post_then_insert(conn: AsyncConnection, table: Table, request: dict[str, Any],
+                           entry_column: str, **values: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Post an entry (`ledger_post_entry`, the request as `ledger.repository.draft_json`
+    makes it) and insert the row of `table` that names it, in one statement: the accounts
+    the entry locks (the realm's hold account) stay locked only for this statement and
+    the COMMIT. Returns (row, entry)."""
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.dialect()
+    names = list(values)
+    params = ", ".join(f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)})" for name in names)
+    statement = text(
+        "WITH posted AS (SELECT ledger_post_entry(CAST(:pb_request AS jsonb)) AS entry), "
+        f"inserted AS (INSERT INTO {table.name} ({', '.join(names)}, {entry_column}) "
+        f"SELECT {params}, (posted.entry->>'id')::bigint FROM posted RETURNING *) "
+        "SELECT inserted.*, posted.entry AS pb_entry FROM inserted, posted")
+    row = dict((await conn.execute(statement, {"pb_request": json.dumps(request), **values})).one()._mapping)
+    return row, row.pop("pb_entry")

@@ -1,0 +1,71 @@
+"""Fixtures and helpers for the voucher tests (imported by their modules)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ledger import model as ledger_model
+from ledger.keys import KeyRing
+from merchants.service import Merchants
+from redemption import model
+from redemption.service import Vouchers
+
+STARTING_POINTS = 1_000
+
+
+class Clock:
+    """A settable clock for the service (the database keeps its own `now()`)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
+
+
+@pytest.fixture(scope="session")
+def key_ring(tmp_path_factory) -> KeyRing:
+    return KeyRing(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(params=[0, 2], ids=["one-commit-each", "group-commit"])
+async def vouchers(request, engine, ledger, key_ring, clock):
+    """The service both ways: each capture its own transaction, and group-committed."""
+    service = Vouchers(engine, ledger, key_ring, clock, capture_writers=request.param)
+    yield service
+    await service.close()
+
+
+@pytest.fixture
+def merchants(engine, ledger) -> Merchants:
+    return Merchants(engine, ledger)
+
+
+async def fund_resident(ledger, realm: str, resident_id: int, points: int = STARTING_POINTS,
+                        asset: str = "civic") -> dict:
+    """A resident account of `asset` with `points` earned from a funded budget."""
+    funding = await ledger.system_account(realm, "funding", asset)
+    budget = await ledger.system_account(realm, "budget", asset)
+    await ledger.post(ledger_model.EntryDraft(
+        realm=realm, kind="fund", created_by="test",
+        lines=(ledger_model.Line(funding["id"], -points), ledger_model.Line(budget["id"], points))))
+    account = await ledger.create_account(realm, "resident", asset, resident_id=resident_id)
+    await ledger.post(ledger_model.EntryDraft(
+        realm=realm, kind="earn", created_by="test",
+        lines=(ledger_model.Line(budget["id"], -points), ledger_model.Line(account["id"], points))))
+    return await ledger.account(account["id"])
+
+
+async def shop(merchants: Merchants, realm: str, kind: str = "general", name: str = "商店") -> model.Merchant:
+    made = await merchants.create(realm, kind, name)
+    return model.Merchant(made["id"], realm, kind, made["status"])
+
+
+async def balance(ledger, account_id: int) -> int:
+    return (await ledger.account(account_id))["balance"]
