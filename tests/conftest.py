@@ -98,4 +98,9 @@ async def hold_accounts_match_outstanding_vouchers(request: pytest.FixtureReques
         broken = (await conn.execute(text(
             "SELECT realm, asset, hold_balance, outstanding FROM hold_reconciliation "
             "WHERE difference <> 0"))).all()
+        miscounted = (await conn.execute(text(
+            "SELECT r.realm, r.asset, r.outstanding, o.amount FROM hold_reconciliation r "
+            "LEFT JOIN voucher_outstanding o ON o.realm = r.realm AND o.asset = r.asset "
+            "WHERE r.outstanding <> coalesce(o.amount, 0)"))).all()
     assert not broken, f"hold accounts disagree with outstanding vouchers: {broken}"
+    assert not miscounted, f"the outstanding totals disagree with the vouchers: {miscounted}"
