@@ -49,7 +49,7 @@ class Services:
 
 def build_services(database_url: str, settings: Settings) -> Services:
     engine = db.app_engine(database_url, settings.db_pool_size)
-    group_commit = (GroupCommit(engine, settings.group_commit_writers)
+    group_commit = (GroupCommit(engine, writers=settings.group_commit_writers)
                     if settings.group_commit_writers > 0 else None)
     ledger = Ledger(engine, group_commit)
     keys = KeyRing(settings.signing_key_dir)

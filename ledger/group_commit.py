@@ -1,43 +1,51 @@
-"""Group commit: concurrent posts share one database round trip and one COMMIT.
+"""Group commit: concurrent writes share one database round trip and one COMMIT.
 
 One commit per request caps throughput at the disk's flush rate. Here each writer takes
-whatever posts are waiting (up to a named maximum), posts them with one call of
-`ledger_post_batch` (each entry in its own subtransaction, so one refusal does not sink
-the others) and commits once. Durability is unchanged: a post is acknowledged only after
-the COMMIT that contains it returned.
+whatever requests are waiting (up to a named maximum), runs them with one call of a batch
+function in SQL (`ledger_post_batch` for entries, `voucher_capture_batch` for captures:
+each item in its own subtransaction, so one refusal does not sink the others, one result
+per item) as a single autocommitted statement, and answers each caller. Durability is
+unchanged: a request is acknowledged only after the COMMIT that contains it returned.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import db, errors, model, repository
+from ledger import db, errors
+from ledger.require import require
 
 BATCH_SIZE_MAX = 256
 WRITERS_DEFAULT = 2
 
 log = logging.getLogger(__name__)
 
-_Pending = tuple[model.EntryDraft, "asyncio.Future[dict[str, Any]]"]
+_Pending = tuple[dict[str, Any], "asyncio.Future[dict[str, Any]]"]
 
 
 class GroupCommit:
-    def __init__(self, engine: AsyncEngine, writers: int = WRITERS_DEFAULT,
-                 batch_size_max: int = BATCH_SIZE_MAX) -> None:
+    def __init__(self, engine: AsyncEngine, batch_function: str = "ledger_post_batch",
+                 writers: int = WRITERS_DEFAULT, batch_size_max: int = BATCH_SIZE_MAX) -> None:
+        require(re.fullmatch(r"[a-z_]+", batch_function) is not None, "a batch function is a plain name")
         self._engine = engine
+        self._statement = text(f"SELECT {batch_function}(CAST(:requests AS jsonb))")
         self._writer_count = writers
         self._batch_size_max = batch_size_max
         self._queue: asyncio.Queue[_Pending] | None = None
         self._writers: list[asyncio.Task[None]] = []
 
-    async def post(self, draft: model.EntryDraft) -> dict[str, Any]:
+    async def submit(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The item's result once its batch committed; its refusal raised as a domain error."""
         queue = self._started()
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        queue.put_nowait((draft, future))
+        queue.put_nowait((request, future))
         return await future
 
     async def close(self) -> None:
@@ -68,12 +76,11 @@ class GroupCommit:
                         future.set_exception(errors.Unavailable("the ledger could not commit"))
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        drafts = [draft for draft, _ in batch]
+        requests = [request for request, _ in batch]
         try:
-            results = await db.in_one_statement(
-                self._engine, lambda conn: repository.post_batch(conn, drafts))
+            results = await db.in_one_statement(self._engine, lambda conn: self._run(conn, requests))
         except (DBAPIError, errors.DomainError) as exc:
-            if len(batch) > 1:  # find the culprit: commit each alone
+            if len(batch) > 1:  # a refusal at COMMIT: find the culprit by committing each alone
                 for pending in batch:
                     await self._commit([pending])
                 return
@@ -82,12 +89,16 @@ class GroupCommit:
         for (_, future), result in zip(batch, results, strict=True):
             _settle(future, result)
 
+    async def _run(self, conn: AsyncConnection, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return (await conn.execute(self._statement, {"requests": json.dumps(requests)})).scalar_one()
+
 
 def _settle(future: asyncio.Future[dict[str, Any]], outcome: Any) -> None:
-    if future.done():  # the caller went away; its entry is committed all the same
+    if future.done():  # the caller went away; its write is committed all the same
         return
     if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
+        mapped = db.domain_error(outcome) if isinstance(outcome, DBAPIError) else None
+        future.set_exception(mapped or outcome)
     elif "error" in outcome:
         future.set_exception(result_error(outcome))
     else:

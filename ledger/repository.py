@@ -12,7 +12,6 @@ from ledger import model
 from ledger.schema import accounts, entries, postings, realms
 
 _POST_ENTRY = text("SELECT ledger_post_entry(CAST(:request AS jsonb))")
-_POST_BATCH = text("SELECT ledger_post_batch(CAST(:requests AS jsonb))")
 
 ACCOUNT_COLUMNS = (accounts.c.realm, accounts.c.id, accounts.c.kind, accounts.c.asset,
                    accounts.c.floor, accounts.c.balance, accounts.c.posting_count,
@@ -35,15 +34,6 @@ def draft_json(draft: model.EntryDraft) -> dict[str, Any]:
 async def post_entry(conn: AsyncConnection, draft: model.EntryDraft) -> dict[str, Any]:
     """Post one entry in the caller's transaction; database refusals raise."""
     result = await conn.execute(_POST_ENTRY, {"request": json.dumps(draft_json(draft))})
-    return result.scalar_one()
-
-
-async def post_batch(conn: AsyncConnection,
-                     drafts: list[model.EntryDraft]) -> list[dict[str, Any]]:
-    """Post many entries; one result per draft, `{"error": code, "detail": {...}}` for
-    those refused (rolled back alone)."""
-    payload = json.dumps([draft_json(draft) for draft in drafts])
-    result = await conn.execute(_POST_BATCH, {"requests": payload})
     return result.scalar_one()
 
 

@@ -159,7 +159,7 @@ class Ledger:
         ledger has one). A replayed idempotency key returns the first result."""
         draft = await self.prepare(None, draft)
         if self._group_commit is not None:
-            return await self._group_commit.post(draft)
+            return await self._group_commit.submit(repository.draft_json(draft))
         return await db.in_one_statement(self.engine, lambda conn: repository.post_entry(conn, draft))
 
     async def post_in(self, conn: AsyncConnection, draft: model.EntryDraft) -> dict[str, Any]:

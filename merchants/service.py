@@ -2,6 +2,7 @@
 transaction), read, list, change status. One transaction per call."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -12,10 +13,15 @@ from ledger.service import Ledger, Page
 from merchants import errors, model, repository
 
 
+MERCHANT_CACHE_TTL_S = 5.0  # how stale a cached merchant may be for an early check
+MERCHANT_CACHE_SIZE_MAX = 10_000
+
+
 class Merchants:
     def __init__(self, engine: AsyncEngine, ledger: Ledger) -> None:
         self.engine = engine
         self.ledger = ledger
+        self._recent: dict[int, tuple[float, dict[str, Any]]] = {}
 
     async def create(self, realm: str, kind: str, name: str, contact: str | None = None,
                      station_id: int | None = None) -> dict[str, Any]:
@@ -43,6 +49,20 @@ class Merchants:
             raise errors.MerchantNotFound(f"no merchant {merchant_id}", merchant_id=merchant_id)
         return found
 
+    async def get_recent(self, merchant_id: int) -> dict[str, Any]:
+        """The merchant as read at most `MERCHANT_CACHE_TTL_S` ago, for hot paths whose
+        decisive check is in the database (a redemption refuses an inactive merchant in
+        SQL); its realm and kind never change."""
+        now = time.monotonic()
+        cached = self._recent.get(merchant_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = await self.get(merchant_id)
+        if len(self._recent) >= MERCHANT_CACHE_SIZE_MAX:
+            self._recent.clear()
+        self._recent[merchant_id] = (now + MERCHANT_CACHE_TTL_S, found)
+        return found
+
     async def find_by_name(self, realm: str, name: str) -> dict[str, Any] | None:
         return await db.read(self.engine, lambda conn: repository.find_by_name(conn, realm, name))
 
@@ -52,6 +72,7 @@ class Merchants:
             if found is None:
                 raise errors.MerchantNotFound(f"no merchant {merchant_id}", merchant_id=merchant_id)
             model.check_transition(found["status"], status)
+            self._recent.pop(merchant_id, None)
             if found["status"] == status:
                 return found
             return await repository.set_status(conn, found["realm"], merchant_id, status)

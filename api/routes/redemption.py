@@ -65,7 +65,7 @@ def created(body: dict[str, Any], replayed: bool) -> Response[dict[str, Any]]:
 
 
 async def merchant_view(request: Request, merchant_id: int) -> model.Merchant:
-    merchant = await services(request).merchants.get(merchant_id)
+    merchant = await services(request).merchants.get_recent(merchant_id)
     return model.Merchant(merchant["id"], merchant["realm"], merchant["kind"], merchant["status"])
 
 

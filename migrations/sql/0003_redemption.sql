@@ -302,15 +302,17 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO pointsbank_app;
 CREATE FUNCTION voucher_capture(request jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-    voucher_realm text := request->>'realm';
+    voucher_realm  text := request->>'realm';
     voucher_serial bytea := decode(request->>'serial', 'hex');
-    voucher  vouchers;
-    entry    jsonb;
-    redemption redemptions;
+    captured       bigint := (request->>'captured')::bigint;
+    voucher        vouchers;
+    lines          jsonb;
+    entry          jsonb;
+    redemption     redemptions;
 BEGIN
     UPDATE vouchers v
-       SET status = request->>'status', captured_amount = (request->>'captured')::bigint,
-           closed_at = now()
+       SET status = CASE WHEN captured = v.amount THEN 'redeemed' ELSE 'partially_redeemed' END,
+           captured_amount = captured, closed_at = now()
      WHERE v.realm = voucher_realm AND v.serial = voucher_serial AND v.status = 'issued'
        AND v.expires_at > now()
     RETURNING * INTO voucher;
@@ -322,14 +324,24 @@ BEGIN
                               ELSE 'voucher_expired' END,
                          jsonb_build_object('voucher_id', voucher.id));
     END IF;
-    IF voucher.id <> (request->>'voucher_id')::bigint THEN
+    -- the signed code the merchant showed must be this row's
+    IF (voucher.amount, voucher.asset) IS DISTINCT FROM ((request->>'amount')::bigint, request->>'asset') THEN
         PERFORM pb_raise('voucher_immutable', jsonb_build_object('voucher_id', voucher.id));
     END IF;
-    entry := ledger_post_entry(request->'entry');
+    lines := jsonb_build_array(
+        jsonb_build_object('account_id', voucher.hold_account_id, 'amount', -voucher.amount),
+        jsonb_build_object('account_id', (request->>'merchant_account_id')::bigint, 'amount', captured));
+    IF captured < voucher.amount THEN  -- a partial capture: the rest goes back at once
+        lines := lines || jsonb_build_object('account_id', voucher.resident_account_id,
+                                             'amount', voucher.amount - captured);
+    END IF;
+    entry := ledger_post_entry(jsonb_build_object(
+        'realm', voucher_realm, 'kind', 'capture', 'reference', 'voucher:' || encode(voucher.serial, 'hex'),
+        'memo', 'voucher redeemed', 'created_by', request->>'created_by', 'postings', lines));
     INSERT INTO redemptions (realm, voucher_id, merchant_id, merchant_realm, amount, entry_id,
                              offline, idempotency_key, request_hash, created_by)
     VALUES (voucher_realm, voucher.id, (request->>'merchant_id')::bigint, request->>'merchant_realm',
-            (request->>'captured')::bigint, (entry->>'id')::bigint, (request->>'offline')::boolean,
+            captured, (entry->>'id')::bigint, (request->>'offline')::boolean,
             request->>'idempotency_key', decode(request->>'request_hash', 'hex'), request->>'created_by')
     RETURNING * INTO redemption;
     RETURN jsonb_build_object('id', redemption.id, 'realm', redemption.realm,
@@ -338,6 +350,24 @@ BEGIN
                               'clear_entry_id', NULL, 'offline', redemption.offline,
                               'created_at', redemption.created_at);
 END $$;
+
+-- Only an active merchant takes a redemption, whichever path wrote it: the service's own
+-- check reads a briefly cached merchant, this one the row as it is now.
+CREATE FUNCTION redemptions_merchant_active() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    merchant_status text;
+BEGIN
+    SELECT m.status INTO merchant_status FROM merchants m
+     WHERE m.realm = NEW.merchant_realm AND m.id = NEW.merchant_id;
+    IF merchant_status IS DISTINCT FROM 'active' THEN
+        PERFORM pb_raise('merchant_not_active', jsonb_build_object(
+            'merchant_id', NEW.merchant_id, 'status', merchant_status));
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER redemptions_merchant_active BEFORE INSERT ON redemptions
+    FOR EACH ROW EXECUTE FUNCTION redemptions_merchant_active();
 
 CREATE FUNCTION voucher_capture_batch(requests jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$

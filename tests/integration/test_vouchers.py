@@ -310,3 +310,18 @@ async def test_a_replay_answers_the_first_result_after_expiry_or_suspension(vouc
     assert again["id"] == first["id"] and again["replayed"]
     with pytest.raises(errors.MerchantNotActive):
         await vouchers.redeem(suspended, voucher["code"], None, "another", "m")
+
+
+async def test_the_database_refuses_a_redemption_for_a_merchant_suspended_meanwhile(
+        vouchers, merchants, ledger, realm):
+    """The service's own merchant check may read a briefly cached merchant; the capture
+    itself refuses an inactive one, on every path, and changes nothing."""
+    wallet = await fund_resident(ledger, realm, 7)
+    store = await shop(merchants, realm)
+    voucher = await issue(vouchers, realm, 100, store)
+    await merchants.set_status(store.id, "suspended")
+    stale_view = store  # still says "active"
+    with pytest.raises(errors.MerchantNotActive):
+        await vouchers.redeem(stale_view, voucher["code"], None, "stale", "m")
+    assert (await vouchers.get(voucher["id"]))["status"] == "issued"
+    assert await balance(ledger, wallet["id"]) == 900
