@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.auth import Authenticator, current_principal
 from api.database import resolve_database_url
 from api.errors import EXCEPTION_HANDLERS
+from api.routes import earning as earning_routes
 from api.routes import ledger as ledger_routes
 from api.settings import Settings
+from earning.service import Earning
 from ledger import db
 from ledger.group_commit import GroupCommit
 from ledger.keys import KeyRing
@@ -28,6 +30,7 @@ class Services:
     engine: AsyncEngine
     keys: KeyRing
     ledger: Ledger
+    earning: Earning
 
     async def close(self) -> None:
         await self.ledger.close()
@@ -38,8 +41,9 @@ def build_services(database_url: str, settings: Settings) -> Services:
     engine = db.app_engine(database_url, settings.db_pool_size)
     group_commit = (GroupCommit(engine, settings.group_commit_writers)
                     if settings.group_commit_writers > 0 else None)
+    ledger = Ledger(engine, group_commit)
     return Services(engine=engine, keys=KeyRing(settings.signing_key_dir),
-                    ledger=Ledger(engine, group_commit))
+                    ledger=ledger, earning=Earning(engine, ledger))
 
 
 @get("/healthz", include_in_schema=False)
@@ -62,7 +66,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             await services.close()
 
     return Litestar(
-        route_handlers=[healthz, *ledger_routes.ROUTES],
+        route_handlers=[healthz, *ledger_routes.ROUTES, *earning_routes.ROUTES],
         dependencies={"principal": Provide(current_principal)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
