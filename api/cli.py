@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--label")
     create.set_defaults(command=cmd_tokens_create)
 
+    attendance = commands.add_parser(
+        "import-attendance", help="award attendance from a CSV (activity_id, resident_id, minutes)")
+    attendance.add_argument("file", help="UTF-8 CSV, with or without BOM; Chinese headers accepted")
+    attendance.add_argument("--report", help="write the per-row report here (default: stdout)")
+    attendance.set_defaults(command=cmd_import_attendance)
+
     demo = commands.add_parser("demo", help="load demo data and print what was made")
     demo.add_argument("--json", action="store_true", help="print realm, accounts and tokens as JSON")
     demo.set_defaults(command=cmd_demo)
@@ -99,6 +105,12 @@ def cmd_tokens_create(args: argparse.Namespace, settings: Settings) -> int:
 
     print(run_with_services(settings, work))
     return 0
+
+
+def cmd_import_attendance(args: argparse.Namespace, settings: Settings) -> int:
+    from api.importer import import_attendance
+
+    return run_with_services(settings, lambda services: import_attendance(services, args.file, args.report))
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from earning import model
+from ledger import model as ledger_model
 from ledger.require import require
 
 
@@ -82,6 +83,21 @@ async def insert_resident(conn: AsyncConnection, realm: str, station_id: int, co
         {"realm": realm, "station": station_id, "code": code, "name": display_name,
          "phone": phone})).one()
     return dict(row._mapping)
+
+
+async def insert_residents(conn: AsyncConnection, realm: str, station_id: int,
+                           codes: list[str]) -> list[int]:
+    """Many residents at once, each with one account per asset (bulk registration)."""
+    ids = list((await conn.execute(text(
+        "INSERT INTO residents (realm, station_id, code) "
+        "SELECT :realm, :station, code FROM unnest(CAST(:codes AS text[])) WITH ORDINALITY AS c (code, n) "
+        "ORDER BY n RETURNING id"), {"realm": realm, "station": station_id, "codes": codes})).scalars())
+    await conn.execute(text(
+        "INSERT INTO accounts (realm, kind, asset, floor, resident_id) "
+        "SELECT :realm, 'resident', asset, 0, id FROM unnest(CAST(:ids AS bigint[])) AS r (id) "
+        "CROSS JOIN unnest(CAST(:assets AS text[])) AS a (asset) ORDER BY id, asset"),
+        {"realm": realm, "ids": ids, "assets": list(ledger_model.ASSETS)})
+    return sorted(ids)
 
 
 async def find_resident(conn: AsyncConnection, resident_id: int) -> dict[str, Any] | None:
