@@ -258,9 +258,9 @@ async def awards_page(conn: AsyncConnection, realm: str, resident_id: int, befor
 async def resident_totals(conn: AsyncConnection, realm: str, resident_id: int, first: date,
                           last: date) -> dict[str, Any]:
     row = (await conn.execute(text(
-        "SELECT count(*) AS activities, coalesce(sum(minutes), 0) AS minutes, "
-        "coalesce(sum(points) FILTER (WHERE asset = 'civic'), 0) AS civic_points, "
-        "coalesce(sum(points) FILTER (WHERE asset = 'agri'), 0) AS agri_points "
+        "SELECT count(*) AS activities, CAST(coalesce(sum(minutes), 0) AS bigint) AS minutes, "
+        "CAST(coalesce(sum(points) FILTER (WHERE asset = 'civic'), 0) AS bigint) AS civic_points, "
+        "CAST(coalesce(sum(points) FILTER (WHERE asset = 'agri'), 0) AS bigint) AS agri_points "
         "FROM awards WHERE realm = :realm AND resident_id = :resident "
         "AND award_day BETWEEN :first AND :last"),
         {"realm": realm, "resident": resident_id, "first": first, "last": last})).one()
@@ -272,8 +272,8 @@ async def leaderboard(conn: AsyncConnection, realm: str, station_id: int | None,
     ordering = ("points DESC, minutes DESC, resident_id" if order == "points"
                 else "minutes DESC, points DESC, resident_id")
     return _all(await conn.execute(text(
-        "SELECT aw.resident_id, r.code, r.display_name, r.station_id, sum(aw.points) AS points, "
-        "sum(aw.minutes) AS minutes, count(*) AS activities FROM awards aw "
+        "SELECT aw.resident_id, r.code, r.display_name, r.station_id, CAST(sum(aw.points) AS bigint) AS points, "
+        "CAST(sum(aw.minutes) AS bigint) AS minutes, count(*) AS activities FROM awards aw "
         "JOIN residents r ON r.realm = aw.realm AND r.id = aw.resident_id "
         "WHERE aw.realm = :realm AND aw.award_day BETWEEN :first AND :last "
         "AND (CAST(:station AS bigint) IS NULL OR r.station_id = :station) "
@@ -287,9 +287,9 @@ async def budgets(conn: AsyncConnection, realm: str) -> list[dict[str, Any]]:
     """Per asset: the budget account, what was funded into it, spent from it, and left."""
     return _all(await conn.execute(text(
         "SELECT a.asset, a.id AS account_id, a.balance AS remaining, "
-        "coalesce(sum(p.amount) FILTER (WHERE e.kind = 'fund'), 0) AS funded_total, "
-        "coalesce(-sum(p.amount) FILTER (WHERE e.kind = 'earn'), 0) AS spent_total, "
-        "coalesce(sum(p.amount) FILTER (WHERE e.kind NOT IN ('fund', 'earn')), 0) AS other_total "
+        "CAST(coalesce(sum(p.amount) FILTER (WHERE e.kind = 'fund'), 0) AS bigint) AS funded_total, "
+        "CAST(coalesce(-sum(p.amount) FILTER (WHERE e.kind = 'earn'), 0) AS bigint) AS spent_total, "
+        "CAST(coalesce(sum(p.amount) FILTER (WHERE e.kind NOT IN ('fund', 'earn')), 0) AS bigint) AS other_total "
         "FROM accounts a LEFT JOIN postings p ON p.realm = a.realm AND p.account_id = a.id "
         "LEFT JOIN entries e ON e.realm = p.realm AND e.id = p.entry_id "
         "WHERE a.realm = :realm AND a.kind = 'budget' GROUP BY a.asset, a.id, a.balance ORDER BY a.asset"),
