@@ -87,7 +87,8 @@ CREATE INDEX activities_station ON activities (realm, station_id, id);
 CREATE INDEX activities_id ON activities (id);
 CREATE INDEX stations_id ON stations (id);
 
--- One award per resident and activity, ever; it names its earn entry and rule version.
+-- One award per resident and activity, ever; it names its earn entry (which may carry
+-- the awards of up to 63 residents, each credited once) and its rule version.
 CREATE TABLE awards (
     realm          text NOT NULL,
     activity_id    bigint NOT NULL,
@@ -101,7 +102,7 @@ CREATE TABLE awards (
     award_day      date NOT NULL,   -- the activity's day in the realm's time zone
     created_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (realm, activity_id, resident_id),
-    CONSTRAINT awards_entry_unique UNIQUE (realm, entry_id),
+    CONSTRAINT awards_entry_resident_unique UNIQUE (realm, entry_id, resident_id),
     FOREIGN KEY (realm, activity_id) REFERENCES activities (realm, id),
     FOREIGN KEY (realm, resident_id) REFERENCES residents (realm, id),
     FOREIGN KEY (realm, entry_id) REFERENCES entries (realm, id),
@@ -207,7 +208,7 @@ BEGIN
         activity_type text, rule_version int, asset text, award_day date,
         budget_id bigint, account_id bigint, computed bigint, points bigint,
         existing_entry bigint, existing_points bigint, existing_version int,
-        error text, reference text, entry_id bigint) ON COMMIT DROP;
+        error text, entry_group bigint, reference text, entry_id bigint) ON COMMIT DROP;
     TRUNCATE pg_temp.award_plan;
 
     INSERT INTO pg_temp.award_plan (n, activity_id, resident_id, minutes)
@@ -294,17 +295,32 @@ BEGIN
              WHERE q.error IS NULL AND q.existing_entry IS NULL) paid
      WHERE p.n = paid.n AND paid.running > paid.balance;
 
-    UPDATE pg_temp.award_plan
-       SET reference = 'attendance:' || activity_id || ':' || resident_id
-     WHERE error IS NULL AND existing_entry IS NULL;
+    -- Pack the awards into earn entries: one budget posting and at most
+    -- 63 resident postings each (the ledger's limit is 64 postings per entry), no
+    -- account twice in one entry. The budget's row then moves once per entry, not once
+    -- per award. Each award still names its one earn entry.
+    UPDATE pg_temp.award_plan p SET entry_group = packed.grp
+      FROM (SELECT s.n, dense_rank() OVER (ORDER BY s.budget_id, s.round, s.slot / 63) AS grp
+              FROM (SELECT r.n, r.budget_id, r.round,
+                           row_number() OVER (PARTITION BY r.budget_id, r.round ORDER BY r.n) - 1 AS slot
+                      FROM (SELECT q.n, q.budget_id,
+                                   row_number() OVER (PARTITION BY q.account_id ORDER BY q.n) AS round
+                              FROM pg_temp.award_plan q
+                             WHERE q.error IS NULL AND q.existing_entry IS NULL) r) s) packed
+     WHERE p.n = packed.n;
+    UPDATE pg_temp.award_plan p
+       SET reference = 'attendance:' || first.activity_id || ':' || first.n
+      FROM (SELECT DISTINCT ON (entry_group) entry_group, activity_id, n FROM pg_temp.award_plan
+             WHERE entry_group IS NOT NULL ORDER BY entry_group, n) first
+     WHERE p.entry_group = first.entry_group;
 
-    -- The entries, their postings (budget -> resident), and the awards.
+    -- The entries, their postings (budget -> residents), and the awards.
     WITH made AS (
         INSERT INTO entries (realm, kind, reference, memo, created_by, created_at, created_txid)
-        SELECT chunk_realm, 'earn', p.reference, 'attendance', actor, now(), 0
-          FROM pg_temp.award_plan p
-         WHERE p.reference IS NOT NULL
-         ORDER BY p.n
+        SELECT chunk_realm, 'earn', g.reference, 'attendance', actor, now(), 0
+          FROM (SELECT DISTINCT entry_group, reference FROM pg_temp.award_plan
+                 WHERE entry_group IS NOT NULL) g
+         ORDER BY g.entry_group
         RETURNING id, reference)
     SELECT array_agg(id), array_agg(reference) INTO entry_ids, entry_refs FROM made;
 
@@ -314,12 +330,15 @@ BEGIN
 
     INSERT INTO postings (realm, entry_id, account_id, account_seq, asset, amount,
                           balance_after, created_at)
-    SELECT chunk_realm, p.entry_id, leg.account_id, 0, p.asset, leg.amount, 0, now()
-      FROM pg_temp.award_plan p
-     CROSS JOIN LATERAL (VALUES (1, p.budget_id, -p.points), (2, p.account_id, p.points))
-           AS leg (side, account_id, amount)
-     WHERE p.entry_id IS NOT NULL
-     ORDER BY p.n, leg.side;
+    SELECT chunk_realm, leg.entry_id, leg.account_id, 0, leg.asset, leg.amount, 0, now()
+      FROM (SELECT p.entry_group, 0 AS n, p.entry_id, p.budget_id AS account_id, p.asset,
+                   -sum(p.points) AS amount
+              FROM pg_temp.award_plan p WHERE p.entry_id IS NOT NULL
+             GROUP BY p.entry_group, p.entry_id, p.budget_id, p.asset
+            UNION ALL
+            SELECT p.entry_group, p.n, p.entry_id, p.account_id, p.asset, p.points
+              FROM pg_temp.award_plan p WHERE p.entry_id IS NOT NULL) leg
+     ORDER BY leg.entry_group, leg.n;
 
     INSERT INTO awards (realm, activity_id, resident_id, entry_id, activity_type, rule_version,
                         asset, minutes, points, award_day)
