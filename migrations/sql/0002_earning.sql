@@ -141,13 +141,13 @@ CREATE TRIGGER attendance_requests_append_only BEFORE UPDATE OR DELETE ON attend
 CREATE FUNCTION awards_check_entry() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- from the resident's account (one index probe), not from the entry's postings
     IF NOT EXISTS (
-        SELECT 1 FROM entries e
-          JOIN postings p ON p.realm = e.realm AND p.entry_id = e.id
-          JOIN accounts a ON a.realm = p.realm AND a.id = p.account_id
-         WHERE e.realm = NEW.realm AND e.id = NEW.entry_id AND e.kind = 'earn'
-           AND a.kind = 'resident' AND a.resident_id = NEW.resident_id
-           AND a.asset = NEW.asset AND p.amount = NEW.points) THEN
+        SELECT 1 FROM accounts a
+          JOIN postings p ON p.realm = a.realm AND p.entry_id = NEW.entry_id AND p.account_id = a.id
+          JOIN entries e ON e.realm = p.realm AND e.id = p.entry_id
+         WHERE a.realm = NEW.realm AND a.resident_id = NEW.resident_id AND a.asset = NEW.asset
+           AND a.kind = 'resident' AND e.kind = 'earn' AND p.amount = NEW.points) THEN
         PERFORM pb_raise('award_entry_mismatch', jsonb_build_object('entry_id', NEW.entry_id));
     END IF;
     RETURN NULL;
