@@ -151,3 +151,13 @@ async def test_new_resident_gets_one_account_per_asset(earning, ledger, realm):
     assert sorted(a["asset"] for a in resident["accounts"]) == ["agri", "civic"]
     with pytest.raises(errors.ResidentExists):
         await earning.register_resident(realm, place.station_id, resident["code"])
+
+
+async def test_database_formula_matches_the_pure_rule(earning, realm):
+    minutes = [1, 59, 60, 61, 119, 120, 239, 240, 241, 300, 1440]
+    place = await make_place(earning, realm, residents=len(minutes), fund=100_000)
+    rule = model.Rule("civic", 7, 3, 180, 10_000)
+    await earning.create_activity_type(realm, "mixed", "混合", rule, "test")
+    activity = await past_activity(earning, place, activity_type="mixed")
+    outcome = await earning.record_attendance(activity, list(zip(place.residents, minutes)), "t", "f")
+    assert [r["points"] for r in outcome.results] == [model.award_points(rule, m) for m in minutes]
