@@ -110,7 +110,9 @@ CREATE TABLE awards (
         REFERENCES activity_rules (realm, activity_type, version)
 );
 CREATE INDEX awards_resident_day ON awards (realm, resident_id, activity_type, award_day);
-CREATE INDEX awards_day ON awards (realm, award_day);
+-- Leaderboards read awards by day. A BRIN index (awards arrive roughly in day order) so
+-- that the planner never prefers it over awards_resident_day for a cap look-up.
+CREATE INDEX awards_day ON awards USING brin (award_day);
 CREATE INDEX awards_resident_entry ON awards (realm, resident_id, entry_id);
 
 -- A bulk attendance request under an Idempotency-Key: its first results, replayed.
@@ -279,7 +281,8 @@ BEGIN
                          AND aw.award_day = q.award_day), 0) AS left_points
                     FROM activity_rules rule
                    WHERE rule.realm = chunk_realm AND rule.activity_type = q.activity_type
-                     AND rule.version = q.rule_version) cap ON true
+                     AND rule.version = q.rule_version
+                  OFFSET 0) cap ON true  -- OFFSET 0: look the day's awards up once per row
              WHERE q.error IS NULL AND q.existing_entry IS NULL
             WINDOW w AS (PARTITION BY q.resident_id, q.activity_type, q.award_day ORDER BY q.n)
            ) capped
