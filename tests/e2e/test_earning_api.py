@@ -152,3 +152,14 @@ async def test_rules_versions_and_leaderboard(client, tokens, site):
     totals = (await client.get(f"/v1/residents/{second}/totals?period={datetime.now().year}",
                                headers=tokens.admin)).json()
     assert totals["minutes"] == 180 and totals["civic_points"] == 18
+
+
+async def test_residents_page_with_an_opaque_cursor(client, tokens, site):
+    realm = tokens.realm
+    first = (await client.get(f"/v1/residents?realm={realm}&limit=1", headers=tokens.admin)).json()
+    assert len(first["items"]) == 1 and first["next_cursor"]
+    second = (await client.get(f"/v1/residents?realm={realm}&limit=1&cursor={first['next_cursor']}",
+                               headers=tokens.admin)).json()
+    assert second["items"][0]["id"] > first["items"][0]["id"]
+    bad = await client.get(f"/v1/residents?realm={realm}&cursor=xyz", headers=tokens.admin)
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_cursor"
