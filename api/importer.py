@@ -50,6 +50,7 @@ def report_row(result: dict[str, Any]) -> list[Any]:
 
 async def import_attendance(services: Services, path: str, report_path: str | None) -> int:
     text = model.decode_csv(Path(path).read_bytes())
+    model.parse_csv(text)  # a missing header or column is refused before any report
     progress = Progress(sum(1 for line in text.splitlines()[1:] if line.strip()))
     out = open(report_path, "w", newline="", encoding="utf-8") if report_path else sys.stdout
     try:
