@@ -2,7 +2,6 @@
 per-row report, and a re-run that awards nothing twice."""
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 
