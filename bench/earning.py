@@ -34,9 +34,9 @@ async def prepare(services: Services, residents: int, label: str) -> tuple[list[
     for start in range(0, residents, 10_000):
         codes = [f"B{label}{i:08d}" for i in range(start, min(start + 10_000, residents))]
         ids += await earning.register_residents(BENCH_REALM, station["id"], codes)
-    starts = datetime.now(timezone.utc) - timedelta(hours=3)
+    starts = datetime.now(timezone.utc) - timedelta(hours=5)
     activities = [await earning.create_activity(BENCH_REALM, kind, station["id"], f"bench {kind}",
-                                                starts, starts + timedelta(hours=2), "bench")
+                                                starts, starts + timedelta(hours=4), "bench")
                   for kind in ACTIVITY_TYPES]
     return ids, activities
 

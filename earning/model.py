@@ -144,13 +144,21 @@ class Record:
     minutes: int
 
 
-def record_errors(records: list[Record]) -> dict[int, str]:
-    """Per-record refusals visible without the database: bad minutes, repeated rows."""
+def activity_minutes(starts_at: datetime, ends_at: datetime) -> int:
+    """How long an activity lasted: nobody attends it for longer."""
+    return int((ends_at - starts_at).total_seconds()) // 60
+
+
+def record_errors(records: list[Record], minutes_max: int = MINUTES_PER_RECORD_MAX) -> dict[int, str]:
+    """Per-record refusals visible without the database: minutes out of range (at most
+    `minutes_max`, the activity's length), repeated rows."""
     refused: dict[int, str] = {}
     seen: set[tuple[int, int]] = set()
     for record in records:
         try:
             check_minutes(record.minutes)
+            if record.minutes > minutes_max:
+                raise errors.MinutesOutOfRange("longer than the activity lasted")
         except errors.MinutesOutOfRange as exc:
             refused[record.n] = exc.code
             continue

@@ -233,7 +233,8 @@ class Earning:
             first = await repository.find_attendance_request(conn, realm, idempotency_key)
             if first is not None:
                 return _replay(first, request_hash)
-            results = await self._award(conn, realm, records, created_by)
+            minutes_max = model.activity_minutes(activity["starts_at"], activity["ends_at"])
+            results = await self._award(conn, realm, records, created_by, minutes_max)
             outcome = Attendance(activity_id, results)
             stored = await repository.insert_attendance_request(
                 conn, realm, idempotency_key, request_hash, activity_id, outcome.body(), created_by)
@@ -246,9 +247,11 @@ class Earning:
         return await db.in_transaction(self.engine, work)
 
     async def _award(self, conn: AsyncConnection, realm: str, records: list[model.Record],
-                     created_by: str) -> list[dict[str, Any]]:
-        """Refuse what the pure rules refuse, award the rest set-based; results in order."""
-        refused = model.record_errors(records)
+                     created_by: str,
+                     minutes_max: int = model.MINUTES_PER_RECORD_MAX) -> list[dict[str, Any]]:
+        """Refuse what the pure rules refuse, award the rest set-based; results in order.
+        The database checks each record against its own activity's length as well."""
+        refused = model.record_errors(records, minutes_max)
         accepted = [r for r in records if r.n not in refused]
         awarded = await repository.award_chunk(conn, realm, accepted, created_by) if accepted else []
         by_n = {result.pop("n"): result for result in awarded}

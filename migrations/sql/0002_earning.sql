@@ -234,8 +234,11 @@ BEGIN
                           AND budget.asset = rule.asset
      WHERE act.realm = chunk_realm AND act.id = p.activity_id;
     UPDATE pg_temp.award_plan SET error = 'unknown_activity' WHERE activity_type IS NULL;
-    UPDATE pg_temp.award_plan SET error = 'minutes_out_of_range'
-     WHERE error IS NULL AND (minutes IS NULL OR minutes < 1 OR minutes > 1440);
+    UPDATE pg_temp.award_plan p SET error = 'minutes_out_of_range'
+      FROM activities act
+     WHERE p.error IS NULL AND act.realm = chunk_realm AND act.id = p.activity_id
+       AND (p.minutes IS NULL OR p.minutes < 1 OR p.minutes > 1440
+            OR p.minutes > extract(epoch FROM act.ends_at - act.starts_at) / 60);
     UPDATE pg_temp.award_plan p SET error = 'duplicate_record'
       FROM (SELECT q.n, row_number() OVER (PARTITION BY q.activity_id, q.resident_id
                                            ORDER BY q.n) AS nth

@@ -43,7 +43,7 @@ async def site(client, tokens, engine):
 async def make_activity(client, headers, realm, station_id, starts=-3.0, kind="volunteering"):
     return await client.post("/v1/activities", json={
         "realm": realm, "activity_type": kind, "station_id": station_id, "title": "清扫街道",
-        "starts_at": iso(starts), "ends_at": iso(starts + 2)}, headers=headers)
+        "starts_at": iso(starts), "ends_at": iso(starts + 4)}, headers=headers)
 
 
 async def test_bulk_attendance_is_idempotent_and_reports_per_record(client, tokens, site):

@@ -39,4 +39,4 @@ async def past_activity(earning: Earning, place: Place, activity_type: str = "vo
                         hours_ago: int = 3, station_id: int | None = None) -> dict:
     starts = datetime.now(timezone.utc) - timedelta(hours=hours_ago)
     return await earning.create_activity(place.realm, activity_type, station_id or place.station_id,
-                                         "清扫街道", starts, starts + timedelta(hours=2), "test")
+                                         "清扫街道", starts, starts + timedelta(hours=24), "test")

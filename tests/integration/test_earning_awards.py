@@ -161,3 +161,17 @@ async def test_database_formula_matches_the_pure_rule(earning, realm):
     activity = await past_activity(earning, place, activity_type="mixed")
     outcome = await earning.record_attendance(activity, list(zip(place.residents, minutes)), "t", "f")
     assert [r["points"] for r in outcome.results] == [model.award_points(rule, m) for m in minutes]
+
+
+async def test_minutes_past_the_activity_length_are_refused_in_python_and_sql(earning, realm):
+    from datetime import datetime, timedelta, timezone
+
+    place = await make_place(earning, realm)
+    starts = datetime.now(timezone.utc) - timedelta(hours=3)
+    activity = await earning.create_activity(realm, "talk", place.station_id, "一小时宣讲", starts,
+                                             starts + timedelta(hours=1), "test")
+    outcome = await earning.record_attendance(
+        activity, [(place.residents[0], 60), (place.residents[1], 61)], "t", "len")
+    assert [r.get("error") for r in outcome.results] == [None, "minutes_out_of_range"]
+    rows = [model.CsvRow(2, model.Record(2, activity["id"], place.residents[2], 61))]
+    assert (await earning.import_chunk(rows, "t"))[0]["error"] == "minutes_out_of_range"
