@@ -16,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.auth import Authenticator, current_principal
 from api.database import resolve_database_url
 from api.errors import EXCEPTION_HANDLERS
+from api.routes import earning as earning_routes
 from api.routes import ledger as ledger_routes
 from api.routes import merchants as merchant_routes
 from api.routes import redemption as redemption_routes
 from api.settings import Settings
+from earning.service import Earning
 from ledger import db
 from ledger.group_commit import GroupCommit
 from ledger.keys import KeyRing
@@ -40,6 +42,7 @@ class Services:
     ledger: Ledger
     merchants: Merchants
     vouchers: Vouchers
+    earning: Earning
 
     async def close(self) -> None:
         await self.vouchers.close()
@@ -53,7 +56,8 @@ def build_services(database_url: str, settings: Settings) -> Services:
                     if settings.group_commit_writers > 0 else None)
     ledger = Ledger(engine, group_commit)
     keys = KeyRing(settings.signing_key_dir)
-    return Services(engine=engine, keys=keys, ledger=ledger, merchants=Merchants(engine, ledger),
+    return Services(engine=engine, keys=keys, ledger=ledger, earning=Earning(engine, ledger),
+                    merchants=Merchants(engine, ledger),
                     vouchers=Vouchers(engine, ledger, keys, capture_writers=settings.group_commit_writers))
 
 
@@ -93,7 +97,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
 
     return Litestar(
         route_handlers=[healthz, *ledger_routes.ROUTES, *merchant_routes.ROUTES,
-                        *redemption_routes.ROUTES],
+                        *redemption_routes.ROUTES, *earning_routes.ROUTES],
         dependencies={"principal": Provide(current_principal)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

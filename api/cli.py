@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--purpose", default="voucher", choices=("voucher", "ledger", "statement"))
     rotate.set_defaults(command=cmd_keys_rotate)
 
+    attendance = commands.add_parser(
+        "import-attendance", help="award attendance from a CSV (activity_id, resident_id, minutes)")
+    attendance.add_argument("file", help="UTF-8 CSV, with or without BOM; Chinese headers accepted")
+    attendance.add_argument("--report", help="write the per-row report here (default: stdout)")
+    attendance.set_defaults(command=cmd_import_attendance)
+
     demo = commands.add_parser("demo", help="load demo data and print what was made")
     demo.add_argument("--json", action="store_true", help="print realm, accounts and tokens as JSON")
     demo.set_defaults(command=cmd_demo)
@@ -131,6 +137,11 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     print(f"new {key.purpose} key {key.kid}; older {key.purpose} keys are retired (still published "
           "until what they signed has expired); restart `serve` to sign with the new key")
     return 0
+
+def cmd_import_attendance(args: argparse.Namespace, settings: Settings) -> int:
+    from api.importer import import_attendance
+
+    return run_with_services(settings, lambda services: import_attendance(services, args.file, args.report))
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,6 +3,7 @@ per role, so a newcomer can try the API at once. Safe to load twice: what exists
 reused, and fresh tokens are printed each time (tokens are shown only once)."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from api.app import Services
@@ -12,8 +13,17 @@ from ledger import errors, model
 DEMO_REALM = "430104"
 DEMO_REALM_NAME = "长沙市岳麓区"
 DEMO_FUNDING = {"civic": 1_000_000, "agri": 200_000}
-DEMO_RESIDENTS = {1001: "张三", 1002: "李四", 1003: "王五"}
-DEMO_RESIDENT_EARNINGS = {1001: 120, 1002: 45, 1003: 30}
+# Towns, their stations (urban and rural), residents by pseudonymous code, and past
+# activities with attendance: residents hold points only through real awards.
+DEMO_TOWNS = {"urban": "岳麓街道", "rural": "莲花镇"}
+DEMO_STATIONS = {"urban": "桃子湖社区", "rural": "莲花村"}
+DEMO_RESIDENTS = {"DEMO1001": ("张三", "urban"), "DEMO1002": ("李四", "urban"),
+                  "DEMO1003": ("王五", "rural")}
+DEMO_ACTIVITIES = (  # (title, type, station setting, days ago, hours, attendees and minutes)
+    ("垃圾分类宣讲", "talk", "urban", 3, 2, {"DEMO1001": 120, "DEMO1002": 90}),
+    ("敬老院志愿服务", "volunteering", "rural", 2, 3, {"DEMO1001": 180, "DEMO1003": 150}),
+    ("电商助农培训", "training", "rural", 1, 2, {"DEMO1002": 120, "DEMO1003": 60}),
+)
 DEMO_MERCHANTS = {"岳麓供销超市": "general", "莲花镇助农店": "agri_shop"}  # registry merchants: name -> kind
 
 
@@ -31,26 +41,22 @@ async def load_demo(services: Services) -> dict[str, Any]:
             realm=DEMO_REALM, kind="fund", created_by="demo", idempotency_key=f"demo-fund-{asset}",
             memo="演示预算", lines=(model.Line(accounts[f"funding_{asset}"], -DEMO_FUNDING[asset]),
                                     model.Line(accounts[f"budget_{asset}"], DEMO_FUNDING[asset]))))
-    residents = {}
-    for resident_id, name in DEMO_RESIDENTS.items():
-        account = await _owned_account(services, "resident", "civic", resident_id=resident_id, label=name)
-        await ledger.post(model.EntryDraft(
-            realm=DEMO_REALM, kind="earn", created_by="demo",
-            idempotency_key=f"demo-earn-{resident_id}", memo="演示积分",
-            lines=(model.Line(accounts["budget_civic"], -DEMO_RESIDENT_EARNINGS[resident_id]),
-                   model.Line(account["id"], DEMO_RESIDENT_EARNINGS[resident_id]))))
-        residents[resident_id] = {"name": name, "civic_account_id": account["id"]}
+    stations = await _demo_stations(services)
+    residents = await _demo_residents(services, stations)
+    activities = await _demo_activities(services, stations, residents)
     merchants = {}
     for name, kind in DEMO_MERCHANTS.items():
         merchant = (await services.merchants.find_by_name(DEMO_REALM, name)
                     or await services.merchants.create(DEMO_REALM, kind, name))
         account = await ledger.owned_account(DEMO_REALM, "merchant", "civic", merchant_id=merchant["id"])
         merchants[merchant["id"]] = {"name": name, "kind": kind, "civic_account_id": account["id"]}
-    first_resident, first_merchant = next(iter(DEMO_RESIDENTS)), next(iter(merchants))
+    first_resident, first_merchant = next(iter(residents)), next(iter(merchants))
     engine = services.engine
     tokens = {
         "admin": await create_token(engine, "admin", DEMO_REALM, label="demo admin"),
-        "organizer": await create_token(engine, "organizer", DEMO_REALM, label="demo organizer"),
+        "organizer": await create_token(engine, "organizer", DEMO_REALM,
+                                        station_id=stations["urban"]["id"],
+                                        label=f"demo organizer, {DEMO_STATIONS['urban']}"),
         "merchant": await create_token(engine, "merchant", DEMO_REALM, merchant_id=first_merchant,
                                        label="demo merchant"),
         "auditor": await create_token(engine, "auditor", DEMO_REALM, label="demo auditor"),
@@ -58,23 +64,75 @@ async def load_demo(services: Services) -> dict[str, Any]:
                                        label="demo resident"),
     }
     return {"realm": DEMO_REALM, "realm_name": DEMO_REALM_NAME, "accounts": accounts,
-            "residents": residents, "merchants": merchants, "tokens": tokens}
+            "residents": residents, "merchants": merchants, "tokens": tokens,
+            "stations": {setting: station["id"] for setting, station in stations.items()},
+            "activities": activities}
 
 
-async def _owned_account(services: Services, kind: str, asset: str, label: str,
-                         **owner: int) -> dict[str, Any]:
-    try:
-        return await services.ledger.create_account(DEMO_REALM, kind, asset, label=label, **owner)
-    except errors.AccountExists:
-        return await services.ledger.owned_account(DEMO_REALM, kind, asset, **owner)
+async def _demo_stations(services: Services) -> dict[str, dict[str, Any]]:
+    """One urban and one rural station, each in its town (found again on a second run)."""
+    earning = services.earning
+    stations: dict[str, dict[str, Any]] = {}
+    existing_towns = {t["name"]: t for t in (await earning.towns(DEMO_REALM, None, None)).items}
+    existing_stations = {s["name"]: s for s in (await earning.stations(DEMO_REALM, None, None)).items}
+    for setting, town_name in DEMO_TOWNS.items():
+        town = existing_towns.get(town_name) or await earning.create_town(DEMO_REALM, town_name)
+        name = DEMO_STATIONS[setting]
+        stations[setting] = (existing_stations.get(name)
+                             or await earning.create_station(DEMO_REALM, town["id"], name, setting))
+    return stations
+
+
+async def _demo_residents(services: Services,
+                          stations: dict[str, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    earning = services.earning
+    residents: dict[int, dict[str, Any]] = {}
+    for code, (name, setting) in DEMO_RESIDENTS.items():
+        found = await earning.resident_by_code(DEMO_REALM, code)
+        resident_id = found["id"] if found else (await earning.register_resident(
+            DEMO_REALM, stations[setting]["id"], code, display_name=name))["id"]
+        accounts = {a["asset"]: a["id"] for a in (await earning.resident(resident_id))["accounts"]}
+        residents[resident_id] = {"name": name, "code": code, "station_id": stations[setting]["id"],
+                                  "civic_account_id": accounts["civic"],
+                                  "agri_account_id": accounts["agri"]}
+    return residents
+
+
+async def _demo_activities(services: Services, stations: dict[str, dict[str, Any]],
+                           residents: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Past activities with their attendance recorded (idempotent: a second run replays)."""
+    earning = services.earning
+    by_code = {r["code"]: resident_id for resident_id, r in residents.items()}
+    existing = {(a["title"], a["station_id"]): a
+                for a in (await earning.activities(DEMO_REALM, None, None, None)).items}
+    today = datetime.now(timezone.utc).replace(hour=1, minute=0, second=0, microsecond=0)
+    activities: dict[int, dict[str, Any]] = {}
+    for title, kind, setting, days_ago, hours, attendees in DEMO_ACTIVITIES:
+        station_id = stations[setting]["id"]
+        activity = existing.get((title, station_id))
+        if activity is None:
+            starts = today - timedelta(days=days_ago)
+            activity = await earning.create_activity(DEMO_REALM, kind, station_id, title, starts,
+                                                     starts + timedelta(hours=hours), "demo")
+        outcome = await earning.record_attendance(
+            activity, [(by_code[code], minutes) for code, minutes in attendees.items()], "demo",
+            f"demo-attendance-{activity['id']}")
+        activities[activity["id"]] = {"title": title, "activity_type": kind, "station_id": station_id,
+                                      "awarded_points": outcome.body()["points"]}
+    return activities
 
 
 def describe(demo: dict[str, Any]) -> str:
     lines = [f"Demo realm {demo['realm']} {demo['realm_name']}", "", "Accounts:"]
     lines += [f"  {name:<16} {account_id}" for name, account_id in demo["accounts"].items()]
     lines += ["", "Residents:"]
-    lines += [f"  {rid} {r['name']}  civic account {r['civic_account_id']}"
+    lines += [f"  {rid} {r['name']} ({r['code']})  civic account {r['civic_account_id']}"
               for rid, r in demo["residents"].items()]
+    lines += ["", "Stations:"]
+    lines += [f"  {setting:<6} {station_id}" for setting, station_id in demo["stations"].items()]
+    lines += ["", "Activities (attendance recorded):"]
+    lines += [f"  {aid} {a['title']} ({a['activity_type']})  {a['awarded_points']} points"
+              for aid, a in demo["activities"].items()]
     lines += ["", "Merchants:"]
     lines += [f"  {mid} {m['name']}  civic account {m['civic_account_id']}"
               for mid, m in demo["merchants"].items()]

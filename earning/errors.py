@@ -1,0 +1,48 @@
+"""Earning's domain errors: each subclasses a ledger category (which gives the HTTP status)
+and carries a stable code. Codes the database raises are registered by code."""
+from __future__ import annotations
+
+from ledger import db, errors
+
+
+def _define(name: str, base: type[errors.DomainError], code: str) -> type[errors.DomainError]:
+    cls = type(name, (base,), {"code": code, "__module__": __name__})
+    return errors.register(cls)
+
+
+UnknownActivityType = _define("UnknownActivityType", errors.InvalidInput, "unknown_activity_type")
+UnknownActivity = _define("UnknownActivity", errors.InvalidInput, "unknown_activity")
+UnknownResident = _define("UnknownResident", errors.InvalidInput, "unknown_resident")
+UnknownStation = _define("UnknownStation", errors.InvalidInput, "unknown_station")
+UnknownTown = _define("UnknownTown", errors.InvalidInput, "unknown_town")
+UnknownAsset = _define("UnknownAsset", errors.InvalidInput, "unknown_asset")
+InvalidRule = _define("InvalidRule", errors.InvalidInput, "invalid_rule")
+InvalidActivity = _define("InvalidActivity", errors.InvalidInput, "invalid_activity")
+EndBeforeStart = _define("EndBeforeStart", errors.InvalidInput, "end_before_start")
+InvalidResident = _define("InvalidResident", errors.InvalidInput, "invalid_resident")
+InvalidStation = _define("InvalidStation", errors.InvalidInput, "invalid_station")
+InvalidPeriod = _define("InvalidPeriod", errors.InvalidInput, "invalid_period")
+MinutesOutOfRange = _define("MinutesOutOfRange", errors.InvalidInput, "minutes_out_of_range")
+TooManyRecords = _define("TooManyRecords", errors.InvalidInput, "too_many_records")
+NoRecords = _define("NoRecords", errors.InvalidInput, "no_records")
+ActivityNotStarted = _define("ActivityNotStarted", errors.Refused, "activity_not_started")
+DailyCapReached = _define("DailyCapReached", errors.Refused, "daily_cap_reached")
+CsvEncodingInvalid = _define("CsvEncodingInvalid", errors.InvalidInput, "csv_encoding_invalid")
+CsvColumnMissing = _define("CsvColumnMissing", errors.InvalidInput, "csv_column_missing")
+AwardEntryMismatch = _define("AwardEntryMismatch", errors.InvalidInput, "award_entry_mismatch")
+ActivityTypeExists = _define("ActivityTypeExists", errors.Conflict, "activity_type_exists")
+ResidentExists = _define("ResidentExists", errors.Conflict, "resident_exists")
+StationExists = _define("StationExists", errors.Conflict, "station_exists")
+TownExists = _define("TownExists", errors.Conflict, "town_exists")
+ResidentNotFound = _define("ResidentNotFound", errors.NotFound, "resident_not_found")
+StationNotFound = _define("StationNotFound", errors.NotFound, "station_not_found")
+ActivityNotFound = _define("ActivityNotFound", errors.NotFound, "activity_not_found")
+ActivityTypeNotFound = _define("ActivityTypeNotFound", errors.NotFound, "activity_type_not_found")
+
+# Unique keys whose violation means "already exists", by constraint name.
+db.CONSTRAINT_ERRORS.update({
+    "towns_name_unique": TownExists,
+    "stations_name_unique": StationExists,
+    "residents_code_unique": ResidentExists,
+    "activity_types_pkey": ActivityTypeExists,
+})

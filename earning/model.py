@@ -1,0 +1,317 @@
+"""Earning's pure core: the award calculation, caps, rule checks, attendance records,
+periods, cursors and the attendance CSV format. No I/O here; the database applies the
+same formula (migrations/sql/0002_earning.sql, `earning_award_chunk`)."""
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from earning import errors
+from ledger import errors as ledger_errors
+from ledger import model as ledger_model
+
+# Named limits.
+RECORDS_PER_REQUEST_MAX = 1000        # attendance records in one POST
+CSV_CHUNK_ROWS = 1000                 # rows per committed chunk of an import
+MINUTES_PER_RECORD_MAX = 24 * 60      # a record longer than a day is a typing error
+MINUTES_PER_HOUR = 60
+BASE_POINTS_MAX = 10_000
+POINTS_PER_HOUR_MAX = 1_000
+DAILY_CAP_POINTS_MAX = 100_000
+NAME_LENGTH_MAX = 200
+DISPLAY_NAME_LENGTH_MAX = 100
+TITLE_LENGTH_MAX = 200
+LEADERBOARD_SIZE_DEFAULT = 20
+LEADERBOARD_SIZE_MAX = 100
+
+STATION_SETTINGS = ("urban", "rural")
+DUPLICATE_RECORD = "duplicate_record"     # a per-record error code
+LEADERBOARD_ORDERS = ("points", "hours")
+
+_RESIDENT_CODE = re.compile(r"^[A-Za-z0-9_-]{4,40}$")
+_PHONE = re.compile(r"^\+?[0-9]{5,20}$")
+_TYPE_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One version of an activity type's rule."""
+    asset: str
+    base_points: int
+    points_per_hour: int
+    creditable_minutes_max: int
+    daily_cap_points: int
+    version: int = 1
+
+
+# The seed's catalogue (also seeded per realm by the migration).
+DEFAULT_POINTS_PER_HOUR = 2
+DEFAULT_CREDITABLE_MINUTES_MAX = 240
+DEFAULT_DAILY_CAP_POINTS = 100
+DEFAULT_BASE_POINTS = {"talk": 10, "volunteering": 20, "training": 15, "other": 5}
+OTHER_TYPE_BASE_POINTS = DEFAULT_BASE_POINTS["other"]
+
+
+def award_points(rule: Rule, minutes: int) -> int:
+    """Base points plus points per full hour, hours credited up to the rule's maximum."""
+    check_minutes(minutes)
+    credited = min(minutes, rule.creditable_minutes_max)
+    return rule.base_points + rule.points_per_hour * (credited // MINUTES_PER_HOUR)
+
+
+def capped_points(points: int, earned_today: int, daily_cap_points: int) -> int:
+    """What may still be paid today: never negative, never past the daily cap."""
+    left = max(daily_cap_points - earned_today, 0)
+    return max(min(points, left), 0)
+
+
+def check_minutes(minutes: int) -> int:
+    if not isinstance(minutes, int) or isinstance(minutes, bool):
+        raise errors.MinutesOutOfRange("minutes are a whole number")
+    if not 1 <= minutes <= MINUTES_PER_RECORD_MAX:
+        raise errors.MinutesOutOfRange(
+            f"minutes are between 1 and {MINUTES_PER_RECORD_MAX}", minutes=minutes)
+    return minutes
+
+
+def check_rule(rule: Rule) -> Rule:
+    if rule.asset not in ledger_model.ASSETS:
+        raise errors.UnknownAsset(f"asset is one of {', '.join(ledger_model.ASSETS)}")
+    _check_range("base_points", rule.base_points, 0, BASE_POINTS_MAX)
+    _check_range("points_per_hour", rule.points_per_hour, 0, POINTS_PER_HOUR_MAX)
+    _check_range("creditable_minutes_max", rule.creditable_minutes_max, 1, MINUTES_PER_RECORD_MAX)
+    _check_range("daily_cap_points", rule.daily_cap_points, 1, DAILY_CAP_POINTS_MAX)
+    if rule.base_points == 0 and rule.points_per_hour == 0:
+        raise errors.InvalidRule("a rule that pays nothing is not a rule")
+    return rule
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise errors.InvalidRule(f"{name} is a whole number between {low} and {high}")
+
+
+def check_type_code(code: str) -> str:
+    if not _TYPE_CODE.match(code):
+        raise errors.InvalidRule("an activity type code is 2 to 40 of a-z, 0-9, _ (starting a-z)")
+    return code
+
+
+def check_name(name: str, what: str, length_max: int = NAME_LENGTH_MAX) -> str:
+    if not 1 <= len(name.strip()) <= length_max:
+        raise ledger_errors.InvalidInput(f"{what} is 1 to {length_max} characters")
+    return name.strip()
+
+
+def check_setting(setting: str) -> str:
+    if setting not in STATION_SETTINGS:
+        raise errors.InvalidStation(f"a station is {' or '.join(STATION_SETTINGS)}")
+    return setting
+
+
+def check_resident_fields(code: str, display_name: str | None, phone: str | None) -> None:
+    if not _RESIDENT_CODE.match(code):
+        raise errors.InvalidResident("a resident code is 4 to 40 of A-Z, a-z, 0-9, _ and -")
+    if display_name is not None:
+        check_name(display_name, "a display name", DISPLAY_NAME_LENGTH_MAX)
+    if phone is not None and not _PHONE.match(phone):
+        raise errors.InvalidResident("a phone number is 5 to 20 digits, optionally after +")
+
+
+def check_activity_times(starts_at: datetime, ends_at: datetime) -> None:
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        raise ledger_errors.InvalidTimestamp("timestamps carry a UTC offset")
+    if ends_at <= starts_at:
+        raise errors.EndBeforeStart("an activity ends after it starts")
+
+
+# attendance ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Record:
+    """One attendance record; `n` is its position (1-based) in the request or file."""
+    n: int
+    activity_id: int
+    resident_id: int
+    minutes: int
+
+
+def activity_minutes(starts_at: datetime, ends_at: datetime) -> int:
+    """How long an activity lasted: nobody attends it for longer."""
+    return int((ends_at - starts_at).total_seconds()) // 60
+
+
+def record_errors(records: list[Record], minutes_max: int = MINUTES_PER_RECORD_MAX) -> dict[int, str]:
+    """Per-record refusals visible without the database: minutes out of range (at most
+    `minutes_max`, the activity's length), repeated rows."""
+    refused: dict[int, str] = {}
+    seen: set[tuple[int, int]] = set()
+    for record in records:
+        try:
+            check_minutes(record.minutes)
+            if record.minutes > minutes_max:
+                raise errors.MinutesOutOfRange("longer than the activity lasted")
+        except errors.MinutesOutOfRange as exc:
+            refused[record.n] = exc.code
+            continue
+        key = (record.activity_id, record.resident_id)
+        if key in seen:
+            refused[record.n] = DUPLICATE_RECORD
+            continue
+        seen.add(key)
+    return refused
+
+
+def check_record_count(count: int) -> None:
+    if count == 0:
+        raise errors.NoRecords("send at least one attendance record")
+    if count > RECORDS_PER_REQUEST_MAX:
+        raise errors.TooManyRecords(
+            f"at most {RECORDS_PER_REQUEST_MAX} records per request", count=count)
+
+
+def attendance_hash(activity_id: int, records: list[Record]) -> bytes:
+    """Fingerprint of a bulk request (not who or when), for its Idempotency-Key."""
+    canonical = json.dumps([activity_id, [(r.resident_id, r.minutes) for r in records]],
+                           separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+# periods and pages --------------------------------------------------------------------
+
+def period_days(period: str | None, today: date) -> tuple[date, date]:
+    """`YYYY`, `YYYY-MM` or `YYYY-MM-DD` (days in the realm's time zone) as the first and
+    last day; none means the current month."""
+    text = period or today.strftime("%Y-%m")
+    try:
+        if re.fullmatch(r"[0-9]{4}", text):
+            year = int(text)
+            return date(year, 1, 1), date(year, 12, 31)
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}", text):
+            first = date(int(text[:4]), int(text[5:]), 1)
+            following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+            return first, following - timedelta(days=1)
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+            day = date.fromisoformat(text)
+            return day, day
+    except ValueError:
+        pass
+    raise errors.InvalidPeriod("period is YYYY, YYYY-MM or YYYY-MM-DD")
+
+
+def encode_cursor(position: int) -> str:
+    """An opaque page cursor: continue after this position (an id, or a rank)."""
+    return base64.urlsafe_b64encode(f"e1:{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None or cursor == "":
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = raw.partition(":")
+        position = int(number)
+    except (ValueError, UnicodeDecodeError):
+        raise ledger_errors.InvalidCursor("the cursor is not one this service gave out") from None
+    if prefix != "e1" or position < 0:
+        raise ledger_errors.InvalidCursor("the cursor is not one this service gave out")
+    return position
+
+
+def check_leaderboard_size(limit: int | None) -> int:
+    if limit is None:
+        return LEADERBOARD_SIZE_DEFAULT
+    if not 1 <= limit <= LEADERBOARD_SIZE_MAX:
+        raise ledger_errors.InvalidInput(f"limit is between 1 and {LEADERBOARD_SIZE_MAX}")
+    return limit
+
+
+# the attendance CSV -------------------------------------------------------------------
+
+CSV_COLUMNS = {
+    "activity_id": ("activity_id", "activity", "活动编号", "活动id", "活动"),
+    "resident_id": ("resident_id", "resident", "居民编号", "居民id", "居民"),
+    "minutes": ("minutes", "时长", "分钟", "时长(分钟)", "时长（分钟）", "时长/分钟"),
+}
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    """A parsed CSV row: a record, or the error that kept it from being one."""
+    n: int                     # the row's line number in the file (header is line 1)
+    record: Record | None
+    error: str | None = None
+    resident: str = ""
+
+
+def decode_csv(raw: bytes) -> str:
+    """UTF-8 with or without a byte-order mark; anything else is refused."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise errors.CsvEncodingInvalid(
+            f"the file is not UTF-8 (byte {exc.start} cannot be read); save it as UTF-8 CSV") from None
+
+
+def column_positions(header: list[str]) -> dict[str, int]:
+    names = [cell.strip().lower() for cell in header]
+    positions: dict[str, int] = {}
+    for column, accepted in CSV_COLUMNS.items():
+        for index, name in enumerate(names):
+            if name in accepted:
+                positions[column] = index
+                break
+        else:
+            raise errors.CsvColumnMissing(
+                f"the file has no {column} column (accepted headers: {', '.join(accepted)})",
+                column=column)
+    return positions
+
+
+def parse_csv(text: str) -> Iterator[CsvRow]:
+    """Rows of an attendance CSV; a row that cannot be read becomes an error row. A
+    missing header or column raises at once, before any row is read."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        raise errors.CsvColumnMissing("the file is empty; it needs a header row")
+    positions = column_positions(header)
+    return _csv_rows(reader, positions)
+
+
+def _csv_rows(reader: Any, positions: dict[str, int]) -> Iterator[CsvRow]:
+    for cells in reader:
+        if any(cell.strip() for cell in cells):
+            yield _csv_row(reader.line_num, cells, positions)
+
+
+def _csv_row(n: int, cells: list[str], positions: dict[str, int]) -> CsvRow:
+    values: dict[str, int] = {}
+    resident = cells[positions["resident_id"]].strip() if positions["resident_id"] < len(cells) else ""
+    for column, index in positions.items():
+        cell = cells[index].strip() if index < len(cells) else ""
+        if not re.fullmatch(r"-?[0-9]{1,18}", cell):
+            code = "minutes_out_of_range" if column == "minutes" and cell else f"invalid_{column}"
+            return CsvRow(n, None, code, resident)
+        values[column] = int(cell)
+    record = Record(n, values["activity_id"], values["resident_id"], values["minutes"])
+    return CsvRow(n, record, None, resident)
+
+
+def chunks(rows: Iterable[CsvRow], size: int = CSV_CHUNK_ROWS) -> Iterator[list[CsvRow]]:
+    chunk: list[CsvRow] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,296 @@
+"""SQL for earning. Every function runs inside the caller's connection/transaction."""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from earning import model
+from ledger import model as ledger_model
+from ledger.require import require
+
+
+def _one(row: Any) -> dict[str, Any] | None:
+    return dict(row._mapping) if row is not None else None
+
+
+def _all(result: Any) -> list[dict[str, Any]]:
+    return [dict(row._mapping) for row in result]
+
+
+# places ----------------------------------------------------------------------------
+
+async def insert_town(conn: AsyncConnection, realm: str, name: str) -> dict[str, Any]:
+    row = (await conn.execute(text(
+        "INSERT INTO towns (realm, name) VALUES (:realm, :name) RETURNING realm, id, name, created_at"),
+        {"realm": realm, "name": name})).one()
+    return dict(row._mapping)
+
+
+async def find_town(conn: AsyncConnection, realm: str, town_id: int) -> dict[str, Any] | None:
+    return _one((await conn.execute(text(
+        "SELECT realm, id, name, created_at FROM towns WHERE realm = :realm AND id = :id"),
+        {"realm": realm, "id": town_id})).first())
+
+
+async def towns_page(conn: AsyncConnection, realm: str, after_id: int, limit: int) -> list[dict[str, Any]]:
+    return _all(await conn.execute(text(
+        "SELECT realm, id, name, created_at FROM towns WHERE realm = :realm AND id > :after "
+        "ORDER BY id LIMIT :limit"), {"realm": realm, "after": after_id, "limit": limit}))
+
+
+_STATION_COLUMNS = "s.realm, s.id, s.town_id, t.name AS town_name, s.name, s.setting, s.created_at"
+
+
+async def insert_station(conn: AsyncConnection, realm: str, town_id: int, name: str,
+                         setting: str) -> dict[str, Any]:
+    station_id = (await conn.execute(text(
+        "INSERT INTO stations (realm, town_id, name, setting) VALUES (:realm, :town, :name, :setting) "
+        "RETURNING id"), {"realm": realm, "town": town_id, "name": name, "setting": setting})).scalar_one()
+    found = await find_station(conn, station_id)
+    require(found is not None, "a station just inserted is found")
+    return found
+
+
+async def find_station(conn: AsyncConnection, station_id: int) -> dict[str, Any] | None:
+    return _one((await conn.execute(text(
+        f"SELECT {_STATION_COLUMNS} FROM stations s JOIN towns t ON t.realm = s.realm AND t.id = s.town_id "
+        "WHERE s.id = :id"), {"id": station_id})).first())
+
+
+async def stations_page(conn: AsyncConnection, realm: str, after_id: int,
+                        limit: int) -> list[dict[str, Any]]:
+    return _all(await conn.execute(text(
+        f"SELECT {_STATION_COLUMNS} FROM stations s JOIN towns t ON t.realm = s.realm AND t.id = s.town_id "
+        "WHERE s.realm = :realm AND s.id > :after ORDER BY s.id LIMIT :limit"),
+        {"realm": realm, "after": after_id, "limit": limit}))
+
+
+# residents -------------------------------------------------------------------------
+
+_RESIDENT_COLUMNS = "realm, id, station_id, code, display_name, phone, created_at"
+
+
+async def insert_resident(conn: AsyncConnection, realm: str, station_id: int, code: str,
+                          display_name: str | None, phone: str | None) -> dict[str, Any]:
+    row = (await conn.execute(text(
+        "INSERT INTO residents (realm, station_id, code, display_name, phone) "
+        "VALUES (:realm, :station, :code, :name, :phone) "
+        f"RETURNING {_RESIDENT_COLUMNS}"),
+        {"realm": realm, "station": station_id, "code": code, "name": display_name,
+         "phone": phone})).one()
+    return dict(row._mapping)
+
+
+async def insert_residents(conn: AsyncConnection, realm: str, station_id: int,
+                           codes: list[str]) -> list[int]:
+    """Many residents at once, each with one account per asset (bulk registration)."""
+    ids = list((await conn.execute(text(
+        "INSERT INTO residents (realm, station_id, code) "
+        "SELECT :realm, :station, code FROM unnest(CAST(:codes AS text[])) WITH ORDINALITY AS c (code, n) "
+        "ORDER BY n RETURNING id"), {"realm": realm, "station": station_id, "codes": codes})).scalars())
+    await conn.execute(text(
+        "INSERT INTO accounts (realm, kind, asset, floor, resident_id) "
+        "SELECT :realm, 'resident', asset, 0, id FROM unnest(CAST(:ids AS bigint[])) AS r (id) "
+        "CROSS JOIN unnest(CAST(:assets AS text[])) AS a (asset) ORDER BY id, asset"),
+        {"realm": realm, "ids": ids, "assets": list(ledger_model.ASSETS)})
+    return sorted(ids)
+
+
+async def find_resident(conn: AsyncConnection, resident_id: int) -> dict[str, Any] | None:
+    return _one((await conn.execute(text(
+        f"SELECT {_RESIDENT_COLUMNS} FROM residents WHERE id = :id"), {"id": resident_id})).first())
+
+
+async def find_resident_by_code(conn: AsyncConnection, realm: str, code: str) -> dict[str, Any] | None:
+    return _one((await conn.execute(text(
+        f"SELECT {_RESIDENT_COLUMNS} FROM residents WHERE realm = :realm AND code = :code"),
+        {"realm": realm, "code": code})).first())
+
+
+async def residents_page(conn: AsyncConnection, realm: str, station_id: int | None,
+                         after_id: int, limit: int) -> list[dict[str, Any]]:
+    return _all(await conn.execute(text(
+        f"SELECT {_RESIDENT_COLUMNS} FROM residents WHERE realm = :realm AND id > :after "
+        "AND (CAST(:station AS bigint) IS NULL OR station_id = :station) ORDER BY id LIMIT :limit"),
+        {"realm": realm, "station": station_id, "after": after_id, "limit": limit}))
+
+
+async def resident_accounts(conn: AsyncConnection, realm: str, resident_id: int) -> list[dict[str, Any]]:
+    return _all(await conn.execute(text(
+        "SELECT id, asset, balance FROM accounts WHERE realm = :realm AND kind = 'resident' "
+        "AND resident_id = :resident ORDER BY asset"), {"realm": realm, "resident": resident_id}))
+
+
+# activity types and rules ----------------------------------------------------------
+
+_RULE_COLUMNS = ("r.version, r.asset, r.base_points, r.points_per_hour, r.creditable_minutes_max, "
+                 "r.daily_cap_points, r.created_by, r.created_at")
+
+
+async def insert_activity_type(conn: AsyncConnection, realm: str, code: str, name: str) -> None:
+    await conn.execute(text("INSERT INTO activity_types (realm, code, name) VALUES (:realm, :code, :name)"),
+                       {"realm": realm, "code": code, "name": name})
+
+
+async def lock_activity_type(conn: AsyncConnection, realm: str, code: str) -> dict[str, Any] | None:
+    """The type's row, locked so that two rule changes number their versions in turn."""
+    return _one((await conn.execute(text(
+        "SELECT realm, code, name FROM activity_types WHERE realm = :realm AND code = :code FOR UPDATE"),
+        {"realm": realm, "code": code})).first())
+
+
+async def insert_rule(conn: AsyncConnection, realm: str, code: str, rule: model.Rule,
+                      created_by: str) -> int:
+    return (await conn.execute(text(
+        "INSERT INTO activity_rules (realm, activity_type, version, asset, base_points, points_per_hour, "
+        "creditable_minutes_max, daily_cap_points, created_by) "
+        "SELECT :realm, :code, coalesce(max(version), 0) + 1, :asset, :base, :per_hour, :minutes_max, "
+        ":cap, :created_by FROM activity_rules WHERE realm = :realm AND activity_type = :code "
+        "RETURNING version"),
+        {"realm": realm, "code": code, "asset": rule.asset, "base": rule.base_points,
+         "per_hour": rule.points_per_hour, "minutes_max": rule.creditable_minutes_max,
+         "cap": rule.daily_cap_points, "created_by": created_by})).scalar_one()
+
+
+async def activity_types(conn: AsyncConnection, realm: str, code: str | None = None) -> list[dict[str, Any]]:
+    """Each type with its current rule (the highest version)."""
+    return _all(await conn.execute(text(
+        f"SELECT t.realm, t.code, t.name, {_RULE_COLUMNS} FROM activity_types t "
+        "JOIN LATERAL (SELECT * FROM activity_rules ar WHERE ar.realm = t.realm "
+        "AND ar.activity_type = t.code ORDER BY ar.version DESC LIMIT 1) r ON true "
+        "WHERE t.realm = :realm AND (CAST(:code AS text) IS NULL OR t.code = :code) ORDER BY t.code"),
+        {"realm": realm, "code": code}))
+
+
+async def rule_versions(conn: AsyncConnection, realm: str, code: str) -> list[dict[str, Any]]:
+    return _all(await conn.execute(text(
+        f"SELECT {_RULE_COLUMNS} FROM activity_rules r WHERE r.realm = :realm AND r.activity_type = :code "
+        "ORDER BY r.version"), {"realm": realm, "code": code}))
+
+
+# activities ------------------------------------------------------------------------
+
+_ACTIVITY_COLUMNS = "realm, id, activity_type, station_id, title, starts_at, ends_at, created_by, created_at"
+
+
+async def insert_activity(conn: AsyncConnection, realm: str, activity_type: str, station_id: int,
+                          title: str, starts_at: datetime, ends_at: datetime,
+                          created_by: str) -> dict[str, Any]:
+    row = (await conn.execute(text(
+        "INSERT INTO activities (realm, activity_type, station_id, title, starts_at, ends_at, created_by) "
+        "VALUES (:realm, :type, :station, :title, :starts, :ends, :created_by) "
+        f"RETURNING {_ACTIVITY_COLUMNS}"),
+        {"realm": realm, "type": activity_type, "station": station_id, "title": title,
+         "starts": starts_at, "ends": ends_at, "created_by": created_by})).one()
+    return dict(row._mapping)
+
+
+async def find_activity(conn: AsyncConnection, activity_id: int) -> dict[str, Any] | None:
+    return _one((await conn.execute(text(
+        f"SELECT {_ACTIVITY_COLUMNS} FROM activities WHERE id = :id"), {"id": activity_id})).first())
+
+
+async def activity_realms(conn: AsyncConnection, activity_ids: list[int]) -> dict[int, str]:
+    rows = await conn.execute(text("SELECT id, realm FROM activities WHERE id = ANY(:ids)"),
+                              {"ids": activity_ids})
+    return {row.id: row.realm for row in rows}
+
+
+async def activities_page(conn: AsyncConnection, realm: str, station_id: int | None,
+                          after_id: int, limit: int) -> list[dict[str, Any]]:
+    return _all(await conn.execute(text(
+        f"SELECT {_ACTIVITY_COLUMNS} FROM activities WHERE realm = :realm AND id > :after "
+        "AND (CAST(:station AS bigint) IS NULL OR station_id = :station) ORDER BY id LIMIT :limit"),
+        {"realm": realm, "station": station_id, "after": after_id, "limit": limit}))
+
+
+# attendance ------------------------------------------------------------------------
+
+async def award_chunk(conn: AsyncConnection, realm: str, records: list[model.Record],
+                      created_by: str) -> list[dict[str, Any]]:
+    """One result per record, from the set-based award function."""
+    request = {"realm": realm, "created_by": created_by,
+               "records": [{"n": r.n, "activity_id": r.activity_id, "resident_id": r.resident_id,
+                            "minutes": r.minutes} for r in records]}
+    result = await conn.execute(text("SELECT earning_award_chunk(CAST(:request AS jsonb))"),
+                                {"request": json.dumps(request)})
+    return result.scalar_one()
+
+
+async def find_attendance_request(conn: AsyncConnection, realm: str,
+                                  key: str) -> dict[str, Any] | None:
+    return _one((await conn.execute(text(
+        "SELECT request_hash, activity_id, results FROM attendance_requests "
+        "WHERE realm = :realm AND idempotency_key = :key"), {"realm": realm, "key": key})).first())
+
+
+async def insert_attendance_request(conn: AsyncConnection, realm: str, key: str, request_hash: bytes,
+                                    activity_id: int, results: dict[str, Any],
+                                    created_by: str) -> bool:
+    """False when a concurrent request under the same key stored its results first."""
+    inserted = (await conn.execute(text(
+        "INSERT INTO attendance_requests (realm, idempotency_key, request_hash, activity_id, results, "
+        "created_by) VALUES (:realm, :key, :hash, :activity, CAST(:results AS jsonb), :created_by) "
+        "ON CONFLICT DO NOTHING RETURNING 1"),
+        {"realm": realm, "key": key, "hash": request_hash, "activity": activity_id,
+         "results": json.dumps(results), "created_by": created_by})).first()
+    return inserted is not None
+
+
+# history, totals, leaderboards, budgets -----------------------------------------------
+
+async def awards_page(conn: AsyncConnection, realm: str, resident_id: int, before_entry: int | None,
+                      limit: int) -> list[dict[str, Any]]:
+    return _all(await conn.execute(text(
+        "SELECT aw.entry_id, aw.activity_id, a.title, aw.activity_type, aw.rule_version, aw.asset, "
+        "aw.minutes, aw.points, aw.award_day, aw.created_at FROM awards aw "
+        "JOIN activities a ON a.realm = aw.realm AND a.id = aw.activity_id "
+        "WHERE aw.realm = :realm AND aw.resident_id = :resident "
+        "AND (CAST(:before AS bigint) IS NULL OR aw.entry_id < :before) "
+        "ORDER BY aw.entry_id DESC LIMIT :limit"),
+        {"realm": realm, "resident": resident_id, "before": before_entry, "limit": limit}))
+
+
+async def resident_totals(conn: AsyncConnection, realm: str, resident_id: int, first: date,
+                          last: date) -> dict[str, Any]:
+    row = (await conn.execute(text(
+        "SELECT count(*) AS activities, CAST(coalesce(sum(minutes), 0) AS bigint) AS minutes, "
+        "CAST(coalesce(sum(points) FILTER (WHERE asset = 'civic'), 0) AS bigint) AS civic_points, "
+        "CAST(coalesce(sum(points) FILTER (WHERE asset = 'agri'), 0) AS bigint) AS agri_points "
+        "FROM awards WHERE realm = :realm AND resident_id = :resident "
+        "AND award_day BETWEEN :first AND :last"),
+        {"realm": realm, "resident": resident_id, "first": first, "last": last})).one()
+    return dict(row._mapping)
+
+
+async def leaderboard(conn: AsyncConnection, realm: str, station_id: int | None, first: date,
+                      last: date, order: str, offset: int, limit: int) -> list[dict[str, Any]]:
+    ordering = ("points DESC, minutes DESC, resident_id" if order == "points"
+                else "minutes DESC, points DESC, resident_id")
+    return _all(await conn.execute(text(
+        "SELECT aw.resident_id, r.code, r.display_name, r.station_id, CAST(sum(aw.points) AS bigint) AS points, "
+        "CAST(sum(aw.minutes) AS bigint) AS minutes, count(*) AS activities FROM awards aw "
+        "JOIN residents r ON r.realm = aw.realm AND r.id = aw.resident_id "
+        "WHERE aw.realm = :realm AND aw.award_day BETWEEN :first AND :last "
+        "AND (CAST(:station AS bigint) IS NULL OR r.station_id = :station) "
+        f"GROUP BY aw.resident_id, r.code, r.display_name, r.station_id ORDER BY {ordering} "
+        "OFFSET :offset LIMIT :limit"),
+        {"realm": realm, "station": station_id, "first": first, "last": last, "offset": offset,
+         "limit": limit}))
+
+
+async def budgets(conn: AsyncConnection, realm: str) -> list[dict[str, Any]]:
+    """Per asset: the budget account, what was funded into it, spent from it, and left."""
+    return _all(await conn.execute(text(
+        "SELECT a.asset, a.id AS account_id, a.balance AS remaining, "
+        "CAST(coalesce(sum(p.amount) FILTER (WHERE e.kind = 'fund'), 0) AS bigint) AS funded_total, "
+        "CAST(coalesce(-sum(p.amount) FILTER (WHERE e.kind = 'earn'), 0) AS bigint) AS spent_total, "
+        "CAST(coalesce(sum(p.amount) FILTER (WHERE e.kind NOT IN ('fund', 'earn')), 0) AS bigint) AS other_total "
+        "FROM accounts a LEFT JOIN postings p ON p.realm = a.realm AND p.account_id = a.id "
+        "LEFT JOIN entries e ON e.realm = p.realm AND e.id = p.entry_id "
+        "WHERE a.realm = :realm AND a.kind = 'budget' GROUP BY a.asset, a.id, a.balance ORDER BY a.asset"),
+        {"realm": realm}))

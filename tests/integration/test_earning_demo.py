@@ -1,0 +1,29 @@
+"""`pointsbank demo`: real stations, residents who earned through awards, safe twice."""
+from __future__ import annotations
+
+from api.app import build_services
+from api.demo import DEMO_REALM, describe, load_demo
+from api.settings import Settings
+
+
+async def test_demo_loads_twice_with_real_awards(database_url, tmp_path):
+    services = build_services(database_url, Settings(database_url=database_url, data_dir=tmp_path))
+    try:
+        first = await load_demo(services)
+        second = await load_demo(services)
+        assert {"realm", "accounts", "residents", "merchants", "tokens", "stations",
+                "activities"} <= set(first)
+        assert first["residents"] == second["residents"] and first["activities"] == second["activities"]
+        assert set(first["stations"]) == {"urban", "rural"}
+        awarded = sum(a["awarded_points"] for a in first["activities"].values())
+        balances = 0
+        for resident_id, resident in first["residents"].items():
+            account = await services.ledger.account(resident["civic_account_id"])
+            assert account["balance"] > 0 and account["resident_id"] == resident_id
+            balances += account["balance"]
+        assert balances == awarded
+        budgets = {b["asset"]: b for b in await services.earning.budgets(DEMO_REALM)}
+        assert budgets["civic"]["spent_total"] == awarded
+        assert "Stations:" in describe(first)
+    finally:
+        await services.close()
