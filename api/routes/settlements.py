@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from api.routes.common import (REPLAYED_HEADER, Caller, IdempotencyKey, page_body, parse_timestamp,
                                required_idempotency_key, services)
 from ledger import errors
-from merchants import errors as merchant_errors, statement as rendering
+from merchants import errors as merchant_errors, model as merchant_model, statement as rendering
 
 
 class RateIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -49,7 +49,7 @@ def settlement_body(settlement: dict[str, Any]) -> dict[str, Any]:
     body = {k: settlement[k] for k in ("id", "realm", "merchant_id", "period_start", "period_end", "points",
                                        "fen_per_point", "amount_fen", "entry_id", "key_id", "status",
                                        "bank_reference", "paid_on", "paid_at", "created_at")}
-    body["amount_yuan"] = f"{settlement['amount_fen'] // 100}.{settlement['amount_fen'] % 100:02d}"
+    body["amount_yuan"] = merchant_model.yuan(settlement["amount_fen"])
     body["statement_sha256"] = settlement["statement_sha256"].hex()
     body["signature"] = base64.urlsafe_b64encode(settlement["signature"]).decode().rstrip("=")
     body["links"] = {"json": f"{base}/statement.json", "csv": f"{base}/statement.csv",
