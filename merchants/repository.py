@@ -336,7 +336,7 @@ async def realm_merchant_ids(conn: AsyncConnection, realm: str) -> list[int]:
 # merchant view and reports ----------------------------------------------------------------
 
 _RECEIVED = text("""
-SELECT count(*) AS redemptions, coalesce(sum(p.amount), 0) AS points
+SELECT count(*) AS redemptions, CAST(coalesce(sum(p.amount), 0) AS bigint) AS points
   FROM postings p JOIN entries e ON e.realm = p.realm AND e.id = p.entry_id
  WHERE p.realm = :realm AND p.account_id = ANY(CAST(:account_ids AS bigint[]))
    AND e.kind IN ('capture', 'clear') AND p.created_at >= :since AND p.created_at < :until
@@ -370,7 +370,7 @@ async def redemption_lines(conn: AsyncConnection, realm: str, account_ids: list[
 
 _AGRI_SPENDING = text("""
 SELECT to_char(date_trunc('month', p.created_at AT TIME ZONE r.timezone), 'YYYY-MM') AS month,
-       p.asset, sum(p.amount) AS points, count(*) AS redemptions
+       p.asset, CAST(sum(p.amount) AS bigint) AS points, count(*) AS redemptions
   FROM postings p
   JOIN entries e ON e.realm = p.realm AND e.id = p.entry_id AND e.kind IN ('capture', 'clear')
   JOIN accounts a ON a.realm = p.realm AND a.id = p.account_id AND a.kind = 'merchant'

@@ -398,25 +398,25 @@ class Settlements:
 
         return await db.read(self.engine, work)
 
-    async def redemption_lines(self, merchant: dict[str, Any], scope: str, cursor: str | None,
+    async def redemption_lines(self, merchant: dict[str, Any], since: str, cursor: str | None,
                                limit: int | None) -> Page:
         """The merchant's redemptions (capture and clear postings), newest first, since the
         start of today (realm time) or of the current (unsettled) period."""
-        if scope not in ("today", "period"):
-            raise ledger_errors.InvalidInput("scope is today or period")
+        if since not in ("today", "period"):
+            raise ledger_errors.InvalidInput("since is today or period")
         realm = await self.ledger.realm(merchant["realm"])
         before = model.decode_cursor(cursor)
         size = model.check_page_size(limit)
 
         async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
             accounts = await repository.merchant_accounts(conn, merchant["realm"], merchant["id"])
-            if scope == "today":
-                since = model.local_day_bounds(self.clock(), realm["timezone"])[0]
+            if since == "today":
+                start = model.local_day_bounds(self.clock(), realm["timezone"])[0]
             else:
                 last = await repository.last_settlement(conn, merchant["realm"], merchant["id"])
-                since = last["period_end"] if last else merchant["created_at"]
+                start = last["period_end"] if last else merchant["created_at"]
             return await repository.redemption_lines(conn, merchant["realm"], [a["id"] for a in accounts],
-                                                     since, before, size)
+                                                     start, before, size)
 
         rows = await db.read(self.engine, work)
         return Page(rows, model.encode_cursor(rows[-1]["entry_id"]) if len(rows) == size else None)

@@ -171,10 +171,10 @@ async def merchant_overview(request: Request, principal: Caller, merchant_id: Fr
 
 @get("/v1/merchants/{merchant_id:int}/redemptions")
 async def merchant_redemptions(request: Request, principal: Caller, merchant_id: FromPath[int],
-                               scope: FromQuery[str] = "period", cursor: FromQuery[str | None] = None,
+                               since: FromQuery[str] = "period", cursor: FromQuery[str | None] = None,
                                limit: FromQuery[int | None] = None) -> dict[str, Any]:
     merchant = await viewed_merchant(request, principal, merchant_id)
-    page = await services(request).settlements.redemption_lines(merchant, scope, cursor, limit)
+    page = await services(request).settlements.redemption_lines(merchant, since, cursor, limit)
     return page_body(page, redemption_line_body)
 
 
