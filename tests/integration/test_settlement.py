@@ -59,6 +59,9 @@ async def test_retries_and_concurrent_calls_settle_a_period_once(services, ledge
                                       for i in range(CONCURRENT_SETTLES)))
     assert len({o["id"] for o in outcomes}) == 1
     assert sum(not o["replayed"] for o in outcomes) == 1
+    twins = await asyncio.gather(*(services.settlements.settle(shop["id"], cutoff, "test", "twin")
+                                   for _ in range(CONCURRENT_SETTLES)))
+    assert {t["id"] for t in twins} == {outcomes[0]["id"]} and all(t["replayed"] for t in twins)
     again = await services.settlements.settle(shop["id"], cutoff, "test", "key-0")
     assert again["replayed"] and again["id"] == outcomes[0]["id"]
     with pytest.raises(ledger_errors.IdempotencyKeyReused):
