@@ -160,6 +160,24 @@ def decode_rank_cursor(cursor: str | None) -> tuple[int, int] | None:
     return parsed
 
 
+def encode_month_cursor(month: str) -> str:
+    return base64.urlsafe_b64encode(f"mo1:{month}".encode()).decode().rstrip("=")
+
+
+def decode_month_cursor(cursor: str | None) -> str | None:
+    """The last month (YYYY-MM) a report page showed."""
+    if not cursor:
+        return None
+    try:
+        prefix, _, month = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition(":")
+        datetime.strptime(month, "%Y-%m")
+    except (ValueError, UnicodeDecodeError):
+        raise ledger_errors.InvalidCursor("the cursor is not one this service gave out") from None
+    if prefix != "mo1":
+        raise ledger_errors.InvalidCursor("the cursor is not one this service gave out")
+    return month
+
+
 # Settlement -------------------------------------------------------------------------------
 
 RATE_FEN_PER_POINT_MAX = 100_000

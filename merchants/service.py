@@ -425,24 +425,11 @@ class Settlements:
         """Points spent at agri shops per month (realm time) and asset: the programme's
         "help farmers sell" figure."""
         check_realm_code(realm)
-        after_month = _decode_month_cursor(cursor)
+        after_month = model.decode_month_cursor(cursor)
         size = model.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.agri_spending(conn, realm, after_month, size))
-        return Page(rows, _encode_month_cursor(rows[-1]["month"]) if len(rows) == size else None)
+        return Page(rows, model.encode_month_cursor(rows[-1]["month"]) if len(rows) == size else None)
 
     async def reconciliation_differences(self, realm: str | None = None) -> list[dict[str, Any]]:
         return await db.read(self.engine, lambda conn: repository.reconciliation_differences(conn, realm))
 
-
-def _encode_month_cursor(month: str) -> str:
-    return month
-
-
-def _decode_month_cursor(cursor: str | None) -> str | None:
-    if not cursor:
-        return None
-    try:
-        datetime.strptime(cursor, "%Y-%m")
-    except ValueError:
-        raise ledger_errors.InvalidCursor("the cursor is not one this service gave out") from None
-    return cursor

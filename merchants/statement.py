@@ -7,9 +7,9 @@ from __future__ import annotations
 import base64
 import csv
 import io
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
-from datetime import datetime
 
 from ledger.fonts import cjk_font_path
 

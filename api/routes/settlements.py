@@ -118,7 +118,8 @@ async def list_settlements(request: Request, principal: Caller, realm: FromQuery
 
 @get("/v1/settlements/{settlement_id:int}")
 async def read_settlement(request: Request, principal: Caller, settlement_id: FromPath[int]) -> dict[str, Any]:
-    return settlement_body(await readable_settlement(request, principal, settlement_id))
+    settlement = await readable_settlement(request, principal, settlement_id)
+    return {**settlement_body(settlement), "signature_valid": services(request).settlements.verify(settlement)}
 
 
 @get("/v1/settlements/{settlement_id:int}/statement.json")

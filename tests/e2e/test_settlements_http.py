@@ -68,6 +68,7 @@ async def test_take_an_item_then_settle_and_check_the_statement_with_the_publish
     assert replay.json()["id"] == body["id"]
     reused = await settle(client, tokens, merchant["id"], idempotency)
     assert reused.status_code == 409 and reused.json()["code"] == "idempotency_key_reused"
+    assert (await client.get(f"/v1/settlements/{body['id']}", headers=scanner)).json()["signature_valid"]
     signed = (await client.get(body["links"]["json"], headers=scanner)).json()
     keys = (await client.get("/.well-known/pointsbank-keys.json")).json()["keys"]
     published = {k["kid"]: public_key_from_json(k) for k in keys}

@@ -109,6 +109,10 @@ def test_any_edit_to_a_line_changes_the_digest(points, data):
 
 def test_cursors_round_trip_and_refuse_forgeries():
     assert model.decode_rank_cursor(model.encode_rank_cursor(0, 42)) == (0, 42)
+    assert model.decode_month_cursor(model.encode_month_cursor("2026-11")) == "2026-11"
+    for bad in ("2026-11", model.encode_cursor(3)):
+        with pytest.raises(ledger_errors.InvalidCursor):
+            model.decode_month_cursor(bad)
     for bad in ("zz", model.encode_cursor(3), model.encode_rank_cursor(7, 1)):
         with pytest.raises(ledger_errors.InvalidCursor):
             model.decode_rank_cursor(bad)
