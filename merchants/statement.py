@@ -35,7 +35,7 @@ def statement_csv(settlement: dict[str, Any]) -> bytes:
     writer.writerow(["结算单 settlement", settlement["id"]])
     writer.writerow(["地区 realm", document["realm"]["code"], document["realm"]["name"]])
     writer.writerow(["商家 merchant", document["merchant"]["id"], document["merchant"]["name"]])
-    writer.writerow(["期间 period", _local(document["period"]["start"], tz_name),
+    writer.writerow(["期间 period (start, cut-off)", _local(document["period"]["start"], tz_name),
                      _local(document["period"]["end"], tz_name)])
     writer.writerow(["费率 fen per point", document["rate_fen_per_point"]])
     writer.writerow(["合计积分 points", totals["points"]])

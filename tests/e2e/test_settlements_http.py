@@ -188,3 +188,30 @@ async def test_rewards_nearest_station_first_and_agri_report(client, tokens, eng
     assert [(r["asset"], r["points"], r["redemptions"]) for r in report["items"]] == [("agri", 30, 1)]
     refused = await client.get("/v1/reports/agri-spending", params={"realm": tokens.realm}, headers=tokens.resident)
     assert refused.status_code == 403
+
+
+async def test_an_organizer_takes_an_item_for_a_resident_and_cancelling_returns_the_stock(client, tokens, ledger):
+    await fund_resident(ledger, tokens.realm, 44, 100)
+    merchant, item = await shop_with_item(client, tokens, stock=1)
+    for_resident = {**tokens.organizer, **key()}
+    taken = await client.post(f"/v1/rewards/{item['id']}/redeem", headers=for_resident, json={"resident_id": 44})
+    assert taken.status_code == 201, taken.text
+    voucher = taken.json()["voucher"]
+    assert voucher["resident_id"] == 44 and voucher["merchant_id"] == merchant["id"] and voucher["amount"] == 30
+    replay = await client.post(f"/v1/rewards/{item['id']}/redeem", headers=for_resident, json={"resident_id": 44})
+    assert replay.headers.get("Idempotent-Replayed") == "true" and replay.json()["voucher"]["id"] == voucher["id"]
+    gone = await client.post(f"/v1/rewards/{item['id']}/redeem", headers={**tokens.organizer, **key()},
+                             json={"resident_id": 44})
+    assert gone.status_code == 422 and gone.json()["code"] == "out_of_stock"
+    listed = (await client.get("/v1/rewards", params={"realm": tokens.realm}, headers=tokens.resident)).json()
+    assert item["id"] not in [i["id"] for i in listed["items"]]
+    cancelled = await client.post(f"/v1/vouchers/{voucher['id']}/cancel", headers={**tokens.organizer, **key()})
+    assert cancelled.status_code == 200
+    assert (await client.get(f"/v1/catalogue/{item['id']}", headers=tokens.resident)).json()["stock"] == 1
+    not_for_others = await client.post(f"/v1/rewards/{item['id']}/redeem", headers={**tokens.resident, **key()},
+                                       json={"resident_id": 44})
+    assert not_for_others.status_code == 403
+    restocked = await client.post(f"/v1/catalogue/{item['id']}", headers=tokens.admin, json={"restock": 4})
+    assert restocked.status_code == 200 and restocked.json()["stock"] == 5
+    by_organizer = await client.post(f"/v1/catalogue/{item['id']}", headers=tokens.organizer, json={"restock": 4})
+    assert by_organizer.status_code == 403

@@ -67,3 +67,6 @@ def test_demo_makes_merchants_a_catalogue_and_one_settled_period_twice_safely(da
     assert again["settlements"] == demo["settlements"]
     assert [i["id"] for m in again["merchants"].values() for i in m["catalogue"]] == \
         [i["id"] for m in demo["merchants"].values() for i in m["catalogue"]]
+    assert main(["demo"]) == 0
+    printed = capsys.readouterr().out
+    assert "Catalogue" in printed and f"{demo['settlements'][0]['id']} merchant" in printed
