@@ -42,6 +42,7 @@ SettlementRaced = _define("SettlementRaced", errors.Conflict, "settlement_raced"
 # Raised by the database only (a write that bypassed the service's checks).
 for _code in ("catalogue_item_immutable", "reservation_mismatch", "reservation_immutable",
               "settlement_not_open", "statement_immutable", "settlement_account_mismatch",
-              "settlement_range_invalid", "settlement_points_mismatch"):
-    _define("".join(part.title() for part in _code.split("_")), errors.InvalidInput, _code)
+              "settlement_range_invalid", "settlement_points_mismatch", "settle_without_settlement"):
+    _name = "".join(part.title() for part in _code.split("_"))
+    globals()[_name] = _define(_name, errors.InvalidInput, _code)
 NotYourMerchant = _define("NotYourMerchant", errors.Forbidden, "merchant_scope_mismatch")

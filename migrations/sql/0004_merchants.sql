@@ -321,6 +321,31 @@ CREATE TRIGGER settlement_accounts_append_only BEFORE UPDATE OR DELETE ON settle
 CREATE TRIGGER settlement_accounts_no_truncate BEFORE TRUNCATE ON settlement_accounts
     FOR EACH STATEMENT EXECUTE FUNCTION pb_refuse_change();
 
+-- At COMMIT, a settle entry belongs to a settlement, and each merchant account it debits
+-- has that settlement's range for exactly those points: points leave a merchant only with
+-- a signed statement saying which lines they were.
+CREATE FUNCTION entries_check_settlement() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    owning_settlement bigint;
+BEGIN
+    SELECT s.id INTO owning_settlement FROM settlements s WHERE s.realm = NEW.realm AND s.entry_id = NEW.id;
+    IF NOT FOUND OR EXISTS (
+        SELECT 1 FROM postings p
+          JOIN accounts a ON a.realm = p.realm AND a.id = p.account_id AND a.kind = 'merchant'
+          LEFT JOIN settlement_accounts sa ON sa.realm = p.realm AND sa.settlement_id = owning_settlement
+                                          AND sa.account_id = p.account_id
+         WHERE p.realm = NEW.realm AND p.entry_id = NEW.id
+           AND (sa.points IS NULL OR sa.points <> -p.amount)) THEN
+        PERFORM pb_raise('settle_without_settlement', jsonb_build_object('entry_id', NEW.id));
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER entries_settle_has_settlement AFTER INSERT ON entries
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.kind = 'settle')
+    EXECUTE FUNCTION entries_check_settlement();
+
 -- Reconciliation: "merchant balances = captures - settlements" ---------------------------
 -- One row per merchant account that disagrees (empty on a sound book):
 --   received      = capture, clear and adjustment postings on the account;

@@ -234,3 +234,18 @@ async def settled_row(services, ledger, realm):
     await fund_resident(ledger, realm, 7, 100)
     await spend(services, realm, shop, 7, 20)
     return (await services.settlements.settle(shop["id"], now(), "test"))["id"]
+
+
+async def test_the_database_refuses_a_settle_entry_without_its_settlement(services, ledger, realm):
+    shop = await ready(services, realm)
+    await fund_resident(ledger, realm, 8, 100)
+    await spend(services, realm, shop, 8, 20)
+    account = await ledger.owned_account(realm, "merchant", "civic", merchant_id=shop["id"])
+    sink = await ledger.system_account(realm, "settled", "civic")
+    from ledger.model import EntryDraft, Line
+
+    with pytest.raises(errors.SettleWithoutSettlement):
+        await ledger.post(EntryDraft(realm=realm, kind="settle", created_by="test",
+                                     lines=(Line(account["id"], -20), Line(sink["id"], 20))))
+    assert (await ledger.account(account["id"]))["balance"] == 20
+    assert await services.settlements.reconciliation_differences(realm) == []
