@@ -352,6 +352,8 @@ CREATE CONSTRAINT TRIGGER entries_settle_has_settlement AFTER INSERT ON entries
 --   settled       = settle postings taken off it (as a positive number);
 --   stated        = points its settlements' statements say were settled;
 --   difference    = balance - (received - settled), must be 0; and settled must equal stated.
+-- For the audit's registry of checks: `SELECT * FROM merchant_reconciliation [WHERE realm = $1]`,
+-- no rows = pass (in Python: `merchants.repository.reconciliation_differences(conn, realm)`).
 CREATE VIEW merchant_reconciliation AS
 SELECT a.realm, a.id AS account_id, a.merchant_id, a.asset, a.balance,
        coalesce(p.received, 0) AS received, coalesce(p.settled, 0) AS settled,
