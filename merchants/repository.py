@@ -213,9 +213,17 @@ settlements = Table(
     Column("bank_reference", Text),
     Column("paid_on", Date),
     Column("paid_at", DateTime(timezone=True)),
-    Column("idempotency_key", Text),
-    Column("request_hash", LargeBinary),
     Column("created_by", Text),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+settlement_requests = Table(
+    "settlement_requests", MetaData(),
+    Column("realm", Text, primary_key=True),
+    Column("merchant_id", BigInteger, primary_key=True),
+    Column("idempotency_key", Text, primary_key=True),
+    Column("request_hash", LargeBinary),
+    Column("settlement_id", BigInteger),
     Column("created_at", DateTime(timezone=True)),
 )
 
@@ -264,14 +272,21 @@ async def find_settlement(conn: AsyncConnection, settlement_id: int) -> dict[str
     return _one((await conn.execute(select(settlements).where(settlements.c.id == settlement_id))).first())
 
 
-async def find_settlement_by(conn: AsyncConnection, realm: str, merchant_id: int, *,
-                             key: str | None = None, period_end: datetime | None = None) -> dict[str, Any] | None:
-    query = select(settlements).where(settlements.c.realm == realm, settlements.c.merchant_id == merchant_id)
-    if key is not None:
-        query = query.where(settlements.c.idempotency_key == key)
-    if period_end is not None:
-        query = query.where(settlements.c.period_end == period_end)
-    return _one((await conn.execute(query.limit(1))).first())
+async def find_settlement_ending(conn: AsyncConnection, realm: str, merchant_id: int,
+                                 period_end: datetime) -> dict[str, Any] | None:
+    return _one((await conn.execute(select(settlements).where(
+        settlements.c.realm == realm, settlements.c.merchant_id == merchant_id,
+        settlements.c.period_end == period_end))).first())
+
+
+async def find_request(conn: AsyncConnection, realm: str, merchant_id: int, key: str) -> dict[str, Any] | None:
+    return _one((await conn.execute(select(settlement_requests).where(
+        settlement_requests.c.realm == realm, settlement_requests.c.merchant_id == merchant_id,
+        settlement_requests.c.idempotency_key == key))).first())
+
+
+async def insert_request(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(insert(settlement_requests).values(**values))
 
 
 async def settled_through(conn: AsyncConnection, realm: str, account_id: int) -> int:

@@ -81,6 +81,9 @@ class Merchants:
 
 
 
+db.CONSTRAINT_ERRORS.setdefault("settlement_requests_pkey", errors.SettlementRaced)
+
+
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -224,7 +227,13 @@ class Settlements:
             merchant_id=merchant_id, to=to.isoformat(), period_start=period_start.isoformat() if period_start else None)
 
         async def work(conn: AsyncConnection) -> dict[str, Any]:
-            return await self._settle_in(conn, merchant_id, to, period_start, actor, idempotency_key, fingerprint)
+            settled = await self._settle_in(conn, merchant_id, to, period_start, actor, idempotency_key, fingerprint)
+            if idempotency_key is not None and not settled.get("key_known"):
+                await repository.insert_request(conn, realm=settled["realm"], merchant_id=merchant_id,
+                                                idempotency_key=idempotency_key, request_hash=fingerprint,
+                                                settlement_id=settled["id"])
+            settled.pop("key_known", None)
+            return settled
 
         try:
             return await db.in_transaction(self.engine, work)
@@ -239,16 +248,17 @@ class Settlements:
             raise errors.MerchantNotFound(f"no merchant {merchant_id}", merchant_id=merchant_id)
         realm_code = merchant["realm"]
         if key is not None:
-            earlier = await repository.find_settlement_by(conn, realm_code, merchant_id, key=key)
+            earlier = await repository.find_request(conn, realm_code, merchant_id, key)
             if earlier is not None:
                 if earlier["request_hash"] != fingerprint:
                     raise ledger_errors.IdempotencyKeyReused("this Idempotency-Key was used for another settlement",
-                                                             settlement_id=earlier["id"])
-                return {**earlier, "replayed": True}
+                                                             settlement_id=earlier["settlement_id"])
+                first = await repository.find_settlement(conn, earlier["settlement_id"])
+                return {**first, "replayed": True, "key_known": True}  # type: ignore[dict-item]
         realm = await ledger_repository.find_realm(conn, realm_code)
         require(realm is not None, f"merchant {merchant_id} names no realm")
         cutoff = model.cutoff_of(to, realm["timezone"])  # type: ignore[index]
-        same = await repository.find_settlement_by(conn, realm_code, merchant_id, period_end=cutoff)
+        same = await repository.find_settlement_ending(conn, realm_code, merchant_id, cutoff)
         if same is not None:  # this period is settled: exactly once, whoever asks again
             return {**same, "replayed": True}
         fen_per_point = await repository.find_rate(conn, realm_code)
@@ -285,8 +295,7 @@ class Settlements:
             settlement = await repository.insert_settlement(
                 conn, realm=realm_code, merchant_id=merchant_id, period_start=start, period_end=cutoff,
                 points=total, fen_per_point=fen_per_point, amount_fen=total * fen_per_point, entry_id=entry_id,
-                statement=document, statement_sha256=digest, signature=signature, key_id=kid,
-                idempotency_key=key, request_hash=fingerprint if key else None, created_by=actor)
+                statement=document, statement_sha256=digest, signature=signature, key_id=kid, created_by=actor)
         except DBAPIError as exc:
             if db.sqlstate(exc) == "23505":  # a twin got there first (its lock was taken after ours was read)
                 raise errors.SettlementRaced("a concurrent settlement of this period committed first") from exc

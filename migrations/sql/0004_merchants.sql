@@ -180,8 +180,6 @@ CREATE TABLE settlements (
     bank_reference   text CHECK (length(bank_reference) BETWEEN 1 AND 100),
     paid_on          date,
     paid_at          timestamptz,
-    idempotency_key  text CHECK (length(idempotency_key) BETWEEN 1 AND 200),
-    request_hash     bytea,
     created_by       text NOT NULL CHECK (length(created_by) <= 200),
     created_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (realm, id),
@@ -190,18 +188,32 @@ CREATE TABLE settlements (
     CONSTRAINT settlements_once_per_period UNIQUE (realm, merchant_id, period_start),
     CONSTRAINT settlements_period_end_unique UNIQUE (realm, merchant_id, period_end),
     CONSTRAINT settlements_entry_once UNIQUE (realm, entry_id),
-    CONSTRAINT settlements_idempotency_key UNIQUE (realm, merchant_id, idempotency_key),
     CONSTRAINT settlements_period CHECK (period_end > period_start),
     CONSTRAINT settlements_not_future CHECK (period_end <= created_at),
     CONSTRAINT settlements_amount CHECK (amount_fen = points * fen_per_point),
     CONSTRAINT settlements_entry CHECK ((entry_id IS NULL) = (points = 0)),
-    CONSTRAINT settlements_key_hash CHECK ((idempotency_key IS NULL) = (request_hash IS NULL)),
     CONSTRAINT settlements_paid CHECK ((status = 'paid') = (bank_reference IS NOT NULL)
                                        AND (status = 'paid') = (paid_on IS NOT NULL)
                                        AND (status = 'paid') = (paid_at IS NOT NULL))
 );
 CREATE INDEX settlements_id ON settlements (id);
 CREATE INDEX settlements_merchant ON settlements (realm, merchant_id, period_end DESC);
+
+-- Every Idempotency-Key a settlement request came with, per merchant, and the settlement
+-- it was answered with (the one it made, or the period's settlement it found): a retry
+-- with the key answers the same; the key with another request is refused.
+CREATE TABLE settlement_requests (
+    realm            text NOT NULL REFERENCES realms (code),
+    merchant_id      bigint NOT NULL,
+    idempotency_key  text NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 200),
+    request_hash     bytea NOT NULL CHECK (length(request_hash) = 32),
+    settlement_id    bigint NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (realm, merchant_id, idempotency_key),
+    FOREIGN KEY (realm, settlement_id) REFERENCES settlements (realm, id)
+);
+CREATE TRIGGER settlement_requests_append_only BEFORE UPDATE OR DELETE ON settlement_requests
+    FOR EACH ROW EXECUTE FUNCTION pb_refuse_change();
 
 -- Per merchant account: which postings a settlement covers, (seq_after, seq_through], and
 -- the points they add up to (settle postings themselves excluded).
@@ -259,11 +271,11 @@ BEGIN
     END IF;
     IF (NEW.realm, NEW.id, NEW.merchant_id, NEW.period_start, NEW.period_end, NEW.points,
         NEW.fen_per_point, NEW.amount_fen, NEW.entry_id, NEW.statement, NEW.statement_sha256,
-        NEW.signature, NEW.key_id, NEW.idempotency_key, NEW.request_hash, NEW.created_by, NEW.created_at)
+        NEW.signature, NEW.key_id, NEW.created_by, NEW.created_at)
        IS DISTINCT FROM
        (OLD.realm, OLD.id, OLD.merchant_id, OLD.period_start, OLD.period_end, OLD.points,
         OLD.fen_per_point, OLD.amount_fen, OLD.entry_id, OLD.statement, OLD.statement_sha256,
-        OLD.signature, OLD.key_id, OLD.idempotency_key, OLD.request_hash, OLD.created_by, OLD.created_at) THEN
+        OLD.signature, OLD.key_id, OLD.created_by, OLD.created_at) THEN
         PERFORM pb_raise('statement_immutable', jsonb_build_object('settlement_id', OLD.id));
     END IF;
     IF OLD.status = 'paid' THEN
@@ -374,7 +386,8 @@ SELECT a.realm, a.id AS account_id, a.merchant_id, a.asset, a.balance,
         OR coalesce(p.settled, 0) <> coalesce(s.stated, 0));
 
 GRANT SELECT, INSERT, UPDATE ON settlement_rates TO pointsbank_app;
-GRANT SELECT, INSERT ON catalogue_items, catalogue_reservations, settlements, settlement_accounts TO pointsbank_app;
+GRANT SELECT, INSERT ON catalogue_items, catalogue_reservations, settlements, settlement_accounts,
+    settlement_requests TO pointsbank_app;
 GRANT UPDATE (name, description, stock, active, active_from, active_until) ON catalogue_items TO pointsbank_app;
 GRANT UPDATE (status, bank_reference, paid_on, paid_at) ON settlements TO pointsbank_app;
 GRANT SELECT ON merchant_reconciliation TO pointsbank_app;
