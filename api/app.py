@@ -20,13 +20,15 @@ from api.routes import earning as earning_routes
 from api.routes import ledger as ledger_routes
 from api.routes import merchants as merchant_routes
 from api.routes import redemption as redemption_routes
+from api.routes import rewards as reward_routes
+from api.routes import settlements as settlement_routes
 from api.settings import Settings
 from earning.service import Earning
 from ledger import db
 from ledger.group_commit import GroupCommit
 from ledger.keys import KeyRing
 from ledger.service import Ledger
-from merchants.service import Merchants
+from merchants.service import Catalogue, Merchants, Settlements
 from redemption.service import Vouchers
 
 VOUCHER_EXPIRY_INTERVAL_S = 60.0
@@ -43,6 +45,8 @@ class Services:
     merchants: Merchants
     vouchers: Vouchers
     earning: Earning
+    catalogue: Catalogue
+    settlements: Settlements
 
     async def close(self) -> None:
         await self.vouchers.close()
@@ -58,7 +62,8 @@ def build_services(database_url: str, settings: Settings) -> Services:
     keys = KeyRing(settings.signing_key_dir)
     return Services(engine=engine, keys=keys, ledger=ledger, earning=Earning(engine, ledger),
                     merchants=Merchants(engine, ledger),
-                    vouchers=Vouchers(engine, ledger, keys, capture_writers=settings.group_commit_writers))
+                    vouchers=Vouchers(engine, ledger, keys, capture_writers=settings.group_commit_writers),
+                    catalogue=Catalogue(engine), settlements=Settlements(engine, ledger, keys))
 
 
 async def release_expired_vouchers_forever(vouchers: Vouchers) -> None:
@@ -97,7 +102,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
 
     return Litestar(
         route_handlers=[healthz, *ledger_routes.ROUTES, *merchant_routes.ROUTES,
-                        *redemption_routes.ROUTES, *earning_routes.ROUTES],
+                        *redemption_routes.ROUTES, *earning_routes.ROUTES,
+                        *reward_routes.ROUTES, *settlement_routes.ROUTES],
         dependencies={"principal": Provide(current_principal)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

@@ -1,4 +1,4 @@
-"""`pointsbank`: the command line (serve, db upgrade, tokens create, demo, up)."""
+"""`pointsbank`: the command line (serve, db upgrade, tokens create, demo, up, settle, ...)."""
 from __future__ import annotations
 
 import argparse
@@ -81,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     attendance.add_argument("--report", help="write the per-row report here (default: stdout)")
     attendance.set_defaults(command=cmd_import_attendance)
 
+    settle = commands.add_parser("settle", help="close a settlement period for one or all merchants")
+    settle.add_argument("--realm", required=True, help="6-digit realm code")
+    settle.add_argument("--merchant", type=int, help="one merchant (default: every merchant of the realm)")
+    settle.add_argument("--to", help="last day of the period, YYYY-MM-DD (default: yesterday, realm time), "
+                                     "or a cut-off timestamp with offset")
+    settle.set_defaults(command=cmd_settle)
+
     demo = commands.add_parser("demo", help="load demo data and print what was made")
     demo.add_argument("--json", action="store_true", help="print realm, accounts and tokens as JSON")
     demo.set_defaults(command=cmd_demo)
@@ -138,10 +145,51 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
           "until what they signed has expired); restart `serve` to sign with the new key")
     return 0
 
+
 def cmd_import_attendance(args: argparse.Namespace, settings: Settings) -> int:
     from api.importer import import_attendance
 
     return run_with_services(settings, lambda services: import_attendance(services, args.file, args.report))
+
+
+def cmd_settle(args: argparse.Namespace, settings: Settings) -> int:
+    """Settle through `--to`; running it again for the same period answers the same
+    settlements (exactly once per merchant and period)."""
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\rsettled {done}/{total} merchants", end="", file=sys.stderr, flush=True)
+
+    async def work(services: Any) -> list[dict[str, Any]]:
+        realm = await services.ledger.realm(args.realm)
+        if args.to is None:
+            to: date | datetime = datetime.now(ZoneInfo(realm["timezone"])).date() - timedelta(days=1)
+        elif len(args.to) == 10:
+            to = date.fromisoformat(args.to)
+        else:
+            to = datetime.fromisoformat(args.to)
+        if args.merchant is not None:
+            merchant = await services.merchants.get(args.merchant)
+            if merchant["realm"] != args.realm:
+                from merchants.errors import MerchantNotFound
+
+                raise MerchantNotFound(f"no merchant {args.merchant} in realm {args.realm}")
+            return [await services.settlements.settle(args.merchant, to, "cli:settle")]
+        return await services.settlements.settle_realm(args.realm, to, "cli:settle", progress=progress)
+
+    results = run_with_services(settings, work)
+    if sys.stderr.isatty() and results:
+        print(file=sys.stderr)
+    for result in results:
+        if "refused" in result:
+            print(f"merchant {result['merchant_id']}: not settled ({result['refused']}: {result['detail']})")
+        else:
+            again = " (already settled)" if result["replayed"] else ""
+            print(f"merchant {result['merchant_id']}: settlement {result['id']} {result['points']} points = "
+                  f"{result['statement']['totals']['amount_yuan']} yuan{again}")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -24,7 +24,16 @@ DEMO_ACTIVITIES = (  # (title, type, station setting, days ago, hours, attendees
     ("敬老院志愿服务", "volunteering", "rural", 2, 3, {"DEMO1001": 180, "DEMO1003": 150}),
     ("电商助农培训", "training", "rural", 1, 2, {"DEMO1002": 120, "DEMO1003": 60}),
 )
-DEMO_MERCHANTS = {"岳麓供销超市": "general", "莲花镇助农店": "agri_shop"}  # registry merchants: name -> kind
+DEMO_MERCHANTS = {"岳麓供销超市": "general", "莲花镇助农店": "agri_shop",
+                  "岳麓社区卫生服务中心": "service_provider"}  # registry merchants: name -> kind
+# Rewards catalogue per merchant name: (item, points price, asset, stock or None for unlimited)
+DEMO_CATALOGUE = {
+    "岳麓供销超市": [("一袋大米 5kg", 100, "civic", 20), ("食用油 1L", 60, "civic", 30), ("洗衣粉", 30, "civic", None)],
+    "莲花镇助农店": [("本地土鸡蛋 30枚", 80, "agri", 15), ("有机青菜 2kg", 40, "civic", None)],
+    "岳麓社区卫生服务中心": [("优先预约体检", 50, "civic", 10)],
+}
+DEMO_RATE_FEN_PER_POINT = 10   # 1 point = 0.10 yuan
+DEMO_SETTLED_ITEM = ("岳麓供销超市", "洗衣粉")   # a resident takes it and the shop redeems it, then settles
 
 
 async def load_demo(services: Services) -> dict[str, Any]:
@@ -50,7 +59,9 @@ async def load_demo(services: Services) -> dict[str, Any]:
                     or await services.merchants.create(DEMO_REALM, kind, name))
         account = await ledger.owned_account(DEMO_REALM, "merchant", "civic", merchant_id=merchant["id"])
         merchants[merchant["id"]] = {"name": name, "kind": kind, "civic_account_id": account["id"]}
-    first_resident, first_merchant = next(iter(residents)), next(iter(merchants))
+    first_resident = next(iter(residents))
+    settlements = await _load_catalogue_and_settlement(services, merchants, first_resident)
+    first_merchant = next(iter(merchants))
     engine = services.engine
     tokens = {
         "admin": await create_token(engine, "admin", DEMO_REALM, label="demo admin"),
@@ -64,9 +75,43 @@ async def load_demo(services: Services) -> dict[str, Any]:
                                        label="demo resident"),
     }
     return {"realm": DEMO_REALM, "realm_name": DEMO_REALM_NAME, "accounts": accounts,
-            "residents": residents, "merchants": merchants, "tokens": tokens,
+            "residents": residents, "merchants": merchants, "settlements": settlements, "tokens": tokens,
             "stations": {setting: station["id"] for setting, station in stations.items()},
             "activities": activities}
+
+
+async def _load_catalogue_and_settlement(services: Services, merchants: dict[int, Any],
+                                         resident_id: int) -> list[dict[str, Any]]:
+    """Each merchant's catalogue (made once), the realm's rate, and one settled period: a
+    resident takes an item, the shop redeems the voucher, the shop's period is settled."""
+    from api.catalogue_redemption import redeem_item
+    from redemption.model import Merchant
+
+    await services.settlements.set_rate(DEMO_REALM, DEMO_RATE_FEN_PER_POINT)
+    for merchant_id, merchant in merchants.items():
+        existing = {item["name"]: item for item in
+                    (await services.catalogue.page(DEMO_REALM, merchant_id, None, None)).items}
+        merchant["catalogue"] = []
+        for name, price, asset, stock in DEMO_CATALOGUE.get(merchant["name"], []):
+            item = existing.get(name) or await services.catalogue.create_item(merchant_id, name, price, asset, stock)
+            merchant["catalogue"].append({"id": item["id"], "name": name, "price": price, "asset": asset,
+                                          "stock": item["stock"]})
+    shop_id = next(mid for mid, m in merchants.items() if m["name"] == DEMO_SETTLED_ITEM[0])
+    if (await services.settlements.page(DEMO_REALM, shop_id, None, 1)).items:
+        return [_settlement_summary(s) for s in (await services.settlements.page(DEMO_REALM, None, None, None)).items]
+    item_id = next(i["id"] for i in merchants[shop_id]["catalogue"] if i["name"] == DEMO_SETTLED_ITEM[1])
+    taken = await redeem_item(services, item_id, DEMO_REALM, resident_id, "demo-take-1", "demo")
+    shop = await services.merchants.get(shop_id)
+    await services.vouchers.redeem(Merchant(shop_id, DEMO_REALM, shop["kind"], shop["status"]),
+                                   taken["voucher"]["code"], None, "demo-redeem-1", "demo")
+    settled = await services.settlements.settle(shop_id, datetime.now(timezone.utc), "demo", "demo-settle-1")
+    return [_settlement_summary(settled)]
+
+
+def _settlement_summary(settlement: dict[str, Any]) -> dict[str, Any]:
+    return {"id": settlement["id"], "merchant_id": settlement["merchant_id"], "points": settlement["points"],
+            "amount_fen": settlement["amount_fen"], "status": settlement["status"],
+            "statement_pdf": f"/v1/settlements/{settlement['id']}/statement.pdf"}
 
 
 async def _demo_stations(services: Services) -> dict[str, dict[str, Any]]:
@@ -136,6 +181,12 @@ def describe(demo: dict[str, Any]) -> str:
     lines += ["", "Merchants:"]
     lines += [f"  {mid} {m['name']}  civic account {m['civic_account_id']}"
               for mid, m in demo["merchants"].items()]
+    lines += ["", "Catalogue (GET /v1/rewards?realm=...):"]
+    lines += [f"  item {i['id']:<5} {i['name']}  {i['price']} {i['asset']}  at {m['name']}"
+              for m in demo["merchants"].values() for i in m.get("catalogue", [])]
+    lines += ["", "Settlements:"]
+    lines += [f"  {s['id']} merchant {s['merchant_id']}: {s['points']} points, {s['amount_fen']} fen, "
+              f"{s['status']}  {s['statement_pdf']}" for s in demo.get("settlements", [])]
     lines += ["", "Tokens (shown once; send as Authorization: Bearer <token>):"]
     lines += [f"  {role:<10} {token}" for role, token in demo["tokens"].items()]
     return "\n".join(lines)

@@ -3,25 +3,22 @@
 The QR holds the code in alphanumeric mode at error correction M; it must come out at
 version 7 or lower (old phone cameras), which `qr_matrix` checks every time.
 
-The PDF needs a CJK font. None is committed to the repository (a CJK font is 5 to 20
-MB): it uses the system's WenQuanYi Micro Hei (Debian `fonts-wqy-microhei`, installed by
-.ci/run) or Noto CJK when present, found at the paths in CJK_FONT_PATHS or
-$POINTSBANK_CJK_FONT. Without one, the PDF falls back to English and pinyin text (still
-with the QR code and the short code), and says so in `cjk_font_path() is None`.
+The PDF needs a CJK font, found by `ledger.fonts.cjk_font_path` (shared with the
+settlement statements). Without one, the PDF falls back to English and pinyin text
+(still with the QR code and the short code).
 """
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import qrcode
 import qrcode.image.svg
 from qrcode.util import MODE_ALPHA_NUM, QRData
 
+from ledger.fonts import CJK_FONT_PATHS, cjk_font_path  # noqa: F401  (re-exported)
 from ledger.require import require
 
 QR_VERSION_MAX = 7
@@ -29,12 +26,6 @@ QR_BOX_PX = 8
 QR_BORDER_MODULES = 4
 A6_MM = (105.0, 148.0)
 PDF_QR_MM = 80.0
-CJK_FONT_PATHS = (
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-)
 ASSET_NAMES = {"civic": ("文明积分", "civic points"), "agri": ("助农积分", "agri points")}
 KIND_NAMES = {"general": "合作商家", "agri_shop": "助农店", "service_provider": "服务机构"}
 
@@ -58,14 +49,6 @@ def qr_svg(code: str) -> bytes:
     out = io.BytesIO()
     qr_matrix(code).make_image(image_factory=qrcode.image.svg.SvgPathImage).save(out)
     return out.getvalue()
-
-
-def cjk_font_path() -> str | None:
-    configured = os.environ.get("POINTSBANK_CJK_FONT")
-    for candidate in ((configured,) if configured else ()) + CJK_FONT_PATHS:
-        if Path(candidate).is_file():
-            return candidate
-    return None
 
 
 @dataclass(frozen=True)

@@ -89,9 +89,7 @@ class Vouchers:
         model.check_amount(amount)
         model.check_scope(asset, merchant, merchant_kind)
         check_idempotency_key(idempotency_key)
-        fingerprint = model.request_hash(op="issue", resident_id=resident_id, asset=asset, amount=amount,
-                                         merchant_id=merchant.id if merchant else None,
-                                         merchant_kind=merchant_kind)
+        fingerprint = self.issue_fingerprint(resident_id, asset, amount, merchant, merchant_kind)
 
         async def work(conn: AsyncConnection) -> dict[str, Any]:
             replay = await self._issue_replay(conn, realm, idempotency_key, fingerprint)
@@ -104,6 +102,38 @@ class Vouchers:
             return await db.in_transaction(self.engine, work)
         except errors.VoucherKeyRaced:  # a twin request committed first: answer its result
             return await db.in_transaction(self.engine, work)
+
+    @staticmethod
+    def issue_fingerprint(resident_id: int, asset: str, amount: int, merchant: model.Merchant | None,
+                          merchant_kind: str | None, purpose: str | None = None) -> bytes:
+        """The request hash of an issue; `purpose` (e.g. a catalogue item) joins it when given."""
+        fields: dict[str, object] = dict(op="issue", resident_id=resident_id, asset=asset, amount=amount,
+                                         merchant_id=merchant.id if merchant else None,
+                                         merchant_kind=merchant_kind)
+        if purpose is not None:
+            fields["purpose"] = purpose
+        return model.request_hash(**fields)
+
+    async def issue_replay_in(self, conn: AsyncConnection, realm: str, key: str,
+                              fingerprint: bytes) -> dict[str, Any] | None:
+        """The voucher an earlier issue with this key made (flagged `replayed`), or None."""
+        return await self._issue_replay(conn, realm, key, fingerprint)
+
+    async def issue_in(self, conn: AsyncConnection, realm: str, resident_id: int, asset: str, amount: int,
+                       merchant: model.Merchant | None, merchant_kind: str | None, idempotency_key: str,
+                       actor: str, purpose: str | None = None) -> dict[str, Any]:
+        """`issue` inside the caller's transaction, for a composite operation (a catalogue
+        reservation and its voucher commit or fail together). A concurrent twin with the
+        same key makes the caller's transaction fail with VoucherKeyRaced: retry it."""
+        model.check_amount(amount)
+        model.check_scope(asset, merchant, merchant_kind)
+        check_idempotency_key(idempotency_key)
+        fingerprint = self.issue_fingerprint(resident_id, asset, amount, merchant, merchant_kind, purpose)
+        replay = await self._issue_replay(conn, realm, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay
+        return await self._issue_in(conn, realm, resident_id, asset, amount, merchant,
+                                    merchant_kind, idempotency_key, fingerprint, actor)
 
     async def _issue_replay(self, conn: AsyncConnection, realm: str, key: str,
                             fingerprint: bytes) -> dict[str, Any] | None:
