@@ -3,7 +3,6 @@ periods, cursors and the attendance CSV format. No I/O here; the database applie
 same formula (migrations/sql/0002_earning.sql, `earning_award_chunk`)."""
 from __future__ import annotations
 
-import base64
 import csv
 import hashlib
 import io
@@ -11,6 +10,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -207,23 +207,8 @@ def period_days(period: str | None, today: date) -> tuple[date, date]:
     raise errors.InvalidPeriod("period is YYYY, YYYY-MM or YYYY-MM-DD")
 
 
-def encode_cursor(position: int) -> str:
-    """An opaque page cursor: continue after this position (an id, or a rank)."""
-    return base64.urlsafe_b64encode(f"e1:{position}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int | None:
-    if cursor is None or cursor == "":
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = raw.partition(":")
-        position = int(number)
-    except (ValueError, UnicodeDecodeError):
-        raise ledger_errors.InvalidCursor("the cursor is not one this service gave out") from None
-    if prefix != "e1" or position < 0:
-        raise ledger_errors.InvalidCursor("the cursor is not one this service gave out")
-    return position
+encode_cursor = partial(ledger_model.encode_cursor, kind="e1")
+decode_cursor = partial(ledger_model.decode_cursor, kind="e1", minimum=0)
 
 
 def check_leaderboard_size(limit: int | None) -> int:

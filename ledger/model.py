@@ -206,23 +206,24 @@ def request_hash(draft: EntryDraft) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def encode_cursor(account_seq: int) -> str:
-    """An opaque page cursor: continue below this position of the account's history."""
-    return base64.urlsafe_b64encode(f"p1:{account_seq}".encode()).decode().rstrip("=")
+def encode_cursor(position: int, kind: str = "p1") -> str:
+    """An opaque page cursor: continue past this position (an account_seq, an id, a rank).
+    `kind` names what the position is, so a cursor of one list is refused by another."""
+    return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> int | None:
+def decode_cursor(cursor: str | None, kind: str = "p1", minimum: int = 1) -> int | None:
     if cursor is None or cursor == "":
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = raw.partition(":")
-        seq = int(number)
+        position = int(number)
     except (ValueError, UnicodeDecodeError):
         raise errors.InvalidCursor("the cursor is not one this service gave out") from None
-    if prefix != "p1" or seq < 1:
+    if prefix != kind or position < minimum:
         raise errors.InvalidCursor("the cursor is not one this service gave out")
-    return seq
+    return position
 
 
 def check_page_size(limit: int | None) -> int:

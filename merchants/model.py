@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from functools import partial
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ledger import errors as ledger_errors
+from ledger import model as ledger_model
 from merchants import errors
 
 KINDS = ("general", "agri_shop", "service_provider")
@@ -24,8 +26,6 @@ TRANSITIONS = {("active", "suspended"), ("suspended", "active"),
 
 NAME_LENGTH_MAX = 200
 CONTACT_LENGTH_MAX = 200
-PAGE_SIZE_DEFAULT = 50
-PAGE_SIZE_MAX = 200
 
 
 def check_new(kind: str, name: str, contact: str | None) -> None:
@@ -46,30 +46,8 @@ def check_transition(current: str, wanted: str) -> None:
         raise errors.InvalidMerchantStatus(f"cannot go from {current} to {wanted}")
 
 
-def check_page_size(limit: int | None) -> int:
-    if limit is None:
-        return PAGE_SIZE_DEFAULT
-    if not 1 <= limit <= PAGE_SIZE_MAX:
-        raise ledger_errors.InvalidInput(f"limit is between 1 and {PAGE_SIZE_MAX}")
-    return limit
-
-
-def encode_cursor(after_id: int) -> str:
-    return base64.urlsafe_b64encode(f"m1:{after_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = raw.partition(":")
-        after_id = int(number)
-    except (ValueError, UnicodeDecodeError):
-        raise ledger_errors.InvalidCursor("the cursor is not one this service gave out") from None
-    if prefix != "m1" or after_id < 0:
-        raise ledger_errors.InvalidCursor("the cursor is not one this service gave out")
-    return after_id
+encode_cursor = partial(ledger_model.encode_cursor, kind="m1")
+decode_cursor = partial(ledger_model.decode_cursor, kind="m1", minimum=0)
 
 
 # Rewards catalogue ------------------------------------------------------------------------
@@ -184,7 +162,7 @@ RATE_FEN_PER_POINT_MAX = 100_000
 BANK_REFERENCE_LENGTH_MAX = 100
 STATEMENT_VERSION = 1
 STATEMENTS_IN_VIEW_MAX = 12            # past statements on the merchant's overview
-SETTLEMENT_PAGE_SIZE_MAX = PAGE_SIZE_MAX
+SETTLEMENT_PAGE_SIZE_MAX = ledger_model.PAGE_SIZE_MAX
 KINDS_RECEIVED = ("capture", "clear", "adjustment")   # what a merchant account receives
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ledger import db, errors as ledger_errors, repository as ledger_repository
 from ledger.keys import KeyRing
 from ledger.model import EntryDraft, Line, check_idempotency_key, check_realm_code
+from ledger import model as ledger_model
 from ledger.require import require
 from ledger.service import Ledger, Page
 from merchants import errors, model, repository
@@ -94,7 +95,7 @@ class Merchants:
         if status is not None and status not in model.STATUSES:
             raise errors.InvalidMerchantStatus(f"status is one of {', '.join(model.STATUSES)}")
         after_id = model.decode_cursor(cursor)
-        size = model.check_page_size(limit)
+        size = ledger_model.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.merchants_page(
             conn, realm, after_id, size, kind, status))
         return Page(rows, model.encode_cursor(rows[-1]["id"]) if len(rows) == size else None)
@@ -156,7 +157,7 @@ class Catalogue:
 
     async def page(self, realm: str, merchant_id: int | None, cursor: str | None, limit: int | None) -> Page:
         after_id = model.decode_cursor(cursor)
-        size = model.check_page_size(limit)
+        size = ledger_model.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.items_page(conn, realm, merchant_id, after_id, size))
         return Page(rows, model.encode_cursor(rows[-1]["id"]) if len(rows) == size else None)
 
@@ -168,7 +169,7 @@ class Catalogue:
         if kind is not None and kind not in model.KINDS:
             raise errors.InvalidMerchantKind(f"kind is one of {', '.join(model.KINDS)}")
         after = model.decode_rank_cursor(cursor)
-        size = model.check_page_size(limit)
+        size = ledger_model.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.rewards_page(conn, realm, kind, station, after, size))
         more = len(rows) == size
         return Page(rows, model.encode_rank_cursor(rows[-1]["rank"], rows[-1]["id"]) if more else None)
@@ -395,7 +396,7 @@ class Settlements:
 
     async def page(self, realm: str, merchant_id: int | None, cursor: str | None, limit: int | None) -> Page:
         before_id = model.decode_cursor(cursor)
-        size = model.check_page_size(limit)
+        size = ledger_model.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.settlements_page(
             conn, realm, merchant_id, before_id, size))
         return Page(rows, model.encode_cursor(rows[-1]["id"]) if len(rows) == size else None)
@@ -436,7 +437,7 @@ class Settlements:
             raise ledger_errors.InvalidInput("since is today or period")
         realm = await self.ledger.realm(merchant["realm"])
         before = model.decode_cursor(cursor)
-        size = model.check_page_size(limit)
+        size = ledger_model.check_page_size(limit)
 
         async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
             accounts = await repository.merchant_accounts(conn, merchant["realm"], merchant["id"])
@@ -456,7 +457,7 @@ class Settlements:
         "help farmers sell" figure."""
         check_realm_code(realm)
         after_month = model.decode_month_cursor(cursor)
-        size = model.check_page_size(limit)
+        size = ledger_model.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.agri_spending(conn, realm, after_month, size))
         return Page(rows, model.encode_month_cursor(rows[-1]["month"]) if len(rows) == size else None)
 

@@ -24,14 +24,15 @@ Offline merchants (issue 4 item 6), the protocol:
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import partial
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from ledger import errors as ledger_errors
+from ledger import model as ledger_model
 from ledger.keys import PublicKey
 from redemption import codec, errors
 
@@ -45,8 +46,6 @@ OUTSTANDING_VOUCHERS_DEFAULT = 20     # per resident (the database uses the same
 OUTSTANDING_VOUCHERS_MAX = 1000
 VOUCHER_AMOUNT_MAX = 1_000_000        # points on one voucher
 BATCH_ITEMS_MAX = 200                 # items in one offline upload
-PAGE_SIZE_DEFAULT = 50
-PAGE_SIZE_MAX = 200
 # A retired key still verifies until every voucher it can have signed has expired.
 KEY_GRACE_S = (VOUCHER_LIFETIME_DAYS_MAX + 1) * 86400
 
@@ -164,27 +163,5 @@ def reference(serial: bytes) -> str:
     return f"voucher:{serial.hex()}"
 
 
-def check_page_size(limit: int | None) -> int:
-    if limit is None:
-        return PAGE_SIZE_DEFAULT
-    if not 1 <= limit <= PAGE_SIZE_MAX:
-        raise ledger_errors.InvalidInput(f"limit is between 1 and {PAGE_SIZE_MAX}")
-    return limit
-
-
-def encode_cursor(before_id: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{before_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = raw.partition(":")
-        before_id = int(number)
-    except (ValueError, UnicodeDecodeError):
-        raise ledger_errors.InvalidCursor("the cursor is not one this service gave out") from None
-    if prefix != "v1" or before_id < 1:
-        raise ledger_errors.InvalidCursor("the cursor is not one this service gave out")
-    return before_id
+encode_cursor = partial(ledger_model.encode_cursor, kind="v1")
+decode_cursor = partial(ledger_model.decode_cursor, kind="v1", minimum=1)

@@ -33,6 +33,7 @@ from ledger import db, errors as ledger_errors, repository as ledger_repository
 from ledger.group_commit import GroupCommit
 from ledger.keys import KeyRing
 from ledger.model import EntryDraft, Line, check_idempotency_key
+from ledger import model as ledger_model
 from ledger.require import require
 from ledger.service import Ledger, Page
 from redemption import codec, errors, model, repository
@@ -422,7 +423,7 @@ class Vouchers:
         if status is not None and status not in model.STATUSES:
             raise ledger_errors.InvalidInput(f"status is one of {', '.join(model.STATUSES)}")
         before_id = model.decode_cursor(cursor)
-        size = model.check_page_size(limit)
+        size = ledger_model.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.vouchers_page(
             conn, realm, resident_id, status, before_id, size))
         return Page(rows, model.encode_cursor(rows[-1]["id"]) if len(rows) == size else None)
