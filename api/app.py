@@ -11,12 +11,14 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.auth import Authenticator, current_principal
+from api.auth import Authenticator, auditors_read_only, current_principal
 from api.database import resolve_database_url
 from api.errors import EXCEPTION_HANDLERS
+from api.routes import audit as audit_routes
 from api.routes import ledger as ledger_routes
 from api.settings import Settings
 from ledger import db
+from ledger.checkpoints import Checkpoints
 from ledger.group_commit import GroupCommit
 from ledger.keys import KeyRing
 from ledger.service import Ledger
@@ -28,6 +30,7 @@ class Services:
     engine: AsyncEngine
     keys: KeyRing
     ledger: Ledger
+    checkpoints: Checkpoints
 
     async def close(self) -> None:
         await self.ledger.close()
@@ -38,8 +41,9 @@ def build_services(database_url: str, settings: Settings) -> Services:
     engine = db.app_engine(database_url, settings.db_pool_size)
     group_commit = (GroupCommit(engine, settings.group_commit_writers)
                     if settings.group_commit_writers > 0 else None)
-    return Services(engine=engine, keys=KeyRing(settings.signing_key_dir),
-                    ledger=Ledger(engine, group_commit))
+    keys = KeyRing(settings.signing_key_dir)
+    return Services(engine=engine, keys=keys, ledger=Ledger(engine, group_commit),
+                    checkpoints=Checkpoints(engine, keys))
 
 
 @get("/healthz", include_in_schema=False)
@@ -56,13 +60,16 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         services = build_services(url, settings)
         app.state.services = services
         app.state.authenticator = Authenticator(services.engine)
+        sealer = audit_routes.start_sealing(services, settings.seal_interval_s)
         try:
             yield
         finally:
+            await audit_routes.stop_sealing(sealer)
             await services.close()
 
     return Litestar(
-        route_handlers=[healthz, *ledger_routes.ROUTES],
+        route_handlers=[healthz, *ledger_routes.ROUTES, *audit_routes.ROUTES],
+        guards=[auditors_read_only],
         dependencies={"principal": Provide(current_principal)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

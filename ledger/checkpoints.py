@@ -15,7 +15,9 @@ balance checks still catch such a deletion unless the balances were rewritten to
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -34,6 +36,8 @@ SEAL_INTERVAL_S = 10.0              # how often `serve` seals
 SEAL_ENTRIES_MAX = 200_000          # leaves in one checkpoint; the rest go in the next
 OFFENDING_MAX = 100                 # ids named per problem kind in a verification
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+log = logging.getLogger(__name__)
 
 
 # heads (pure) --------------------------------------------------------------------------
@@ -168,6 +172,16 @@ class Checkpoints:
                 "previous_head_hash": previous, "head_hash": hashlib.sha256(message).digest(),
                 "frontier": frontier.hashes, "sealed_below_txid": below_txid,
                 "key_id": key_id, "signature": signature, "created_at": created_at}
+
+    async def seal_periodically(self, interval_s: float) -> None:
+        """Seal every realm every `interval_s` until cancelled (the `serve` background
+        task). A failed round is logged and retried at the next tick."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.seal_all()
+            except Exception:  # keep sealing: the next round covers what this one missed
+                log.exception("sealing checkpoints failed")
 
     # reading -------------------------------------------------------------------------
 
