@@ -17,11 +17,33 @@ async def lock_realm(conn: AsyncConnection, realm: str) -> None:
                        {"realm": realm})
 
 
-async def snapshot_xmin(conn: AsyncConnection) -> int:
-    """The oldest transaction still running: every transaction below it has ended, so
-    the entries it wrote are final (committed and visible, or rolled back)."""
-    return (await conn.execute(text(
-        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"))).scalar_one()
+async def sealing_horizon(conn: AsyncConnection) -> int:
+    """A transaction id below which every transaction of this database has ended, so the
+    entries they wrote are final (committed and visible, or rolled back).
+
+    First the snapshot's xmax (every id at or above it is unassigned or was running),
+    then the oldest id still running in this database: a transaction that was running at
+    the snapshot and is still running shows there; one that gets its id later gets one
+    above xmax. Other databases on the server do not hold sealing back.
+    """
+    xmax = (await conn.execute(text(
+        "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"))).scalar_one()
+    await conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+    running = list((await conn.execute(text(
+        "SELECT backend_xid::text::bigint FROM pg_stat_activity "
+        "WHERE datname = current_database() AND backend_xid IS NOT NULL "
+        "AND pid <> pg_backend_pid()"))).scalars())
+    return min([xmax, *(full_xid(xid, xmax) for xid in running)])
+
+
+def full_xid(xid32: int, near: int) -> int:
+    """A 32-bit transaction id as the 64-bit one (with epoch) closest to `near`."""
+    candidate = (near & ~0xFFFFFFFF) | xid32
+    if candidate > near + 0x80000000:
+        candidate -= 1 << 32
+    elif candidate < near - 0x80000000:
+        candidate += 1 << 32
+    return candidate
 
 
 async def realm_codes(conn: AsyncConnection) -> list[str]:
@@ -122,3 +144,20 @@ async def unsealed_entries(conn: AsyncConnection, realm: str, below_txid: int,
            AND NOT EXISTS (SELECT 1 FROM checkpoint_entries c WHERE c.realm = e.realm AND c.entry_id = e.id)
          ORDER BY e.id LIMIT :limit"""), {"realm": realm, "below": below_txid, "limit": limit})
     return list(rows.scalars())
+
+
+async def newest_entry_id(conn: AsyncConnection, realm: str) -> int:
+    return (await conn.execute(text("SELECT coalesce(max(id), 0) FROM entries WHERE realm = :realm"),
+                               {"realm": realm})).scalar_one()
+
+
+async def unsealed_count(conn: AsyncConnection, realm: str, up_to_id: int) -> int:
+    """Committed entries with ids up to `up_to_id` that no checkpoint seals yet (only
+    those above the last checkpoint's mark can be)."""
+    return (await conn.execute(text("""
+        SELECT count(*) FROM entries e
+         WHERE e.realm = :realm AND e.id <= :up_to
+           AND e.created_txid >= coalesce((SELECT max(sealed_below_txid) FROM checkpoints
+                                            WHERE realm = :realm), 0)
+           AND NOT EXISTS (SELECT 1 FROM checkpoint_entries c WHERE c.realm = e.realm AND c.entry_id = e.id)"""),
+        {"realm": realm, "up_to": up_to_id})).scalar_one()

@@ -1,7 +1,8 @@
 """Signed checkpoints: a Merkle tree per realm over its committed entries.
 
 Sealing takes every entry whose database transaction ended before the oldest one still
-running (`pg_snapshot_xmin`) and that is not sealed yet, gives each the next leaf
+running in this database (`checkpoint_repository.sealing_horizon`) and that is not
+sealed yet, gives each the next leaf
 position (in entry id order), and signs the new root with the ledger key, chained to the
 previous checkpoint. An entry that took its id early and committed late is sealed by the
 first checkpoint after it committed; the table's key (realm, entry_id) refuses sealing it
@@ -34,6 +35,8 @@ KEY_PURPOSE = "ledger"
 HEAD_FORMAT = "pointsbank-checkpoint-v1"
 SEAL_INTERVAL_S = 10.0              # how often `serve` seals
 SEAL_ENTRIES_MAX = 200_000          # leaves in one checkpoint; the rest go in the next
+SEAL_WAIT_S_MAX = 10.0              # seal_current's patience with running transactions
+SEAL_RETRY_PAUSE_S = 0.05
 OFFENDING_MAX = 100                 # ids named per problem kind in a verification
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -142,7 +145,7 @@ class Checkpoints:
         await repository.lock_realm(conn, realm)
         last = await repository.last_checkpoint(conn, realm)
         from_txid = last["sealed_below_txid"] if last else 0
-        below_txid = max(from_txid, await repository.snapshot_xmin(conn))
+        below_txid = max(from_txid, await repository.sealing_horizon(conn))
         seq = last["seq"] + 1 if last else 1
         frontier = (merkle.Frontier(last["tree_size"], [bytes(h) for h in last["frontier"]])
                     if last else merkle.Frontier())
@@ -172,6 +175,23 @@ class Checkpoints:
                 "previous_head_hash": previous, "head_hash": hashlib.sha256(message).digest(),
                 "frontier": frontier.hashes, "sealed_below_txid": below_txid,
                 "key_id": key_id, "signature": signature, "created_at": created_at}
+
+    async def seal_current(self, realm: str, wait_s_max: float = SEAL_WAIT_S_MAX) -> list[dict[str, Any]]:
+        """Seal until every entry committed before this call is sealed: a transaction
+        still running elsewhere on the server holds sealing back, so this retries for up
+        to `wait_s_max`; the new heads."""
+        model.check_realm_code(realm)
+        heads = []
+        deadline = asyncio.get_running_loop().time() + wait_s_max
+        newest = await db.read(self.engine, lambda conn: repository.newest_entry_id(conn, realm))
+        while True:
+            head = await self.seal(realm)
+            if head is not None:
+                heads.append(head)
+            left = await db.read(self.engine, lambda conn: repository.unsealed_count(conn, realm, newest))
+            if left == 0 or asyncio.get_running_loop().time() > deadline:
+                return heads
+            await asyncio.sleep(SEAL_RETRY_PAUSE_S)
 
     async def seal_periodically(self, interval_s: float) -> None:
         """Seal every realm every `interval_s` until cancelled (the `serve` background

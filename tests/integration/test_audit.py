@@ -53,8 +53,8 @@ def tamper(owner_conn, sql: str, *params) -> None:
 
 async def test_a_clean_book_passes_every_check(ledger, engine, keys, checkpoints, realm):
     await build_book(ledger, realm)
-    head = await checkpoints.seal(realm)
-    assert head["seq"] == 1 and head["tree_size"] == 5
+    heads = await checkpoints.seal_current(realm)
+    assert heads[-1]["tree_size"] == 5
     report = await audit.run_audit(engine, keys, realm)
     assert report.ok, report.as_json()
     assert {r.name for r in report.results} >= {
@@ -65,7 +65,7 @@ async def test_a_clean_book_passes_every_check(ledger, engine, keys, checkpoints
 
 async def test_changed_posting_amount_is_named(ledger, engine, keys, checkpoints, realm, owner_conn):
     book = await build_book(ledger, realm)
-    await checkpoints.seal(realm)
+    await checkpoints.seal_current(realm)
     entry_id = book["earnings"][1]
     tamper(owner_conn, "UPDATE postings SET amount = amount + 5 WHERE realm = %s AND entry_id = %s AND amount > 0",
            realm, entry_id)
@@ -82,7 +82,7 @@ async def test_deleted_newest_entry_is_named(ledger, engine, keys, checkpoints, 
     book = await build_book(ledger, realm)
     newest = await ledger.post(model.EntryDraft(
         realm, "earn", (model.Line(book["budget"], -7), model.Line(book["residents"][2], 7)), "test"))
-    await checkpoints.seal(realm)
+    await checkpoints.seal_current(realm)
     owner_conn.execute("SET session_replication_role = replica")
     owner_conn.execute("DELETE FROM postings WHERE realm = %s AND entry_id = %s", (realm, newest["id"]))
     owner_conn.execute("DELETE FROM entries WHERE realm = %s AND id = %s", (realm, newest["id"]))
@@ -98,7 +98,7 @@ async def test_deleted_newest_entry_with_balances_fixed_is_still_named(
     book = await build_book(ledger, realm)
     newest = await ledger.post(model.EntryDraft(
         realm, "earn", (model.Line(book["budget"], -7), model.Line(book["residents"][2], 7)), "test"))
-    await checkpoints.seal(realm)
+    await checkpoints.seal_current(realm)
     owner_conn.execute("SET session_replication_role = replica")
     owner_conn.execute("DELETE FROM postings WHERE realm = %s AND entry_id = %s", (realm, newest["id"]))
     owner_conn.execute("DELETE FROM entries WHERE realm = %s AND id = %s", (realm, newest["id"]))
@@ -114,7 +114,7 @@ async def test_deleted_newest_entry_with_balances_fixed_is_still_named(
 
 async def test_forged_balanced_entry_is_named(ledger, engine, keys, checkpoints, realm, owner_conn):
     book = await build_book(ledger, realm)
-    await checkpoints.seal(realm)
+    await checkpoints.seal_current(realm)
     owner_conn.execute("SET session_replication_role = replica")
     forged_id = owner_conn.execute(
         "INSERT INTO entries (realm, kind, created_by, created_at, created_txid) "
@@ -179,12 +179,12 @@ async def test_clearing_accounts_must_mirror(ledger, engine, keys, realm):
 
 async def test_sealing_twice_adds_only_new_entries(ledger, checkpoints, realm):
     book = await build_book(ledger, realm)
-    first = await checkpoints.seal(realm)
+    first = (await checkpoints.seal_current(realm))[-1]
     assert await checkpoints.seal(realm) is None
     await ledger.post(model.EntryDraft(
         realm, "earn", (model.Line(book["budget"], -1), model.Line(book["residents"][0], 1)), "test"))
-    second = await checkpoints.seal(realm)
-    assert (second["seq"], second["tree_size"]) == (2, first["tree_size"] + 1)
+    [second] = await checkpoints.seal_current(realm)
+    assert (second["seq"], second["tree_size"]) == (first["seq"] + 1, first["tree_size"] + 1)
     assert second["previous_head_hash"] == first["head_hash"]
 
 
@@ -192,7 +192,7 @@ async def test_checkpoints_are_append_only(ledger, checkpoints, realm, app_conn)
     import psycopg
 
     await build_book(ledger, realm)
-    await checkpoints.seal(realm)
+    await checkpoints.seal_current(realm)
     for statement in ("UPDATE checkpoints SET tree_size = 1 WHERE realm = %s",
                       "DELETE FROM checkpoint_entries WHERE realm = %s"):
         with pytest.raises(psycopg.Error):
@@ -204,11 +204,11 @@ async def test_proofs_verify(ledger, checkpoints, realm):
     from ledger import merkle
 
     book = await build_book(ledger, realm)
-    first = await checkpoints.seal(realm)
+    first = (await checkpoints.seal_current(realm))[-1]
     for _ in range(3):
         await ledger.post(model.EntryDraft(
             realm, "earn", (model.Line(book["budget"], -1), model.Line(book["residents"][1], 1)), "test"))
-    second = await checkpoints.seal(realm)
+    second = (await checkpoints.seal_current(realm))[-1]
     for entry_id in book["earnings"]:
         proof = await checkpoints.inclusion_proof(entry_id)
         head = proof["checkpoint"]
@@ -216,7 +216,7 @@ async def test_proofs_verify(ledger, checkpoints, realm):
         assert merkle.verify_inclusion(bytes.fromhex(proof["leaf_hash"]), proof["leaf_index"],
                                        head["tree_size"], [bytes.fromhex(h) for h in proof["proof"]],
                                        bytes.fromhex(head["root_hash"]))
-    consistency = await checkpoints.consistency_proof(realm, 1, 2)
+    consistency = await checkpoints.consistency_proof(realm, first["seq"], second["seq"])
     assert merkle.verify_consistency(first["tree_size"], second["tree_size"],
                                      bytes.fromhex(first["root_hash"]), bytes.fromhex(second["root_hash"]),
                                      [bytes.fromhex(h) for h in consistency["proof"]])
