@@ -121,17 +121,21 @@ async def leaf_hashes(conn: AsyncConnection, realm: str, size: int) -> list[byte
     return [bytes(row.leaf_hash) for row in rows]
 
 
-async def stream_leaves(conn: AsyncConnection, realm: str) -> AsyncIterator[Any]:
-    """Every sealed leaf of the realm in tree order, with the hash its entry has now
-    (NULL when the entry is gone)."""
+LEAF_BATCH_ROWS = 20_000  # rows per fetch when streaming leaves
+
+
+async def stream_leaves(conn: AsyncConnection, realm: str) -> AsyncIterator[list[Any]]:
+    """Every sealed leaf of the realm in tree order, in batches: position, checkpoint,
+    entry, stored hash, and whether the entry is gone or hashes differently now."""
     result = await conn.stream(text("""
-        SELECT c.leaf_index, c.checkpoint_seq, c.entry_id, c.leaf_hash, l.leaf_hash AS current_hash
+        SELECT c.leaf_index, c.checkpoint_seq, c.entry_id, c.leaf_hash,
+               l.entry_id IS NULL AS missing, l.leaf_hash IS DISTINCT FROM c.leaf_hash AS changed
           FROM checkpoint_entries c
           LEFT JOIN audit_entry_leaves l ON l.realm = c.realm AND l.entry_id = c.entry_id
          WHERE c.realm = :realm
-         ORDER BY c.leaf_index"""), {"realm": realm})
-    async for row in result:
-        yield row
+         ORDER BY c.leaf_index""").execution_options(yield_per=LEAF_BATCH_ROWS), {"realm": realm})
+    async for batch in result.partitions(LEAF_BATCH_ROWS):
+        yield batch
 
 
 async def unsealed_entries(conn: AsyncConnection, realm: str, below_txid: int,

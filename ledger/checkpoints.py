@@ -304,14 +304,16 @@ async def _leaf_problems(conn: AsyncConnection, realm: str, checkpoints: list[di
     pending = iter(checkpoints)
     checkpoint = next(pending, None)
     total = checkpoints[-1]["tree_size"]
-    async for row in repository.stream_leaves(conn, realm):
-        if len(problems) < OFFENDING_MAX:
-            problems += _leaf_row_problems(realm, row, frontier.size)
-        frontier.append(bytes(row.leaf_hash))
-        while checkpoint is not None and frontier.size == checkpoint["tree_size"]:
-            problems += _root_problems(realm, checkpoint, frontier)
-            checkpoint = next(pending, None)
-        if progress is not None and frontier.size % 65536 == 0:
+    async for batch in repository.stream_leaves(conn, realm):
+        for index, seq, entry_id, leaf, missing, changed in batch:
+            if (index != frontier.size or changed) and len(problems) < OFFENDING_MAX:
+                problems += _leaf_row_problems(realm, index, seq, entry_id, missing, changed,
+                                               frontier.size)
+            frontier.append(bytes(leaf))
+            while checkpoint is not None and frontier.size == checkpoint["tree_size"]:
+                problems += _root_problems(realm, checkpoint, frontier)
+                checkpoint = next(pending, None)
+        if progress is not None:
             progress(frontier.size, total)
     for missed in ([checkpoint] if checkpoint else []) + list(pending):
         problems.append(Problem(realm, f"checkpoint covers {missed['tree_size']} leaves, "
@@ -320,14 +322,15 @@ async def _leaf_problems(conn: AsyncConnection, realm: str, checkpoints: list[di
     return problems
 
 
-def _leaf_row_problems(realm: str, row: Any, expected_index: int) -> list[Problem]:
+def _leaf_row_problems(realm: str, index: int, seq: int, entry_id: int, missing: bool,
+                       changed: bool, expected_index: int) -> list[Problem]:
     found = []
-    where = dict(checkpoint_seq=row.checkpoint_seq, entry_id=row.entry_id, leaf_index=row.leaf_index)
-    if row.leaf_index != expected_index:
+    where = dict(checkpoint_seq=seq, entry_id=entry_id, leaf_index=index)
+    if index != expected_index:
         found.append(Problem(realm, f"leaf position {expected_index} is missing", **where))
-    if row.current_hash is None:
+    if missing:
         found.append(Problem(realm, "sealed entry is missing", **where))
-    elif bytes(row.current_hash) != bytes(row.leaf_hash):
+    elif changed:
         found.append(Problem(realm, "entry or its postings changed after sealing", **where))
     return found
 
