@@ -75,3 +75,25 @@ async def test_every_write_route_refuses_an_auditor(client, tokens):
                                         json={})
         assert response.status_code == 403, (method, path, response.text)
         assert response.json()["code"] == "forbidden"
+
+
+async def test_serve_seals_periodically(database_url, tmp_path, ledger, realm):
+    import asyncio
+
+    from litestar.testing import AsyncTestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    entry_id = await fund(ledger, realm)
+    settings = Settings(group_commit_writers=0, data_dir=tmp_path, seal_interval_s=0.1)
+    async with AsyncTestClient(app=create_app(settings, database_url=database_url)) as local:
+        checkpoints = local.app.state.services.checkpoints
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            try:
+                proof = await checkpoints.inclusion_proof(entry_id)
+                break
+            except Exception:
+                continue
+    assert proof["entry_id"] == entry_id and proof["realm"] == realm

@@ -262,3 +262,36 @@ async def test_concurrent_writers_are_each_sealed_exactly_once(ledger, engine, k
     assert tuple(sealed) == (entries, entries, entries)
     report = await audit.run_audit(engine, keys, realm)
     assert report.ok, report.as_json()
+
+
+async def test_database_refuses_a_checkpoint_out_of_chain(ledger, checkpoints, realm, app_conn):
+    import psycopg
+
+    await build_book(ledger, realm)
+    [*_, head] = await checkpoints.seal_current(realm)
+    with pytest.raises(psycopg.errors.RaiseException, match="checkpoint_chain_broken"):
+        app_conn.execute(
+            "INSERT INTO checkpoints (realm, seq, tree_size, root_hash, previous_head_hash, head_hash, frontier, "
+            "sealed_below_txid, key_id, signature, created_at) VALUES "
+            "(%s, %s, %s, %s, NULL, %s, '{}', 0, 1, %s, now())",
+            (realm, head["seq"] + 2, 10, b"\0" * 32, b"\0" * 32, b"\0" * 64))
+    app_conn.rollback()
+
+
+async def test_leaf_hash_in_the_database_equals_python(ledger, engine, realm):
+    from sqlalchemy import text
+
+    from ledger import merkle
+
+    book = await build_book(ledger, realm)
+    entry = await ledger.entry(book["earnings"][1])
+    async with engine.connect() as conn:
+        stored = (await conn.execute(text(
+            "SELECT leaf_hash, audit_micros(e.created_at) FROM audit_entry_leaves l "
+            "JOIN entries e ON e.realm = l.realm AND e.id = l.entry_id WHERE l.realm = :r AND l.entry_id = :id"),
+            {"r": realm, "id": entry["id"]})).one()
+        postings = (await conn.execute(text(
+            "SELECT account_id, account_seq, asset, amount, balance_after FROM postings "
+            "WHERE realm = :r AND entry_id = :id"), {"r": realm, "id": entry["id"]})).mappings().all()
+    fields = dict(entry, created_at_us=stored[1])
+    assert merkle.entry_leaf_hash(fields, postings) == bytes(stored[0])
