@@ -193,11 +193,16 @@ class Checkpoints:
                 return heads
             await asyncio.sleep(SEAL_RETRY_PAUSE_S)
 
-    async def seal_periodically(self, interval_s: float) -> None:
-        """Seal every realm every `interval_s` until cancelled (the `serve` background
-        task). A failed round is logged and retried at the next tick."""
-        while True:
-            await asyncio.sleep(interval_s)
+    async def seal_periodically(self, interval_s: float, stop: asyncio.Event) -> None:
+        """Seal every realm every `interval_s` until `stop` is set (the `serve`
+        background task; the round under way finishes first). A failed round is logged
+        and the next tick covers what it missed."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), interval_s)
+                return
+            except asyncio.TimeoutError:
+                pass
             try:
                 await self.seal_all()
             except Exception:  # keep sealing: the next round covers what this one missed

@@ -3,7 +3,7 @@ seals on demand (`serve` also seals every `Settings.seal_interval_s`)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, get, post
@@ -98,18 +98,27 @@ async def ledger_keys(request: Request, principal: Caller) -> dict[str, Any]:
     return {"keys": [key.as_json() for key in services(request).keys.public_keys("ledger")]}
 
 
-def start_sealing(svc: Any, interval_s: float) -> asyncio.Task[None] | None:
+@dataclass
+class Sealer:
+    task: asyncio.Task[None]
+    stop: asyncio.Event
+
+
+def start_sealing(svc: Any, interval_s: float) -> Sealer | None:
+    """The `serve` background task that seals checkpoints every `interval_s`."""
     if interval_s <= 0:
         return None
-    return asyncio.create_task(svc.checkpoints.seal_periodically(interval_s), name="checkpoint-sealer")
+    stop = asyncio.Event()
+    task = asyncio.create_task(svc.checkpoints.seal_periodically(interval_s, stop),
+                               name="checkpoint-sealer")
+    return Sealer(task, stop)
 
 
-async def stop_sealing(task: asyncio.Task[None] | None) -> None:
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+async def stop_sealing(sealer: Sealer | None) -> None:
+    """Let the round under way finish, then stop."""
+    if sealer is not None:
+        sealer.stop.set()
+        await sealer.task
 
 
 ROUTES = [reconciliation, seal_checkpoints, list_checkpoints, latest_checkpoint, read_checkpoint,

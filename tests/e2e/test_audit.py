@@ -77,23 +77,26 @@ async def test_every_write_route_refuses_an_auditor(client, tokens):
         assert response.json()["code"] == "forbidden"
 
 
-async def test_serve_seals_periodically(database_url, tmp_path, ledger, realm):
+async def test_the_serve_sealer_seals_periodically_and_stops(engine, tmp_path, ledger, realm):
+    """The background task `serve` starts in its lifespan (api.app)."""
     import asyncio
+    from types import SimpleNamespace
 
-    from litestar.testing import AsyncTestClient
-
-    from api.app import create_app
-    from api.settings import Settings
+    from api.routes.audit import start_sealing, stop_sealing
+    from ledger.checkpoints import Checkpoints
+    from ledger.keys import KeyRing
 
     entry_id = await fund(ledger, realm)
-    settings = Settings(group_commit_writers=0, data_dir=tmp_path, seal_interval_s=0.1)
-    async with AsyncTestClient(app=create_app(settings, database_url=database_url)) as local:
-        checkpoints = local.app.state.services.checkpoints
-        for _ in range(100):
-            await asyncio.sleep(0.1)
-            try:
-                proof = await checkpoints.inclusion_proof(entry_id)
-                break
-            except Exception:
-                continue
-    assert proof["entry_id"] == entry_id and proof["realm"] == realm
+    checkpoints = Checkpoints(engine, KeyRing(tmp_path / "keys"))
+    sealer = start_sealing(SimpleNamespace(checkpoints=checkpoints), 0.05)
+    proof = None
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        try:
+            proof = await checkpoints.inclusion_proof(entry_id)
+            break
+        except Exception:
+            continue
+    await asyncio.wait_for(stop_sealing(sealer), 30)
+    assert sealer.task.done()
+    assert proof is not None and proof["entry_id"] == entry_id and proof["realm"] == realm
