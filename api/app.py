@@ -1,8 +1,6 @@
 """The app factory: `create_app(settings)` assembles services, routes and error mapping."""
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,9 +11,11 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.auth import Authenticator, current_principal
+from api.auth import Authenticator, auditors_read_only, current_principal
+from api.background import PeriodicJobs
 from api.database import resolve_database_url
 from api.errors import EXCEPTION_HANDLERS
+from api.routes import audit as audit_routes
 from api.routes import earning as earning_routes
 from api.routes import ledger as ledger_routes
 from api.routes import merchants as merchant_routes
@@ -25,6 +25,7 @@ from api.routes import settlements as settlement_routes
 from api.settings import Settings
 from earning.service import Earning
 from ledger import db
+from ledger.checkpoints import Checkpoints
 from ledger.group_commit import GroupCommit
 from ledger.keys import KeyRing
 from ledger.service import Ledger
@@ -32,8 +33,6 @@ from merchants.service import Catalogue, Merchants, Settlements
 from redemption.service import Vouchers
 
 VOUCHER_EXPIRY_INTERVAL_S = 60.0
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,6 +46,7 @@ class Services:
     earning: Earning
     catalogue: Catalogue
     settlements: Settlements
+    checkpoints: Checkpoints
 
     async def close(self) -> None:
         await self.vouchers.close()
@@ -63,19 +63,8 @@ def build_services(database_url: str, settings: Settings) -> Services:
     return Services(engine=engine, keys=keys, ledger=ledger, earning=Earning(engine, ledger),
                     merchants=Merchants(engine, ledger),
                     vouchers=Vouchers(engine, ledger, keys, capture_writers=settings.group_commit_writers),
-                    catalogue=Catalogue(engine), settlements=Settlements(engine, ledger, keys))
-
-
-async def release_expired_vouchers_forever(vouchers: Vouchers) -> None:
-    """While the service runs, release expired vouchers every VOUCHER_EXPIRY_INTERVAL_S."""
-    while True:
-        await asyncio.sleep(VOUCHER_EXPIRY_INTERVAL_S)
-        try:
-            released = await vouchers.expire_due()
-            if released:
-                log.info("released %d expired vouchers", released)
-        except Exception:  # keep the loop alive; the next round retries
-            log.exception("releasing expired vouchers failed")
+                    catalogue=Catalogue(engine), settlements=Settlements(engine, ledger, keys),
+                    checkpoints=Checkpoints(engine, keys))
 
 
 @get("/healthz", include_in_schema=False)
@@ -92,18 +81,20 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         services = build_services(url, settings)
         app.state.services = services
         app.state.authenticator = Authenticator(services.engine)
-        expiry = asyncio.create_task(release_expired_vouchers_forever(services.vouchers))
+        jobs = PeriodicJobs()
+        jobs.start("voucher expiry", VOUCHER_EXPIRY_INTERVAL_S, services.vouchers.expire_due)
+        jobs.start("checkpoint sealing", settings.seal_interval_s, services.checkpoints.seal_all)
         try:
             yield
         finally:
-            expiry.cancel()
-            await asyncio.gather(expiry, return_exceptions=True)
+            await jobs.stop()
             await services.close()
 
     return Litestar(
         route_handlers=[healthz, *ledger_routes.ROUTES, *merchant_routes.ROUTES,
                         *redemption_routes.ROUTES, *earning_routes.ROUTES,
-                        *reward_routes.ROUTES, *settlement_routes.ROUTES],
+                        *reward_routes.ROUTES, *settlement_routes.ROUTES, *audit_routes.ROUTES],
+        guards=[auditors_read_only],
         dependencies={"principal": Provide(current_principal)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

@@ -142,3 +142,22 @@ async def current_principal(request: Request[Any, Any, Any]) -> Principal:
     """Litestar dependency: the caller, from its bearer token."""
     authenticator: Authenticator = request.app.state.authenticator
     return await authenticator.principal(request.headers.get("authorization"))
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def auditors_read_only(connection: Any, _: Any) -> None:
+    """App-wide guard: an auditor token is read-only everywhere. It runs before a
+    handler parses its body, so every write route answers an auditor 403."""
+    if connection.scope.get("type") != "http" or connection.scope.get("method") in SAFE_METHODS:
+        return
+    authorization = connection.headers.get("authorization")
+    if not authorization:
+        return  # the handler's own authentication answers 401
+    try:
+        principal = await connection.app.state.authenticator.principal(authorization)
+    except errors.Unauthorized:
+        return
+    if principal.role == "auditor":
+        raise errors.Forbidden("an auditor token is read-only")

@@ -11,6 +11,7 @@ from typing import Any
 
 from api.settings import Settings
 
+EXIT_CHECK_FAILED = 1   # audit or verify-bundle found a problem
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 
@@ -91,7 +92,31 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="load demo data and print what was made")
     demo.add_argument("--json", action="store_true", help="print realm, accounts and tokens as JSON")
     demo.set_defaults(command=cmd_demo)
+    _add_audit_commands(commands)
     return parser
+
+
+def _add_audit_commands(commands: Any) -> None:
+    audit = commands.add_parser("audit", help="run every reconciliation check (exit 0 only if all pass)")
+    audit.add_argument("--realm", help="6-digit realm code (default: every realm)")
+    audit.add_argument("--json", action="store_true", help="print the report as JSON")
+    audit.set_defaults(command=cmd_audit)
+
+    checkpoint = commands.add_parser("checkpoint", help="seal newly committed entries into signed checkpoints")
+    checkpoint.add_argument("--realm", help="6-digit realm code (default: every realm)")
+    checkpoint.add_argument("--json", action="store_true", help="print the new heads as JSON")
+    checkpoint.set_defaults(command=cmd_checkpoint)
+
+    export = commands.add_parser("export", help="write a verifiable bundle of a realm's entries")
+    export.add_argument("--realm", required=True)
+    export.add_argument("--from", dest="start", required=True, help="ISO 8601 with offset, inclusive")
+    export.add_argument("--to", dest="end", required=True, help="ISO 8601 with offset, exclusive")
+    export.add_argument("directory")
+    export.set_defaults(command=cmd_export)
+
+    verify = commands.add_parser("verify-bundle", help="check an exported bundle (no database, no network)")
+    verify.add_argument("directory")
+    verify.set_defaults(command=cmd_verify_bundle)
 
 
 def _add_listen_options(parser: argparse.ArgumentParser) -> None:
@@ -216,6 +241,103 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     cmd_db_upgrade(args, settings)
     cmd_demo(argparse.Namespace(json=False), settings)
     return cmd_serve(args, settings)
+
+
+class ProgressLine:
+    """One line on stderr, rewritten in place on a terminal; plain lines otherwise."""
+
+    def __init__(self) -> None:
+        self._tty = sys.stderr.isatty()
+        self._width = 0
+
+    def __call__(self, message: str) -> None:
+        if self._tty:
+            print("\r" + message.ljust(self._width), end="", file=sys.stderr, flush=True)
+            self._width = len(message)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self._tty and self._width:
+            print(file=sys.stderr, flush=True)
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from ledger.audit import run_audit
+    from ledger.model import check_realm_code
+
+    if args.realm:
+        check_realm_code(args.realm)
+    progress = ProgressLine()
+    report = run_with_services(settings, lambda services: run_audit(
+        services.engine, services.keys, args.realm, progress))
+    progress.done()
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False, indent=2, default=str))
+    else:
+        for result in report.results:
+            print(f"{'ok    ' if result.ok else 'FAILED'} {result.name:<36} {result.seconds:7.2f}s")
+            for row in result.offending:
+                print(f"         {json.dumps(row, ensure_ascii=False, default=str)}")
+            if result.truncated:
+                print("         ... more")
+        print("all checks pass" if report.ok else f"{len([r for r in report.results if not r.ok])} check(s) failed")
+    return 0 if report.ok else EXIT_CHECK_FAILED
+
+
+def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    from ledger.checkpoints import head_line
+
+    async def work(services: Any) -> list[dict[str, Any]]:
+        if args.realm:
+            head = await services.checkpoints.seal(args.realm)
+            return [head] if head else []
+        return await services.checkpoints.seal_all()
+
+    heads = run_with_services(settings, work)
+    for head in heads:
+        print(json.dumps(head) if args.json else head_line(head))
+    if not heads:
+        print("nothing new to seal", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from api.routes.common import parse_timestamp
+    from ledger.bundle import export
+    from ledger.model import check_realm_code
+
+    check_realm_code(args.realm)
+    start, end = parse_timestamp(args.start), parse_timestamp(args.end)
+    progress = ProgressLine()
+
+    async def work(services: Any) -> dict[str, Any]:
+        await services.checkpoints.seal_current(args.realm)
+        return await export(services.engine, services.keys, args.realm, start, end,
+                            Path(args.directory), progress)
+
+    manifest = run_with_services(settings, work)
+    progress.done()
+    print(f"exported {manifest['entries']} entries and {manifest['postings']} postings of realm "
+          f"{args.realm} to {args.directory} (checkpoint {manifest['anchor_checkpoint']})")
+    if manifest["unsealed_entries_omitted"]:
+        print(f"{manifest['unsealed_entries_omitted']} entries of the window are not sealed yet "
+              "and were left out", file=sys.stderr)
+    return 0
+
+
+def cmd_verify_bundle(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from ledger.bundle import verify_bundle
+
+    problems = verify_bundle(Path(args.directory))
+    for problem in problems:
+        print(problem)
+    print("bundle verifies" if not problems else "bundle does NOT verify", file=sys.stderr)
+    return 0 if not problems else EXIT_CHECK_FAILED
 
 
 def run_with_services(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:

@@ -74,6 +74,7 @@ async def load_demo(services: Services) -> dict[str, Any]:
         "resident": await create_token(engine, "resident", DEMO_REALM, resident_id=first_resident,
                                        label="demo resident"),
     }
+    await services.checkpoints.seal(DEMO_REALM)  # auditors find a signed head at once
     return {"realm": DEMO_REALM, "realm_name": DEMO_REALM_NAME, "accounts": accounts,
             "residents": residents, "merchants": merchants, "settlements": settlements, "tokens": tokens,
             "stations": {setting: station["id"] for setting, station in stations.items()},

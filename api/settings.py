@@ -5,6 +5,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger.checkpoints import SEAL_INTERVAL_S
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_DATA_DIR = ".pointsbank"
@@ -19,6 +21,7 @@ class Settings:
     group_commit_writers: int = 2     # 0 turns group commit off (one commit per post)
     db_pool_size: int = 20
     key_dir: Path | None = None       # None: <data_dir>/keys
+    seal_interval_s: float = SEAL_INTERVAL_S  # `serve` seals a checkpoint this often; 0 turns it off
 
     @property
     def signing_key_dir(self) -> Path:
@@ -35,6 +38,7 @@ class Settings:
             "group_commit_writers": int(env.get("POINTSBANK_GROUP_COMMIT_WRITERS", 2)),
             "db_pool_size": int(env.get("POINTSBANK_DB_POOL_SIZE", 20)),
             "key_dir": Path(env["POINTSBANK_KEY_DIR"]) if env.get("POINTSBANK_KEY_DIR") else None,
+            "seal_interval_s": float(env.get("POINTSBANK_SEAL_INTERVAL_S", SEAL_INTERVAL_S)),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from bench.harness import BenchContext, fresh_database
 
 # Each module has `async def run(ctx: BenchContext) -> None`; ledger first: it measures
 # the raw ceiling the others are compared with.
-BENCHMARKS = ["ledger", "earning", "redemption"]
+BENCHMARKS = ["ledger", "earning", "redemption", "audit"]
 
 
 def main() -> None:

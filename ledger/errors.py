@@ -83,6 +83,12 @@ RealmExists = _define("RealmExists", Conflict, "realm_exists")
 AccountNotFound = _define("AccountNotFound", NotFound, "account_not_found")
 EntryNotFound = _define("EntryNotFound", NotFound, "entry_not_found")
 RealmNotFound = _define("RealmNotFound", NotFound, "realm_not_found")
+# audit: checkpoints and proofs
+CheckpointNotFound = _define("CheckpointNotFound", NotFound, "checkpoint_not_found")
+EntryNotSealed = _define("EntryNotSealed", NotFound, "entry_not_sealed")
+InvalidProofRequest = _define("InvalidProofRequest", InvalidInput, "invalid_proof_request")
+CheckpointChainBroken = _define("CheckpointChainBroken", InvalidInput, "checkpoint_chain_broken")
+CheckpointLeavesMismatch = _define("CheckpointLeavesMismatch", InvalidInput, "checkpoint_leaves_mismatch")
 
 # Codes the database raises for writes that bypassed the service's own checks.
 for _code in ("append_only", "account_immutable", "balance_is_derived", "entry_closed",

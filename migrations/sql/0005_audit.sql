@@ -1,3 +1,121 @@
--- Audit: checkpoints and reconciliation support
--- (reserved: filled in by its issue)
-SELECT 1;
+-- Audit: signed checkpoints (a Merkle tree per realm over its committed entries) and the
+-- canonical leaf of an entry, so that the database and an offline verifier hash the
+-- same bytes.
+--
+-- Checkpoints are per realm: every per-realm table carries `realm` (Citus), a realm's
+-- auditor can verify its own tree without anyone else's entries, and sealing one realm
+-- never waits for another.
+
+-- Sealing finds the entries committed since the last checkpoint by transaction id.
+CREATE INDEX entries_realm_txid ON entries (realm, created_txid);
+
+-- A text field in the canonical leaf: its length in bytes, a colon, the text; '-' for
+-- NULL. Unambiguous without escaping, and easy to reproduce in Python.
+CREATE FUNCTION audit_field(value text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN value IS NULL THEN '-' ELSE octet_length(value)::text || ':' || value END
+$$;
+
+-- Microseconds since the epoch: exact, unlike a formatted timestamp.
+CREATE FUNCTION audit_micros(moment timestamptz) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (extract(epoch FROM moment) * 1000000)::bigint
+$$;
+
+-- The canonical bytes of an entry and its postings (ordered by account), the Merkle leaf
+-- before hashing. Python's ledger.merkle.leaf_bytes builds the same bytes.
+CREATE VIEW audit_entry_leaves AS
+SELECT e.realm, e.id AS entry_id, e.created_txid,
+       sha256('\x00'::bytea || convert_to(
+           'pb-leaf-v1' || audit_field(e.realm) || audit_field(e.id::text)
+           || audit_field(e.kind) || audit_field(e.reverses_entry_id::text)
+           || audit_field(e.reference) || audit_field(e.memo) || audit_field(e.created_by)
+           || audit_field(audit_micros(e.created_at)::text)
+           || coalesce(lines.text, ''), 'UTF8')) AS leaf_hash
+  FROM entries e
+  LEFT JOIN LATERAL (
+      SELECT string_agg('|' || audit_field(p.account_id::text) || audit_field(p.account_seq::text)
+                        || audit_field(p.asset) || audit_field(p.amount::text)
+                        || audit_field(p.balance_after::text), '' ORDER BY p.account_id) AS text
+        FROM postings p WHERE p.realm = e.realm AND p.entry_id = e.id) lines ON true;
+
+CREATE TABLE checkpoints (
+    realm              text NOT NULL REFERENCES realms (code),
+    seq                bigint NOT NULL CHECK (seq >= 1),
+    tree_size          bigint NOT NULL CHECK (tree_size >= 1),
+    root_hash          bytea NOT NULL CHECK (octet_length(root_hash) = 32),
+    previous_head_hash bytea CHECK (octet_length(previous_head_hash) = 32),
+    head_hash          bytea NOT NULL CHECK (octet_length(head_hash) = 32),
+    -- hashes of the perfect subtrees that make the tree, largest first (sealing appends
+    -- to them instead of rereading every leaf)
+    frontier           bytea[] NOT NULL,
+    -- every entry committed by a transaction below this id is sealed at or before here
+    sealed_below_txid  bigint NOT NULL,
+    key_id             integer NOT NULL,
+    signature          bytea NOT NULL CHECK (octet_length(signature) = 64),
+    created_at         timestamptz NOT NULL,
+    PRIMARY KEY (realm, seq),
+    CONSTRAINT checkpoints_first CHECK ((seq = 1) = (previous_head_hash IS NULL))
+);
+
+CREATE TABLE checkpoint_entries (
+    realm           text NOT NULL,
+    entry_id        bigint NOT NULL,
+    checkpoint_seq  bigint NOT NULL,
+    leaf_index      bigint NOT NULL CHECK (leaf_index >= 0),
+    leaf_hash       bytea NOT NULL CHECK (octet_length(leaf_hash) = 32),
+    -- an entry is sealed once, and each position of the tree holds one entry
+    PRIMARY KEY (realm, entry_id),
+    CONSTRAINT checkpoint_entries_leaf UNIQUE (realm, leaf_index),
+    FOREIGN KEY (realm, entry_id) REFERENCES entries (realm, id),
+    FOREIGN KEY (realm, checkpoint_seq) REFERENCES checkpoints (realm, seq)
+        DEFERRABLE INITIALLY DEFERRED
+);
+CREATE INDEX checkpoint_entries_seq ON checkpoint_entries (realm, checkpoint_seq);
+
+-- A checkpoint extends the previous one: next number, chained head, and exactly the
+-- leaves sealed under it at the next positions (its leaves are inserted first).
+CREATE FUNCTION checkpoints_check_chain() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    previous_seq   bigint := 0;
+    previous_size  bigint := 0;
+    previous_head  bytea;
+    previous_below bigint := 0;
+    leaf_count bigint;
+    leaf_min   bigint;
+    leaf_max   bigint;
+BEGIN
+    SELECT c.seq, c.tree_size, c.head_hash, c.sealed_below_txid
+      INTO previous_seq, previous_size, previous_head, previous_below
+      FROM checkpoints c WHERE c.realm = NEW.realm ORDER BY c.seq DESC LIMIT 1;
+    IF NOT FOUND THEN
+        previous_seq := 0; previous_size := 0; previous_below := 0;
+    END IF;
+    IF NEW.seq <> previous_seq + 1 OR NEW.previous_head_hash IS DISTINCT FROM previous_head
+       OR NEW.sealed_below_txid < previous_below THEN
+        PERFORM pb_raise('checkpoint_chain_broken', jsonb_build_object('realm', NEW.realm, 'seq', NEW.seq));
+    END IF;
+    SELECT count(*), min(leaf_index), max(leaf_index) INTO leaf_count, leaf_min, leaf_max
+      FROM checkpoint_entries WHERE realm = NEW.realm AND checkpoint_seq = NEW.seq;
+    IF leaf_count = 0 OR leaf_min <> previous_size OR leaf_max <> NEW.tree_size - 1
+       OR leaf_count <> NEW.tree_size - previous_size THEN
+        PERFORM pb_raise('checkpoint_leaves_mismatch', jsonb_build_object('realm', NEW.realm, 'seq', NEW.seq));
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER checkpoints_chain BEFORE INSERT ON checkpoints
+    FOR EACH ROW EXECUTE FUNCTION checkpoints_check_chain();
+
+-- Append-only, like the book they seal.
+CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON checkpoints
+    FOR EACH ROW EXECUTE FUNCTION pb_refuse_change();
+CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints
+    FOR EACH STATEMENT EXECUTE FUNCTION pb_refuse_change();
+CREATE TRIGGER checkpoint_entries_append_only BEFORE UPDATE OR DELETE ON checkpoint_entries
+    FOR EACH ROW EXECUTE FUNCTION pb_refuse_change();
+CREATE TRIGGER checkpoint_entries_no_truncate BEFORE TRUNCATE ON checkpoint_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION pb_refuse_change();
+
+GRANT SELECT ON audit_entry_leaves TO pointsbank_app;
+GRANT SELECT, INSERT ON checkpoints, checkpoint_entries TO pointsbank_app;
