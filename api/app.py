@@ -11,6 +11,8 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import merchants.audit  # noqa: F401  (registers the merchant checks with the audit)
+import redemption.audit  # noqa: F401  (registers the voucher checks with the audit)
 from api.auth import Authenticator, auditors_read_only, current_principal
 from api.background import PeriodicJobs
 from api.database import resolve_database_url
