@@ -191,6 +191,11 @@ BEGIN
     ELSIF TG_OP = 'UPDATE' AND OLD.status = 'issued' AND NEW.status <> 'issued' THEN
         change := -OLD.amount;
     END IF;
+    IF change <> 0 THEN
+        -- the hold account first, as an issue's entry takes it before its voucher row:
+        -- one lock order for issue, capture and release, so they never deadlock
+        PERFORM 1 FROM accounts a WHERE a.realm = NEW.realm AND a.id = NEW.hold_account_id FOR UPDATE;
+    END IF;
     IF change > 0 THEN
         INSERT INTO voucher_outstanding AS o (realm, asset, amount)
         VALUES (NEW.realm, NEW.asset, change)

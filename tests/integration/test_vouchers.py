@@ -325,3 +325,26 @@ async def test_the_database_refuses_a_redemption_for_a_merchant_suspended_meanwh
         await vouchers.redeem(stale_view, voucher["code"], None, "stale", "m")
     assert (await vouchers.get(voucher["id"]))["status"] == "issued"
     assert await balance(ledger, wallet["id"]) == 900
+
+
+async def test_issues_captures_and_cancels_at_once_never_deadlock(vouchers, merchants, ledger, realm, owner_conn):
+    """They all touch the realm's hold account and its outstanding total: one lock order
+    for all of them, so the database never has to break a deadlock (a retry would hide
+    it from callers, so count them where PostgreSQL does)."""
+    def deadlocks() -> int:
+        return owner_conn.execute(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()").fetchone()[0]
+
+    for resident_id in range(1, 7):
+        await fund_resident(ledger, realm, resident_id)
+    store = await shop(merchants, realm)
+    ready = [await issue(vouchers, realm, 10, store, resident_id=r) for r in range(1, 7) for _ in range(3)]
+    owner_conn.execute("SELECT pg_stat_clear_snapshot()")
+    before = deadlocks()
+    await asyncio.gather(
+        *(issue(vouchers, realm, 5, store, resident_id=r) for r in range(1, 7) for _ in range(2)),
+        *(vouchers.redeem(store, v["code"], None, f"mixed-{i}", "m") for i, v in enumerate(ready[::2])),
+        *(vouchers.cancel(v, "r") for v in ready[1::2]))
+    await asyncio.sleep(0.6)  # statistics reach pg_stat_database within half a second
+    owner_conn.execute("SELECT pg_stat_clear_snapshot()")
+    assert deadlocks() == before
