@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api import pages
 from api.auth import Authenticator, current_principal
 from api.database import resolve_database_url
 from api.errors import EXCEPTION_HANDLERS
@@ -97,7 +98,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
 
     return Litestar(
         route_handlers=[healthz, *ledger_routes.ROUTES, *merchant_routes.ROUTES,
-                        *redemption_routes.ROUTES, *earning_routes.ROUTES],
+                        *redemption_routes.ROUTES, *earning_routes.ROUTES, *pages.ROUTES],
         dependencies={"principal": Provide(current_principal)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
