@@ -11,6 +11,7 @@ var PB = (function () {
   var page = document.body.getAttribute("data-page");
   var pageRoles = { resident: ["resident"], merchant: ["merchant"], audit: ["auditor", "admin"] };
   var whenSignedIn = null;
+  var timeZone = null;
 
   function t(key) {
     var table = dictionary && dictionary[language];
@@ -109,6 +110,14 @@ var PB = (function () {
     if (whenSignedIn) whenSignedIn(identity);
   }
 
+  // Times are shown in the realm's time zone (Asia/Shanghai unless the realm says otherwise).
+  function realmTimeZone(realm) {
+    if (!realm) return Promise.resolve();
+    return api("/v1/realms/" + encodeURIComponent(realm)).then(function (found) {
+      timeZone = found.timezone || null;
+    }, function () { /* the phone's own time zone then */ });
+  }
+
   function checkToken() {
     say(t("signin.checking"), "info");
     return api("/v1/whoami").then(function (identity) {
@@ -118,7 +127,7 @@ var PB = (function () {
         return;
       }
       say("");
-      signedIn(identity);
+      return realmTimeZone(identity.realm).then(function () { signedIn(identity); });
     }, function (error) {
       if (error.status !== 401) return failed(error);
       say(t("error.unauthorized"));
@@ -161,7 +170,13 @@ var PB = (function () {
     if (!iso) return "";
     var moment = new Date(iso);
     if (isNaN(moment.getTime())) return iso;
-    return moment.toLocaleString(language === "zh" ? "zh-CN" : "en-GB", { hour12: false });
+    var options = { hourCycle: "h23" };     // not hour12:false, which can print 24:00
+    if (timeZone) options.timeZone = timeZone;
+    try {
+      return moment.toLocaleString(language === "zh" ? "zh-CN" : "en-GB", options);
+    } catch (unknownZone) {
+      return moment.toLocaleString(language === "zh" ? "zh-CN" : "en-GB", { hourCycle: "h23" });
+    }
   }
 
   function signed(amount) { return (amount > 0 ? "+" : "") + amount; }

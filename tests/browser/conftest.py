@@ -24,6 +24,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 STARTING_POINTS = 1_000
 WAIT_MS = 10_000           # the longest a test waits for one thing on a page
+BROWSER_TIME_ZONE = "America/New_York"   # not the realm's: the pages show the realm's time
 
 
 def need_chromium() -> None:
@@ -61,7 +62,7 @@ async def new_page(browser, base_url: str):
 
     async def open_page(path: str):
         context = await browser.new_context(base_url=base_url, viewport={"width": 390, "height": 844},
-                                            device_scale_factor=2)
+                                            device_scale_factor=2, timezone_id=BROWSER_TIME_ZONE)
         context.set_default_timeout(WAIT_MS)
         contexts.append(context)
         page = await context.new_page()

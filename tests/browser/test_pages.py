@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from zoneinfo import ZoneInfo
 
 import zxingcpp
 from PIL import Image
@@ -46,6 +47,9 @@ async def test_resident_shows_a_voucher_and_a_merchant_types_its_short_code(new_
     assert await voucher_code_in_qr(resident) == voucher["code"]
     assert short_code.replace("-", "") == voucher["short_code"]
     assert await resident.locator("#voucher-status").text_content() == "待使用"
+    shanghai = voucher["expires_at"].astimezone(ZoneInfo("Asia/Shanghai"))
+    assert await resident.locator("#voucher-expires").text_content() == (
+        f"{shanghai.year}/{shanghai.month}/{shanghai.day} {shanghai:%H:%M:%S}")
 
     merchant = await new_page("/app/merchant")
     await sign_in(merchant, world.merchant_token)
@@ -78,7 +82,7 @@ async def ledger_vouchers(ledger, world: World) -> list[dict]:
     from sqlalchemy import text
 
     async with ledger.engine.connect() as conn:
-        rows = await conn.execute(text("SELECT id, code, short_code, status FROM vouchers "
+        rows = await conn.execute(text("SELECT id, code, short_code, status, expires_at FROM vouchers "
                                        "WHERE realm = :realm ORDER BY id DESC"), {"realm": world.realm})
         return [dict(row._mapping) for row in rows]
 
