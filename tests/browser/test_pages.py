@@ -27,12 +27,16 @@ async def voucher_code_in_qr(page) -> str:
     return scans[0].text
 
 
+async def qr_loaded(page) -> None:
+    await expect(page.locator("#voucher-qr")).to_have_attribute("src", re.compile("^blob:"))
+    await expect(page.locator("#voucher-qr")).to_have_js_property("complete", True)
+
+
 async def issue_voucher(page, points: int) -> None:
     await page.fill("#issue-amount", str(points))
     await page.click("#issue-form button[type=submit]")
     await page.wait_for_selector("#voucher", state="visible")
-    await expect(page.locator("#voucher-qr")).to_have_attribute("src", re.compile("^blob:"))
-    await expect(page.locator("#voucher-qr")).to_have_js_property("complete", True)
+    await qr_loaded(page)
 
 
 async def test_resident_shows_a_voucher_and_a_merchant_types_its_short_code(new_page, world: World, ledger):
@@ -179,3 +183,30 @@ async def test_the_audit_page_reads_budgets_accounts_and_entries(new_page, world
     amounts = await page.locator("#entry-postings .amount").all_text_contents()
     assert sorted(amounts) == sorted([f"+{STARTING_POINTS}", f"-{STARTING_POINTS}"])
     assert "获得积分" in await page.locator("#entry-summary").text_content()
+
+
+async def test_history_pages_with_more_and_a_listed_voucher_shows_again(new_page, world: World, ledger):
+    from tests.browser.conftest import give_points
+
+    for _ in range(11):
+        await give_points(ledger, world.realm, world.civic_account_id, 1)
+    page = await new_page("/app/resident")
+    await sign_in(page, world.resident_token)
+    rows = page.locator("#history .row")
+    await expect(rows).to_have_count(10)
+    await page.click("#history-more")
+    await expect(rows).to_have_count(12)
+    assert await page.locator("#history-more").is_hidden()
+    assert await page.locator("#history .what").last.text_content() == "获得积分"
+    assert await page.locator("#history .after").last.text_content() == f"= {STARTING_POINTS}"
+
+    await issue_voucher(page, 5)
+    short_code = await page.locator("#voucher-short").text_content()
+    await page.reload()
+    await page.wait_for_selector("#signed-in", state="visible")
+    assert await page.locator("#voucher").is_hidden()
+    listed = page.locator("#vouchers .row", has_text=short_code)
+    await listed.locator("button").click()
+    await expect(page.locator("#voucher-short")).to_have_text(short_code)
+    await qr_loaded(page)
+    assert await voucher_code_in_qr(page) == (await ledger_vouchers(ledger, world))[0]["code"]
