@@ -210,3 +210,25 @@ async def test_history_pages_with_more_and_a_listed_voucher_shows_again(new_page
     await expect(page.locator("#voucher-short")).to_have_text(short_code)
     await qr_loaded(page)
     assert await voucher_code_in_qr(page) == (await ledger_vouchers(ledger, world))[0]["code"]
+
+
+async def test_a_merchant_takes_part_of_a_voucher_and_the_rest_goes_back(new_page, world: World, ledger):
+    resident = await new_page("/app/resident")
+    await sign_in(resident, world.resident_token)
+    await issue_voucher(resident, 200)
+    short_code = await resident.locator("#voucher-short").text_content()
+
+    merchant = await new_page("/app/merchant")
+    await sign_in(merchant, world.merchant_token)
+    await merchant.fill("#short-code", short_code)
+    await merchant.fill("#redeem-amount", "201")
+    await merchant.click("#redeem-form button[type=submit]")
+    await expect(merchant.locator("#result-text")).to_have_text("收取的积分超过兑换码的额度。")
+    await merchant.fill("#redeem-amount", "80")
+    await merchant.click("#redeem-form button[type=submit]")
+    await expect(merchant.locator("#result-text")).to_have_text("已收到 80 积分")
+
+    await expect(resident.locator("#voucher-status")).to_have_text("部分兑换")
+    await expect(balance_text(resident)).to_have_text(str(STARTING_POINTS - 80))
+    assert (await ledger.account(world.civic_account_id))["balance"] == STARTING_POINTS - 80
+    assert (await ledger.account(world.merchant_civic_account_id))["balance"] == 80
