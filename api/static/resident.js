@@ -4,7 +4,7 @@
 (function () {
   var PAGE_SIZE = 10;
   var ASSET_ORDER = ["civic", "agri"];   // civic points first: what most residents hold
-  var VOUCHER_POLL_MS = 4000;     // while a shown voucher is unused, watch for its redemption
+  var VOUCHER_POLL_MS = 3000;     // while a shown voucher is unused, watch for its redemption
   var me = null;
   var accounts = [];
   var historyRows = [];
