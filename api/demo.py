@@ -138,4 +138,5 @@ def describe(demo: dict[str, Any]) -> str:
               for mid, m in demo["merchants"].items()]
     lines += ["", "Tokens (shown once; send as Authorization: Bearer <token>):"]
     lines += [f"  {role:<10} {token}" for role, token in demo["tokens"].items()]
+    lines += ["", "Web pages (paste a token there): /app/resident, /app/merchant, /app/audit"]
     return "\n".join(lines)
