@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import merchants.audit  # noqa: F401  (registers the merchant checks with the audit)
 import redemption.audit  # noqa: F401  (registers the voucher checks with the audit)
+from api import pages
 from api.auth import Authenticator, auditors_read_only, current_principal
 from api.background import PeriodicJobs
 from api.database import resolve_database_url
@@ -95,7 +96,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     return Litestar(
         route_handlers=[healthz, *ledger_routes.ROUTES, *merchant_routes.ROUTES,
                         *redemption_routes.ROUTES, *earning_routes.ROUTES,
-                        *reward_routes.ROUTES, *settlement_routes.ROUTES, *audit_routes.ROUTES],
+                        *reward_routes.ROUTES, *settlement_routes.ROUTES, *audit_routes.ROUTES,
+                        *pages.ROUTES],
         guards=[auditors_read_only],
         dependencies={"principal": Provide(current_principal)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

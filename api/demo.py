@@ -190,4 +190,5 @@ def describe(demo: dict[str, Any]) -> str:
               f"{s['status']}  {s['statement_pdf']}" for s in demo.get("settlements", [])]
     lines += ["", "Tokens (shown once; send as Authorization: Bearer <token>):"]
     lines += [f"  {role:<10} {token}" for role, token in demo["tokens"].items()]
+    lines += ["", "Web pages (paste a token there): /app/resident, /app/merchant, /app/audit"]
     return "\n".join(lines)

@@ -1,0 +1,94 @@
+"""Web pages: server-rendered HTML under /app/, their assets under /static/.
+
+The pages carry no data of their own: a little vanilla JS (api/static/*.js) calls the
+JSON API with the bearer token the user pasted (kept in localStorage, no cookies, so no
+CSRF surface). Chinese is rendered on the server from api/static/i18n.json; the same
+file gives the JS its English switch and the problem `code` messages. Nothing is loaded
+from elsewhere: the Content-Security-Policy allows only this origin.
+"""
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from litestar import Response, get
+from litestar.datastructures import CacheControlHeader
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+
+from api.routes.common import Caller
+
+STATIC_DIR = Path(__file__).parent / "static"
+DEFAULT_LANGUAGE = "zh"
+STATIC_CACHE_S = 300
+
+# Only this origin; blob: for the voucher QR image the page fetches with its token.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+                           "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+_templates = Environment(loader=PackageLoader("api", "templates"),
+                         autoescape=select_autoescape(["html"]))
+
+
+@cache
+def messages() -> dict[str, dict[str, str]]:
+    return json.loads((STATIC_DIR / "i18n.json").read_text(encoding="utf-8"))
+
+
+def text(key: str) -> str:
+    """The Chinese text for `key` (the page's first language; the JS switches it)."""
+    return messages()[DEFAULT_LANGUAGE][key]
+
+
+def page(template: str, role: str | None) -> Response[str]:
+    html = _templates.get_template(template).render(t=text, role=role)
+    return Response(html, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
+@get("/", include_in_schema=False)
+async def root() -> Redirect:
+    return Redirect("/app/")
+
+
+@get("/app/", include_in_schema=False)
+async def landing() -> Response[str]:
+    return page("landing.html", None)
+
+
+@get("/app/resident", include_in_schema=False)
+async def resident_page() -> Response[str]:
+    return page("resident.html", "resident")
+
+
+@get("/app/merchant", include_in_schema=False)
+async def merchant_page() -> Response[str]:
+    return page("merchant.html", "merchant")
+
+
+@get("/app/audit", include_in_schema=False)
+async def audit_page() -> Response[str]:
+    return page("audit.html", "audit")
+
+
+@get("/v1/whoami")
+async def whoami(principal: Caller) -> dict[str, Any]:
+    """Who this token is: its role and scopes (the pages read it after sign-in)."""
+    return {"token_id": principal.token_id, "role": principal.role, "realm": principal.realm,
+            "station_id": principal.station_id, "merchant_id": principal.merchant_id,
+            "resident_id": principal.resident_id}
+
+
+static_files = create_static_files_router(
+    path="/static", directories=[STATIC_DIR], name="static",
+    cache_control=CacheControlHeader(max_age=STATIC_CACHE_S), include_in_schema=False)
+
+ROUTES = [root, landing, resident_page, merchant_page, audit_page, whoami, static_files]

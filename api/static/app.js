@@ -1,0 +1,201 @@
+// Shared by every page: language, the stored token, calls to the JSON API, messages.
+// Plain script (no modules, no build step) so that old phone browsers run it.
+"use strict";
+
+var PB = (function () {
+  var LANG_KEY = "pb.lang";
+  var TOKEN_KEY_PREFIX = "pb.token.";        // one token per page kind (resident, merchant, audit)
+  var IDEMPOTENCY_KEY_BYTES = 16;
+  var dictionary = null;
+  var language = localStorage.getItem(LANG_KEY) || "zh";
+  var page = document.body.getAttribute("data-page");
+  var pageRoles = { resident: ["resident"], merchant: ["merchant"], audit: ["auditor", "admin"] };
+  var whenSignedIn = null;
+  var timeZone = null;
+
+  function t(key) {
+    var table = dictionary && dictionary[language];
+    if (table && key in table) return table[key];
+    var fallback = dictionary && dictionary.zh;
+    return fallback && key in fallback ? fallback[key] : key;
+  }
+
+  function applyLanguage() {
+    document.documentElement.lang = language === "zh" ? "zh-CN" : "en";
+    var nodes = document.querySelectorAll("[data-i18n]");
+    for (var i = 0; i < nodes.length; i++) nodes[i].textContent = t(nodes[i].getAttribute("data-i18n"));
+    document.dispatchEvent(new Event("pb:language"));
+  }
+
+  function toggleLanguage() {
+    language = language === "zh" ? "en" : "zh";
+    localStorage.setItem(LANG_KEY, language);
+    applyLanguage();
+  }
+
+  function tokenKey() { return TOKEN_KEY_PREFIX + page; }
+  function token() { return localStorage.getItem(tokenKey()); }
+
+  function show(id, visible) { document.getElementById(id).hidden = !visible; }
+
+  function say(text, kind) {
+    var box = document.getElementById("message");
+    box.textContent = text || "";
+    box.className = "message " + (kind || "error");
+    box.hidden = !text;
+  }
+
+  // A problem+json answer as a short message in the current language.
+  function problemText(problem) {
+    var code = problem && problem.code;
+    var key = "error." + code;
+    if (code && dictionary && (key in dictionary.zh)) return t(key);
+    var detail = problem && problem.detail ? problem.detail : "";
+    return t("error.unknown") + (code ? " (" + code + ")" : "") + (detail ? ": " + detail : "");
+  }
+
+  function ApiError(status, problem) {
+    this.status = status;
+    this.problem = problem;
+    this.message = problemText(problem);
+  }
+
+  function newIdempotencyKey() {
+    var bytes = new Uint8Array(IDEMPOTENCY_KEY_BYTES);
+    crypto.getRandomValues(bytes);   // works on plain http too, unlike crypto.randomUUID
+    var hex = "";
+    for (var i = 0; i < bytes.length; i++) hex += ("0" + bytes[i].toString(16)).slice(-2);
+    return "web-" + hex;
+  }
+
+  // Calls the API with the stored token; resolves to parsed JSON (or a Blob with
+  // options.blob); rejects with an ApiError carrying the problem's code.
+  function api(path, options) {
+    options = options || {};
+    var headers = { "Authorization": "Bearer " + token() };
+    if (options.body !== undefined) headers["Content-Type"] = "application/json";
+    if (options.idempotencyKey) headers["Idempotency-Key"] = options.idempotencyKey;
+    return fetch(path, {
+      method: options.method || "GET", headers: headers, credentials: "omit", cache: "no-store",
+      body: options.body !== undefined ? JSON.stringify(options.body) : undefined
+    }).catch(function () {
+      throw new ApiError(0, { code: "network" });
+    }).then(function (response) {
+      if (response.ok) return options.blob ? response.blob() : response.json();
+      return response.json().catch(function () { return { code: "http_" + response.status }; })
+        .then(function (problem) {
+          if (response.status === 401) signOut(false);
+          throw new ApiError(response.status, problem);
+        });
+    });
+  }
+
+  function failed(error) {
+    if (error && error.problem && error.problem.code === "network") return say(t("common.network"));
+    say(error && error.message ? error.message : t("error.unknown"));
+  }
+
+  function signOut(clearMessage) {
+    localStorage.removeItem(tokenKey());
+    show("signed-in", false);
+    show("signout", false);
+    show("signin", true);
+    if (clearMessage !== false) say("");
+  }
+
+  function signedIn(identity) {
+    show("signin", false);
+    show("signout", true);
+    show("signed-in", true);
+    if (whenSignedIn) whenSignedIn(identity);
+  }
+
+  // Times are shown in the realm's time zone (Asia/Shanghai unless the realm says otherwise).
+  function realmTimeZone(realm) {
+    if (!realm) return Promise.resolve();
+    return api("/v1/realms/" + encodeURIComponent(realm)).then(function (found) {
+      timeZone = found.timezone || null;
+    }, function () { /* the phone's own time zone then */ });
+  }
+
+  function checkToken() {
+    say(t("signin.checking"), "info");
+    return api("/v1/whoami").then(function (identity) {
+      if (pageRoles[page].indexOf(identity.role) < 0) {
+        signOut(false);
+        say(t("signin.wrong_role"));
+        return;
+      }
+      say("");
+      return realmTimeZone(identity.realm).then(function () { signedIn(identity); });
+    }, function (error) {
+      if (error.status !== 401) return failed(error);
+      say(t("error.unauthorized"));
+    });
+  }
+
+  function setUpSignIn() {
+    if (!pageRoles[page]) return;
+    document.getElementById("signout").addEventListener("click", function () { signOut(); });
+    document.getElementById("signin-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var field = document.getElementById("token");
+      var value = field.value.trim();
+      if (!value) return;
+      localStorage.setItem(tokenKey(), value);
+      field.value = "";
+      checkToken();
+    });
+    if (token()) checkToken(); else signOut();
+  }
+
+  function start() {
+    document.getElementById("lang").addEventListener("click", toggleLanguage);
+    fetch("/static/i18n.json").then(function (r) { return r.json(); }).then(function (loaded) {
+      dictionary = loaded;
+      if (language !== "zh") applyLanguage();
+    }).catch(function () { /* the page stays in Chinese, rendered by the server */ })
+      .then(setUpSignIn);
+  }
+
+  // Small DOM helpers for the page scripts.
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function when(iso) {
+    if (!iso) return "";
+    var moment = new Date(iso);
+    if (isNaN(moment.getTime())) return iso;
+    var options = { hourCycle: "h23" };     // not hour12:false, which can print 24:00
+    if (timeZone) options.timeZone = timeZone;
+    try {
+      return moment.toLocaleString(language === "zh" ? "zh-CN" : "en-GB", options);
+    } catch (unknownZone) {
+      return moment.toLocaleString(language === "zh" ? "zh-CN" : "en-GB", { hourCycle: "h23" });
+    }
+  }
+
+  function signed(amount) { return (amount > 0 ? "+" : "") + amount; }
+
+  // A whole positive number from a form field, or null when the field is empty.
+  function wholeNumber(field) {
+    var text = field.value.trim();
+    if (text === "") return null;
+    return /^[0-9]+$/.test(text) ? parseInt(text, 10) : NaN;
+  }
+
+  // Deferred page scripts run before DOMContentLoaded, so they register onSignIn first.
+  if (document.readyState === "complete") start();
+  else document.addEventListener("DOMContentLoaded", start);
+
+  return {
+    t: t, api: api, say: say, failed: failed, show: show, element: element, when: when,
+    signed: signed, wholeNumber: wholeNumber, newIdempotencyKey: newIdempotencyKey,
+    onSignIn: function (callback) { whenSignedIn = callback; },
+    language: function () { return language; }
+  };
+})();
