@@ -35,6 +35,6 @@ class PeriodicJobs:
             try:
                 done = await job()
                 if done:
-                    log.info("%s: %s", name, done)
+                    log.info("%s: %s", name, len(done) if isinstance(done, (list, tuple)) else done)
             except Exception:  # keep the job alive: the next round retries
                 log.exception("%s failed", name)

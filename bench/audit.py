@@ -20,7 +20,7 @@ from ledger import audit, db
 from ledger.checkpoints import Checkpoints
 from ledger.keys import KeyRing
 
-BENCH_REALM = "439901"
+BENCH_REALM = "439903"
 RESIDENTS = 20_000
 POSTINGS_FULL = 1_000_000
 POSTINGS_QUICK = 20_000
