@@ -221,24 +221,11 @@ async def award_chunk(conn: AsyncConnection, realm: str, records: list[model.Rec
     return result.scalar_one()
 
 
-async def find_attendance_request(conn: AsyncConnection, realm: str,
-                                  key: str) -> dict[str, Any] | None:
-    return _one((await conn.execute(text(
-        "SELECT request_hash, activity_id, results FROM attendance_requests "
-        "WHERE realm = :realm AND idempotency_key = :key"), {"realm": realm, "key": key})).first())
-
-
-async def insert_attendance_request(conn: AsyncConnection, realm: str, key: str, request_hash: bytes,
-                                    activity_id: int, results: dict[str, Any],
-                                    created_by: str) -> bool:
-    """False when a concurrent request under the same key stored its results first."""
-    inserted = (await conn.execute(text(
-        "INSERT INTO attendance_requests (realm, idempotency_key, request_hash, activity_id, results, "
-        "created_by) VALUES (:realm, :key, :hash, :activity, CAST(:results AS jsonb), :created_by) "
-        "ON CONFLICT DO NOTHING RETURNING 1"),
-        {"realm": realm, "key": key, "hash": request_hash, "activity": activity_id,
-         "results": json.dumps(results), "created_by": created_by})).first()
-    return inserted is not None
+async def record_attendance(conn: AsyncConnection, request: dict[str, Any]) -> dict[str, Any]:
+    """Replay, award and store a bulk attendance request in one statement."""
+    result = await conn.execute(text("SELECT earning_record_attendance(CAST(:request AS jsonb))"),
+                                {"request": json.dumps(request)})
+    return result.scalar_one()
 
 
 # history, totals, leaderboards, budgets -----------------------------------------------

@@ -217,7 +217,8 @@ class Earning:
 
     async def record_attendance(self, activity: dict[str, Any], attendees: list[tuple[int, int]],
                                 created_by: str, idempotency_key: str) -> Attendance:
-        """Award `(resident_id, minutes)` records for one activity, all in one transaction,
+        """Award `(resident_id, minutes)` records for one activity, all in one transaction
+        (one statement: the realm's budget is never locked across a round trip),
         idempotent under the key: a retry returns the first results."""
         model.check_record_count(len(attendees))
         ledger_model.check_idempotency_key(idempotency_key)
@@ -228,23 +229,22 @@ class Earning:
         records = [model.Record(n, activity_id, resident_id, minutes)
                    for n, (resident_id, minutes) in enumerate(attendees, start=1)]
         request_hash = model.attendance_hash(activity_id, records)
-
-        async def work(conn: AsyncConnection) -> Attendance:
-            first = await repository.find_attendance_request(conn, realm, idempotency_key)
-            if first is not None:
-                return _replay(first, request_hash)
-            minutes_max = model.activity_minutes(activity["starts_at"], activity["ends_at"])
-            results = await self._award(conn, realm, records, created_by, minutes_max)
-            outcome = Attendance(activity_id, results)
-            stored = await repository.insert_attendance_request(
-                conn, realm, idempotency_key, request_hash, activity_id, outcome.body(), created_by)
-            if not stored:  # a concurrent request under the same key committed first
-                first = await repository.find_attendance_request(conn, realm, idempotency_key)
-                require(first is not None, "a conflicting attendance request is stored")
-                return _replay(first, request_hash)
-            return outcome
-
-        return await db.in_transaction(self.engine, work)
+        minutes_max = model.activity_minutes(activity["starts_at"], activity["ends_at"])
+        refused = model.record_errors(records, minutes_max)
+        request = {
+            "realm": realm, "idempotency_key": idempotency_key, "request_hash": request_hash.hex(),
+            "activity_id": activity_id, "created_by": created_by,
+            "records": [{"n": r.n, "activity_id": r.activity_id, "resident_id": r.resident_id,
+                         "minutes": r.minutes} for r in records if r.n not in refused],
+            "refused": [{"n": r.n, "activity_id": r.activity_id, "resident_id": r.resident_id,
+                         "error": refused[r.n]} for r in records if r.n in refused]}
+        stored = await db.in_one_statement(self.engine, lambda conn: repository.record_attendance(conn, request))
+        if stored["replay"]:
+            return _replay({"request_hash": bytes.fromhex(stored["request_hash"]),
+                            "activity_id": stored["activity_id"], "results": stored["outcome"]}, request_hash)
+        results = stored["outcome"]["results"]
+        require(len(results) == len(records), "one attendance result per record")
+        return Attendance(activity_id, results)
 
     async def _award(self, conn: AsyncConnection, realm: str, records: list[model.Record],
                      created_by: str,

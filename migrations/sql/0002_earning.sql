@@ -217,6 +217,9 @@ BEGIN
     SELECT (r->>'n')::bigint, (r->>'activity_id')::bigint, (r->>'resident_id')::bigint,
            (r->>'minutes')::bigint
       FROM jsonb_array_elements(request->'records') r;
+    -- Statistics for the plan, so the look-ups below probe awards by key (nested loops)
+    -- instead of hashing a realm's every award: a chunk's cost must not grow with the book.
+    ANALYZE pg_temp.award_plan;
 
     -- Activity, its type's current rule, the budget of the rule's asset.
     UPDATE pg_temp.award_plan p
@@ -391,3 +394,51 @@ END $$;
 CREATE TRIGGER entries_refuse_award_reversal BEFORE INSERT ON entries
     FOR EACH ROW WHEN (NEW.kind = 'reversal')
     EXECUTE FUNCTION entries_refuse_award_reversal();
+
+-- One bulk attendance request in one statement: answer a replay, award the records the
+-- service accepted, merge the ones it refused, store the outcome under the key. The
+-- budget's lock is taken and held (to COMMIT) inside the server, with no round trip to
+-- the client in between.
+--   {realm, idempotency_key, request_hash (hex), activity_id, created_by,
+--    records: [{n, activity_id, resident_id, minutes}], refused: [{n, ..., error}]}
+CREATE FUNCTION earning_record_attendance(request jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    request_realm text := request->>'realm';
+    key           text := request->>'idempotency_key';
+    first         attendance_requests;
+    awarded       jsonb := '[]';
+    results       jsonb;
+    outcome       jsonb;
+BEGIN
+    SELECT * INTO first FROM attendance_requests r
+     WHERE r.realm = request_realm AND r.idempotency_key = key;
+    IF FOUND THEN
+        RETURN jsonb_build_object('replay', true, 'request_hash', encode(first.request_hash, 'hex'),
+                                  'activity_id', first.activity_id, 'outcome', first.results);
+    END IF;
+    IF jsonb_array_length(request->'records') > 0 THEN
+        awarded := earning_award_chunk(jsonb_build_object(
+            'realm', request_realm, 'created_by', request->>'created_by', 'records', request->'records'));
+    END IF;
+    SELECT coalesce(jsonb_agg(result ORDER BY (result->>'n')::bigint), '[]') INTO results
+      FROM (SELECT value AS result FROM jsonb_array_elements(awarded)
+            UNION ALL SELECT value FROM jsonb_array_elements(request->'refused')) merged;
+    SELECT jsonb_build_object(
+               'activity_id', (request->>'activity_id')::bigint, 'results', results,
+               'awarded', count(*) FILTER (WHERE NOT r ? 'error'),
+               'refused', count(*) FILTER (WHERE r ? 'error'),
+               'points', coalesce(sum((r->>'points')::bigint) FILTER (WHERE NOT r ? 'error'), 0))
+      INTO outcome FROM jsonb_array_elements(results) r;
+    INSERT INTO attendance_requests (realm, idempotency_key, request_hash, activity_id, results, created_by)
+    VALUES (request_realm, key, decode(request->>'request_hash', 'hex'), (request->>'activity_id')::bigint,
+            outcome, request->>'created_by')
+    ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN  -- a concurrent request under the same key stored its outcome first
+        SELECT * INTO first FROM attendance_requests r
+         WHERE r.realm = request_realm AND r.idempotency_key = key;
+        RETURN jsonb_build_object('replay', true, 'request_hash', encode(first.request_hash, 'hex'),
+                                  'activity_id', first.activity_id, 'outcome', first.results);
+    END IF;
+    RETURN jsonb_build_object('replay', false, 'outcome', outcome);
+END $$;
