@@ -69,6 +69,7 @@ def generate_book(database_url: str, entries: int) -> None:
                    row_number() OVER (PARTITION BY account_id ORDER BY entry_id), 'civic', amount,
                    sum(amount) OVER (PARTITION BY account_id ORDER BY entry_id), created_at
               FROM lines""", {"r": BENCH_REALM, "entries": entries, "residents": RESIDENTS})
+        conn.execute("ANALYZE postings, accounts")  # fresh statistics: aggregate once, then join
         conn.execute("""
             UPDATE accounts a SET balance = s.total, posting_count = s.n
               FROM (SELECT account_id, sum(amount) AS total, count(*) AS n FROM postings
