@@ -52,3 +52,16 @@ def entry_response(result: dict[str, Any]) -> Response[dict[str, Any]]:
 
 def services(request: Request[Any, Any, Any]) -> Any:
     return request.app.state.services
+
+
+def resident_acted_for(principal: Principal, resident_id: int | None) -> tuple[str, int]:
+    """(realm, resident) a request acts for: a resident only for itself, an organizer for
+    the resident it names in its realm."""
+    if principal.role == "resident":
+        if resident_id not in (None, principal.resident_id):
+            raise errors.Forbidden("a resident acts only for itself")
+        return principal.realm, principal.resident_id  # type: ignore[return-value]
+    principal.require_role("organizer")
+    if resident_id is None or principal.realm is None:
+        raise errors.InvalidInput("an organizer names the resident_id it acts for")
+    return principal.realm, resident_id

@@ -12,7 +12,7 @@ from litestar import Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.routes.common import (REPLAYED_HEADER, Caller, IdempotencyKey, page_body,
-                               required_idempotency_key, services)
+                               required_idempotency_key, resident_acted_for, services)
 from ledger import errors
 from redemption import codec, model, render
 from redemption.service import redemption_body
@@ -79,21 +79,10 @@ async def readable_voucher(request: Request, principal: Caller, voucher_id: int)
     raise errors.Forbidden("this token cannot read that voucher")
 
 
-def issuing_resident(principal: Caller, data: VoucherIn) -> tuple[str, int]:
-    if principal.role == "resident":
-        if data.resident_id not in (None, principal.resident_id):
-            raise errors.Forbidden("a resident issues vouchers only for itself")
-        return principal.realm, principal.resident_id  # type: ignore[return-value]
-    principal.require_role("organizer")
-    if data.resident_id is None or principal.realm is None:
-        raise errors.InvalidInput("an organizer names the resident_id the voucher is for")
-    return principal.realm, data.resident_id
-
-
 @post("/v1/vouchers")
 async def issue_voucher(request: Request, principal: Caller, data: JSONBody[VoucherIn],
                         idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
-    realm, resident_id = issuing_resident(principal, data)
+    realm, resident_id = resident_acted_for(principal, data.resident_id)
     key = required_idempotency_key(idempotency_key)
     merchant = await merchant_view(request, data.merchant_id) if data.merchant_id is not None else None
     voucher = await services(request).vouchers.issue(

@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.catalogue_redemption import redeem_item
 from api.routes.common import (REPLAYED_HEADER, Caller, IdempotencyKey, page_body, parse_timestamp,
-                               required_idempotency_key, services)
+                               required_idempotency_key, resident_acted_for, services)
 from api.routes.redemption import voucher_body
 from ledger import errors
 from merchants import errors as merchant_errors
@@ -106,21 +106,10 @@ async def list_rewards(request: Request, principal: Caller, realm: FromQuery[str
     return page_body(page, item_body)
 
 
-def taking_resident(principal: Caller, data: TakeIn) -> tuple[str, int]:
-    if principal.role == "resident":
-        if data.resident_id not in (None, principal.resident_id):
-            raise errors.Forbidden("a resident takes items only for itself")
-        return principal.realm, principal.resident_id  # type: ignore[return-value]
-    principal.require_role("organizer")
-    if data.resident_id is None or principal.realm is None:
-        raise errors.InvalidInput("an organizer names the resident_id the item is for")
-    return principal.realm, data.resident_id
-
-
 @post("/v1/rewards/{item_id:int}/redeem")
 async def take_item(request: Request, principal: Caller, item_id: FromPath[int], data: JSONBody[TakeIn],
                     idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
-    realm, resident_id = taking_resident(principal, data)
+    realm, resident_id = resident_acted_for(principal, data.resident_id)
     key = required_idempotency_key(idempotency_key)
     taken = await redeem_item(services(request), item_id, realm, resident_id, key, principal.actor)
     body = {"voucher": voucher_body(taken["voucher"]), "item": item_body(taken["item"]),
