@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from litestar import Response, get
+from litestar import MediaType, Response, get
 from litestar.datastructures import CacheControlHeader
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
@@ -51,7 +51,7 @@ def text(key: str) -> str:
 
 def page(template: str, role: str | None) -> Response[str]:
     html = _templates.get_template(template).render(t=text, role=role)
-    return Response(html, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+    return Response(html, media_type=MediaType.HTML, headers=PAGE_HEADERS)
 
 
 @get("/", include_in_schema=False)

@@ -58,3 +58,8 @@ async def test_whoami_without_a_good_token_is_401(client):
     assert missing.status_code == 401 and missing.json()["code"] == "unauthorized"
     wrong = await client.get("/v1/whoami", headers={"Authorization": "Bearer pb_nope"})
     assert wrong.status_code == 401 and wrong.json()["code"] == "unauthorized"
+
+
+async def test_pages_name_their_charset_once(client):
+    response = await client.get("/app/resident")
+    assert response.headers["content-type"].count("charset") == 1
