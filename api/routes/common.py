@@ -54,9 +54,11 @@ def services(request: Request[Any, Any, Any]) -> Any:
     return request.app.state.services
 
 
-def resident_acted_for(principal: Principal, resident_id: int | None) -> tuple[str, int]:
+async def resident_acted_for(request: Request[Any, Any, Any], principal: Principal,
+                             resident_id: int | None) -> tuple[str, int]:
     """(realm, resident) a request acts for: a resident only for itself, an organizer for
-    the resident it names in its realm."""
+    the resident it names in its realm (and, when its token names a station, only for a
+    resident registered there)."""
     if principal.role == "resident":
         if resident_id not in (None, principal.resident_id):
             raise errors.Forbidden("a resident acts only for itself")
@@ -64,4 +66,8 @@ def resident_acted_for(principal: Principal, resident_id: int | None) -> tuple[s
     principal.require_role("organizer")
     if resident_id is None or principal.realm is None:
         raise errors.InvalidInput("an organizer names the resident_id it acts for")
+    if principal.station_id is not None:
+        resident = await services(request).earning.resident(resident_id)
+        if (resident["realm"], resident["station_id"]) != (principal.realm, principal.station_id):
+            raise errors.Forbidden(f"this token is scoped to station {principal.station_id}")
     return principal.realm, resident_id

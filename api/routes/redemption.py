@@ -82,7 +82,7 @@ async def readable_voucher(request: Request, principal: Caller, voucher_id: int)
 @post("/v1/vouchers")
 async def issue_voucher(request: Request, principal: Caller, data: JSONBody[VoucherIn],
                         idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
-    realm, resident_id = resident_acted_for(principal, data.resident_id)
+    realm, resident_id = await resident_acted_for(request, principal, data.resident_id)
     key = required_idempotency_key(idempotency_key)
     merchant = await merchant_view(request, data.merchant_id) if data.merchant_id is not None else None
     voucher = await services(request).vouchers.issue(

@@ -109,7 +109,7 @@ async def list_rewards(request: Request, principal: Caller, realm: FromQuery[str
 @post("/v1/rewards/{item_id:int}/redeem")
 async def take_item(request: Request, principal: Caller, item_id: FromPath[int], data: JSONBody[TakeIn],
                     idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
-    realm, resident_id = resident_acted_for(principal, data.resident_id)
+    realm, resident_id = await resident_acted_for(request, principal, data.resident_id)
     key = required_idempotency_key(idempotency_key)
     taken = await redeem_item(services(request), item_id, realm, resident_id, key, principal.actor)
     body = {"voucher": voucher_body(taken["voucher"]), "item": item_body(taken["item"]),

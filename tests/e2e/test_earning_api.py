@@ -163,3 +163,22 @@ async def test_residents_page_with_an_opaque_cursor(client, tokens, site):
     assert second["items"][0]["id"] > first["items"][0]["id"]
     bad = await client.get(f"/v1/residents?realm={realm}&cursor=xyz", headers=tokens.admin)
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_cursor"
+
+
+async def test_a_station_organizer_acts_only_for_its_own_residents(client, tokens, site, ledger):
+    """Vouchers and rewards on a resident's behalf follow the organizer's station scope."""
+    from ledger import model
+
+    resident = site["residents"][0]  # registered at the urban station
+    budget = await ledger.system_account(tokens.realm, "budget", "civic")
+    wallet = await ledger.owned_account(tokens.realm, "resident", "civic", resident_id=resident["id"])
+    await ledger.post(model.EntryDraft(tokens.realm, "earn", (model.Line(budget["id"], -50),
+                                                              model.Line(wallet["id"], 50)), "test"))
+    body = {"asset": "civic", "amount": 10, "resident_id": resident["id"]}
+    elsewhere = await client.post("/v1/vouchers", json=body,
+                                  headers={**site["rural_organizer"], "Idempotency-Key": "rural-1"})
+    assert elsewhere.status_code == 403 and elsewhere.json()["code"] == "forbidden"
+    here = await client.post("/v1/vouchers", json=body,
+                             headers={**site["station_organizer"], "Idempotency-Key": "urban-1"})
+    assert here.status_code == 201, here.text
+    assert (await ledger.account(wallet["id"]))["balance"] == 40
