@@ -80,6 +80,11 @@ class GroupCommit:
         try:
             results = await db.in_one_statement(self._engine, lambda conn: self._run(conn, requests))
         except (DBAPIError, errors.DomainError) as exc:
+            if db.is_unreachable(exc):  # the COMMIT may or may not have happened: never redo
+                for _, future in batch:
+                    _settle(future, errors.Unavailable("the database connection failed; retry with "
+                                                       "the same Idempotency-Key"))
+                return
             if len(batch) > 1:  # a refusal at COMMIT: find the culprit by committing each alone
                 for pending in batch:
                     await self._commit([pending])
