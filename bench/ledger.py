@@ -130,6 +130,7 @@ async def service_transfers(database_url: str, wallets: list[int], total: int) -
         await ledger.post(transfer_draft(source, target, amount, f"svc-{index}"))
 
     try:
+        await timed("warm-up", min(200, total), CONCURRENCY, lambda i: transfer(total + i))
         return await timed("(b) ledger service, group commit", total, CONCURRENCY, transfer, "transfers")
     finally:
         await ledger.close()
