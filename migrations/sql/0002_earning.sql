@@ -129,14 +129,9 @@ CREATE TABLE attendance_requests (
 );
 
 -- Awards, rules and replayable results are history: never changed.
-CREATE TRIGGER awards_append_only BEFORE UPDATE OR DELETE ON awards
-    FOR EACH ROW EXECUTE FUNCTION pb_refuse_change();
-CREATE TRIGGER awards_no_truncate BEFORE TRUNCATE ON awards
-    FOR EACH STATEMENT EXECUTE FUNCTION pb_refuse_change();
-CREATE TRIGGER activity_rules_append_only BEFORE UPDATE OR DELETE ON activity_rules
-    FOR EACH ROW EXECUTE FUNCTION pb_refuse_change();
-CREATE TRIGGER attendance_requests_append_only BEFORE UPDATE OR DELETE ON attendance_requests
-    FOR EACH ROW EXECUTE FUNCTION pb_refuse_change();
+SELECT pb_append_only('awards');
+SELECT pb_append_only('activity_rules');
+SELECT pb_append_only('attendance_requests');
 
 -- An award must match its entry: an earn entry of this realm crediting the resident's
 -- account of the award's asset with exactly the award's points.

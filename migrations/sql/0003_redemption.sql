@@ -287,10 +287,7 @@ CREATE TABLE redemptions (
 );
 CREATE INDEX redemptions_id ON redemptions (id);
 CREATE INDEX redemptions_merchant ON redemptions (merchant_id, created_at);
-CREATE TRIGGER redemptions_append_only BEFORE UPDATE OR DELETE ON redemptions
-    FOR EACH ROW EXECUTE FUNCTION pb_refuse_change();
-CREATE TRIGGER redemptions_no_truncate BEFORE TRUNCATE ON redemptions
-    FOR EACH STATEMENT EXECUTE FUNCTION pb_refuse_change();
+SELECT pb_append_only('redemptions');
 
 GRANT SELECT, INSERT ON merchants, vouchers, redemptions TO pointsbank_app;
 GRANT UPDATE (status, status_changed_at, station_id, name, contact) ON merchants TO pointsbank_app;

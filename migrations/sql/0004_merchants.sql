@@ -212,8 +212,7 @@ CREATE TABLE settlement_requests (
     PRIMARY KEY (realm, merchant_id, idempotency_key),
     FOREIGN KEY (realm, settlement_id) REFERENCES settlements (realm, id)
 );
-CREATE TRIGGER settlement_requests_append_only BEFORE UPDATE OR DELETE ON settlement_requests
-    FOR EACH ROW EXECUTE FUNCTION pb_refuse_change();
+SELECT pb_append_only('settlement_requests');
 
 -- Per merchant account: which postings a settlement covers, (seq_after, seq_through], and
 -- the points they add up to (settle postings themselves excluded).
@@ -328,10 +327,7 @@ BEGIN
 END $$;
 CREATE TRIGGER settlement_accounts_admit BEFORE INSERT ON settlement_accounts
     FOR EACH ROW EXECUTE FUNCTION settlement_accounts_admit();
-CREATE TRIGGER settlement_accounts_append_only BEFORE UPDATE OR DELETE ON settlement_accounts
-    FOR EACH ROW EXECUTE FUNCTION pb_refuse_change();
-CREATE TRIGGER settlement_accounts_no_truncate BEFORE TRUNCATE ON settlement_accounts
-    FOR EACH STATEMENT EXECUTE FUNCTION pb_refuse_change();
+SELECT pb_append_only('settlement_accounts');
 
 -- At COMMIT, a settle entry belongs to a settlement, and each merchant account it debits
 -- has that settlement's range for exactly those points: points leave a merchant only with

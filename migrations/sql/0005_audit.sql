@@ -108,14 +108,8 @@ CREATE TRIGGER checkpoints_chain BEFORE INSERT ON checkpoints
     FOR EACH ROW EXECUTE FUNCTION checkpoints_check_chain();
 
 -- Append-only, like the book they seal.
-CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON checkpoints
-    FOR EACH ROW EXECUTE FUNCTION pb_refuse_change();
-CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints
-    FOR EACH STATEMENT EXECUTE FUNCTION pb_refuse_change();
-CREATE TRIGGER checkpoint_entries_append_only BEFORE UPDATE OR DELETE ON checkpoint_entries
-    FOR EACH ROW EXECUTE FUNCTION pb_refuse_change();
-CREATE TRIGGER checkpoint_entries_no_truncate BEFORE TRUNCATE ON checkpoint_entries
-    FOR EACH STATEMENT EXECUTE FUNCTION pb_refuse_change();
+SELECT pb_append_only('checkpoints');
+SELECT pb_append_only('checkpoint_entries');
 
 GRANT SELECT ON audit_entry_leaves TO pointsbank_app;
 GRANT SELECT, INSERT ON checkpoints, checkpoint_entries TO pointsbank_app;
