@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -184,7 +183,3 @@ async def timed(name: str, total: int, concurrency: int,
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return Result(name, total, time.perf_counter() - started, latencies, unit)
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0

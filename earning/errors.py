@@ -2,12 +2,11 @@
 and carries a stable code. Codes the database raises are registered by code."""
 from __future__ import annotations
 
+from functools import partial
+
 from ledger import db, errors
 
-
-def _define(name: str, base: type[errors.DomainError], code: str) -> type[errors.DomainError]:
-    cls = type(name, (base,), {"code": code, "__module__": __name__})
-    return errors.register(cls)
+_define = partial(errors.define, module=__name__)
 
 
 UnknownActivityType = _define("UnknownActivityType", errors.InvalidInput, "unknown_activity_type")

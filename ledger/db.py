@@ -138,7 +138,3 @@ async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
                 raise mapped from exc
             raise
     raise errors.Unavailable("the database kept deadlocking; try again")
-
-
-def row_dict(row: Any) -> dict[str, Any]:
-    return dict(row._mapping)

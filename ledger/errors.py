@@ -49,51 +49,54 @@ class Unavailable(DomainError):
 _BY_CODE: dict[str, type[DomainError]] = {}
 
 
-def _define(name: str, base: type[DomainError], code: str) -> type[DomainError]:
-    cls = type(name, (base,), {"code": code, "__module__": __name__})
+def define(name: str, base: type[DomainError], code: str, module: str = __name__) -> type[DomainError]:
+    """A narrow error class with a stable code, in `base`'s category, raisable by code from
+    the database (`pb_raise`). Other packages pass their own `module`."""
+    cls = type(name, (base,), {"code": code, "__module__": module})
     _BY_CODE[code] = cls
     return cls
 
 
-InsufficientPoints = _define("InsufficientPoints", Refused, "insufficient_points")
-BudgetExhausted = _define("BudgetExhausted", Refused, "budget_exhausted")
-UnknownAccount = _define("UnknownAccount", InvalidInput, "unknown_account")
-AssetMismatch = _define("AssetMismatch", InvalidInput, "asset_mismatch")
-RealmMismatch = _define("RealmMismatch", InvalidInput, "realm_mismatch")
-EntryUnbalanced = _define("EntryUnbalanced", InvalidInput, "entry_unbalanced")
-TooFewPostings = _define("TooFewPostings", InvalidInput, "entry_too_few_postings")
-TooManyPostings = _define("TooManyPostings", InvalidInput, "entry_too_many_postings")
-DuplicateAccount = _define("DuplicateAccount", InvalidInput, "entry_duplicate_account")
-ZeroAmount = _define("ZeroAmount", InvalidInput, "amount_zero")
-AmountOutOfRange = _define("AmountOutOfRange", InvalidInput, "amount_out_of_range")
-PostingNotAllowed = _define("PostingNotAllowed", InvalidInput, "posting_not_allowed")
-EntryKindNotAllowed = _define("EntryKindNotAllowed", InvalidInput, "entry_kind_not_allowed")
-EntryNotReversible = _define("EntryNotReversible", InvalidInput, "entry_not_reversible")
-InvalidFloor = _define("InvalidFloor", InvalidInput, "invalid_floor")
-InvalidRealm = _define("InvalidRealm", InvalidInput, "invalid_realm")
-UnknownRealm = _define("UnknownRealm", InvalidInput, "unknown_realm")
-InvalidCursor = _define("InvalidCursor", InvalidInput, "invalid_cursor")
-InvalidTimestamp = _define("InvalidTimestamp", InvalidInput, "invalid_timestamp")
-InvalidIdempotencyKey = _define("InvalidIdempotencyKey", InvalidInput, "invalid_idempotency_key")
-IdempotencyKeyRequired = _define("IdempotencyKeyRequired", InvalidInput, "idempotency_key_required")
-IdempotencyKeyReused = _define("IdempotencyKeyReused", Conflict, "idempotency_key_reused")
-EntryAlreadyReversed = _define("EntryAlreadyReversed", Conflict, "entry_already_reversed")
-AccountExists = _define("AccountExists", Conflict, "account_exists")
-RealmExists = _define("RealmExists", Conflict, "realm_exists")
-AccountNotFound = _define("AccountNotFound", NotFound, "account_not_found")
-EntryNotFound = _define("EntryNotFound", NotFound, "entry_not_found")
-RealmNotFound = _define("RealmNotFound", NotFound, "realm_not_found")
+
+InsufficientPoints = define("InsufficientPoints", Refused, "insufficient_points")
+BudgetExhausted = define("BudgetExhausted", Refused, "budget_exhausted")
+UnknownAccount = define("UnknownAccount", InvalidInput, "unknown_account")
+AssetMismatch = define("AssetMismatch", InvalidInput, "asset_mismatch")
+RealmMismatch = define("RealmMismatch", InvalidInput, "realm_mismatch")
+EntryUnbalanced = define("EntryUnbalanced", InvalidInput, "entry_unbalanced")
+TooFewPostings = define("TooFewPostings", InvalidInput, "entry_too_few_postings")
+TooManyPostings = define("TooManyPostings", InvalidInput, "entry_too_many_postings")
+DuplicateAccount = define("DuplicateAccount", InvalidInput, "entry_duplicate_account")
+ZeroAmount = define("ZeroAmount", InvalidInput, "amount_zero")
+AmountOutOfRange = define("AmountOutOfRange", InvalidInput, "amount_out_of_range")
+PostingNotAllowed = define("PostingNotAllowed", InvalidInput, "posting_not_allowed")
+EntryKindNotAllowed = define("EntryKindNotAllowed", InvalidInput, "entry_kind_not_allowed")
+EntryNotReversible = define("EntryNotReversible", InvalidInput, "entry_not_reversible")
+InvalidFloor = define("InvalidFloor", InvalidInput, "invalid_floor")
+InvalidRealm = define("InvalidRealm", InvalidInput, "invalid_realm")
+UnknownRealm = define("UnknownRealm", InvalidInput, "unknown_realm")
+InvalidCursor = define("InvalidCursor", InvalidInput, "invalid_cursor")
+InvalidTimestamp = define("InvalidTimestamp", InvalidInput, "invalid_timestamp")
+InvalidIdempotencyKey = define("InvalidIdempotencyKey", InvalidInput, "invalid_idempotency_key")
+IdempotencyKeyRequired = define("IdempotencyKeyRequired", InvalidInput, "idempotency_key_required")
+IdempotencyKeyReused = define("IdempotencyKeyReused", Conflict, "idempotency_key_reused")
+EntryAlreadyReversed = define("EntryAlreadyReversed", Conflict, "entry_already_reversed")
+AccountExists = define("AccountExists", Conflict, "account_exists")
+RealmExists = define("RealmExists", Conflict, "realm_exists")
+AccountNotFound = define("AccountNotFound", NotFound, "account_not_found")
+EntryNotFound = define("EntryNotFound", NotFound, "entry_not_found")
+RealmNotFound = define("RealmNotFound", NotFound, "realm_not_found")
 # audit: checkpoints and proofs
-CheckpointNotFound = _define("CheckpointNotFound", NotFound, "checkpoint_not_found")
-EntryNotSealed = _define("EntryNotSealed", NotFound, "entry_not_sealed")
-InvalidProofRequest = _define("InvalidProofRequest", InvalidInput, "invalid_proof_request")
-CheckpointChainBroken = _define("CheckpointChainBroken", InvalidInput, "checkpoint_chain_broken")
-CheckpointLeavesMismatch = _define("CheckpointLeavesMismatch", InvalidInput, "checkpoint_leaves_mismatch")
+CheckpointNotFound = define("CheckpointNotFound", NotFound, "checkpoint_not_found")
+EntryNotSealed = define("EntryNotSealed", NotFound, "entry_not_sealed")
+InvalidProofRequest = define("InvalidProofRequest", InvalidInput, "invalid_proof_request")
+CheckpointChainBroken = define("CheckpointChainBroken", InvalidInput, "checkpoint_chain_broken")
+CheckpointLeavesMismatch = define("CheckpointLeavesMismatch", InvalidInput, "checkpoint_leaves_mismatch")
 
 # Codes the database raises for writes that bypassed the service's own checks.
 for _code in ("append_only", "account_immutable", "balance_is_derived", "entry_closed",
               "unknown_entry", "reversal_not_mirror"):
-    _define("".join(part.title() for part in _code.split("_")), InvalidInput, _code)
+    define("".join(part.title() for part in _code.split("_")), InvalidInput, _code)
 
 
 def error_from_code(code: str, context: dict[str, Any] | None = None) -> DomainError:
@@ -104,7 +107,6 @@ def error_from_code(code: str, context: dict[str, Any] | None = None) -> DomainE
     return cls(**(context or {}))
 
 
-def register(cls: type[DomainError]) -> type[DomainError]:
-    """Let other packages' errors be raised by code from the database too."""
-    _BY_CODE[cls.code] = cls
-    return cls
+def registered() -> dict[str, type[DomainError]]:
+    """Every domain error by its code (for documentation and tests)."""
+    return dict(_BY_CODE)

@@ -89,11 +89,6 @@ async def find_entry(conn: AsyncConnection, entry_id: int) -> dict[str, Any] | N
                                {"realm": realm, "id": entry_id})).scalar_one()
 
 
-async def find_reversal_id(conn: AsyncConnection, realm: str, entry_id: int) -> int | None:
-    return (await conn.execute(select(entries.c.id).where(
-        entries.c.realm == realm, entries.c.reverses_entry_id == entry_id))).scalar()
-
-
 async def postings_page(conn: AsyncConnection, realm: str, account_id: int,
                         before_seq: int | None, limit: int) -> list[dict[str, Any]]:
     """An account's postings, newest first, starting below `before_seq`."""
@@ -118,9 +113,3 @@ async def balance_at(conn: AsyncConnection, realm: str, account_id: int,
                postings.c.created_at <= at)
         .order_by(postings.c.account_seq.desc()).limit(1))).scalar()
     return balance or 0
-
-
-async def posting_sum(conn: AsyncConnection, realm: str, account_id: int) -> int:
-    return (await conn.execute(select(func.coalesce(func.sum(postings.c.amount), 0)).where(
-        postings.c.realm == realm, postings.c.account_id == account_id))).scalar_one()
-

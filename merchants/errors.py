@@ -1,11 +1,11 @@
 """Merchant errors: each a narrow class with a stable code, in a `ledger.errors` category."""
 from __future__ import annotations
 
+from functools import partial
+
 from ledger import errors
 
-
-def _define(name: str, base: type[errors.DomainError], code: str) -> type[errors.DomainError]:
-    return errors.register(type(name, (base,), {"code": code, "__module__": __name__}))
+_define = partial(errors.define, module=__name__)
 
 
 MerchantNotFound = _define("MerchantNotFound", errors.NotFound, "merchant_not_found")

@@ -3,11 +3,11 @@
 can raise them by code."""
 from __future__ import annotations
 
+from functools import partial
+
 from ledger import errors
 
-
-def _define(name: str, base: type[errors.DomainError], code: str) -> type[errors.DomainError]:
-    return errors.register(type(name, (base,), {"code": code, "__module__": __name__}))
+_define = partial(errors.define, module=__name__)
 
 
 class VoucherCodeError(errors.InvalidInput):

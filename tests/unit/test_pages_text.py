@@ -49,7 +49,7 @@ def test_every_key_the_pages_use_is_in_the_dictionary():
 
 
 def test_every_voucher_and_points_refusal_has_its_own_message():
-    redemption_codes = {code for code, cls in errors._BY_CODE.items()
+    redemption_codes = {code for code, cls in errors.registered().items()
                         if cls.__module__ == "redemption.errors" and not issubclass(cls, errors.InvalidInput)}
     expected = redemption_codes | {
         "insufficient_points", "short_code_invalid", "voucher_signature_invalid", "merchant_not_found",
