@@ -139,7 +139,11 @@ async def _find(conn: AsyncConnection, digest: bytes) -> Principal | None:
 
 
 async def current_principal(request: Request[Any, Any, Any]) -> Principal:
-    """Litestar dependency: the caller, from its bearer token."""
+    """Litestar dependency: the caller, from its bearer token (already known when the
+    write guard below looked it up for this request)."""
+    known = request.state.get("principal")
+    if known is not None:
+        return known
     authenticator: Authenticator = request.app.state.authenticator
     return await authenticator.principal(request.headers.get("authorization"))
 
@@ -159,5 +163,6 @@ async def auditors_read_only(connection: Any, _: Any) -> None:
         principal = await connection.app.state.authenticator.principal(authorization)
     except errors.Unauthorized:
         return
+    connection.state.principal = principal
     if principal.role == "auditor":
         raise errors.Forbidden("an auditor token is read-only")
