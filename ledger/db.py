@@ -28,6 +28,7 @@ CONSTRAINT_ERRORS: dict[str, type[errors.DomainError]] = {
     "accounts_clearing_unique": errors.AccountExists,
     "realms_pkey": errors.RealmExists,
     "accounts_floor": errors.InsufficientPoints,
+    "postings_amount_nonzero": errors.ZeroAmount,
 }
 
 T = TypeVar("T")

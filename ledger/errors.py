@@ -93,9 +93,13 @@ InvalidProofRequest = define("InvalidProofRequest", InvalidInput, "invalid_proof
 CheckpointChainBroken = define("CheckpointChainBroken", InvalidInput, "checkpoint_chain_broken")
 CheckpointLeavesMismatch = define("CheckpointLeavesMismatch", InvalidInput, "checkpoint_leaves_mismatch")
 
+# A writer posted with a running balance or history place that is not the account's
+# next one: a defect in the writer (or a race it lost without the lock), never bad input.
+PostingChainBroken = define("PostingChainBroken", Conflict, "posting_chain_broken")
+
 # Codes the database raises for writes that bypassed the service's own checks.
 for _code in ("append_only", "account_immutable", "balance_is_derived", "entry_closed",
-              "unknown_entry", "reversal_not_mirror"):
+              "unknown_entry", "reversal_not_mirror", "posting_time_mismatch"):
     define("".join(part.title() for part in _code.split("_")), InvalidInput, _code)
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from earning.service import Earning
 
@@ -30,13 +31,22 @@ async def make_place(earning: Earning, realm: str, residents: int = 3, fund: int
     return place
 
 
+def yesterday_evening(tz: str = "Asia/Shanghai") -> datetime:
+    """23:00 yesterday in the realm's time zone: hours counted back from it all fall on
+    one realm day, whatever the time of the test run (a daily cap is per day)."""
+    local_today = datetime.now(ZoneInfo(tz)).date()
+    return datetime.combine(local_today - timedelta(days=1), time(23), ZoneInfo(tz))
+
+
 async def add_resident(earning: Earning, realm: str, station_id: int) -> int:
     resident = await earning.register_resident(realm, station_id, f"R{realm}{next(_codes):06d}")
     return resident["id"]
 
 
 async def past_activity(earning: Earning, place: Place, activity_type: str = "volunteering",
-                        hours_ago: int = 3, station_id: int | None = None) -> dict:
-    starts = datetime.now(timezone.utc) - timedelta(hours=hours_ago)
+                        hours_ago: int = 3, station_id: int | None = None,
+                        before: datetime | None = None) -> dict:
+    """An activity that started `hours_ago` hours before `before` (default: now)."""
+    starts = (before or datetime.now(timezone.utc)) - timedelta(hours=hours_ago)
     return await earning.create_activity(place.realm, activity_type, station_id or place.station_id,
                                          "清扫街道", starts, starts + timedelta(hours=24), "test")

@@ -3,6 +3,7 @@ service: as the application role, and as the owner without disabling triggers.""
 import psycopg
 import pytest
 
+from ledger import db, errors
 from tests.integration.helpers import earn, funded_budget, residents
 
 
@@ -59,11 +60,22 @@ def insert_entry(conn, realm: str) -> int:
         " VALUES (%s, 'earn', 'hand', now(), 0) RETURNING id", (realm,)).fetchone()[0]
 
 
-def insert_posting(conn, realm: str, entry_id: int, account_id: int, amount: int) -> None:
+def insert_posting(conn, realm: str, entry_id: int, account_id: int, amount: int, *,
+                   seq_off: int = 0, balance_off: int = 0, time_off_s: int = 0, lock: bool = True) -> None:
+    """A posting by hand, written as a correct writer writes it: under the account's row
+    lock, next in the account's history, with its running balance, at its entry's time.
+    The offsets make it wrong on purpose."""
+    lock_clause = " FOR UPDATE" if lock else ""
+    balance, count = conn.execute(
+        f"SELECT balance, posting_count FROM accounts WHERE realm = %s AND id = %s{lock_clause}",
+        (realm, account_id)).fetchone()
     conn.execute(
-        "INSERT INTO postings (realm, entry_id, account_id, account_seq, asset, amount,"
-        " balance_after, created_at) VALUES (%s, %s, %s, 0, 'civic', %s, 0, now())",
-        (realm, entry_id, account_id, amount))
+        "INSERT INTO postings (realm, entry_id, account_id, account_seq, asset, amount, balance_after,"
+        " created_at) SELECT %s, %s, %s, %s, 'civic', %s, %s, coalesce(e.created_at, now())"
+        " + make_interval(secs => %s) FROM (SELECT 1) one"
+        " LEFT JOIN entries e ON e.realm = %s AND e.id = %s",
+        (realm, entry_id, account_id, count + 1 + seq_off, amount, balance + amount + balance_off,
+         time_off_s, realm, entry_id))
 
 
 def test_an_unbalanced_entry_by_hand_fails_at_commit(app_conn, posted):
@@ -88,7 +100,7 @@ def test_an_entry_with_one_posting_fails_at_commit(app_conn, posted):
     del entry_id
 
 
-def test_a_balanced_entry_by_hand_gets_true_running_balances(app_conn, posted):
+def test_a_balanced_entry_by_hand_with_true_running_balances_commits(app_conn, posted):
     realm = posted["realm"]
     entry_id = insert_entry(app_conn, realm)
     insert_posting(app_conn, realm, entry_id, posted["budget"], -5)
@@ -98,14 +110,88 @@ def test_a_balanced_entry_by_hand_gets_true_running_balances(app_conn, posted):
         "SELECT account_id, balance_after, account_seq FROM postings WHERE realm = %s AND entry_id = %s"
         " ORDER BY account_id", (realm, entry_id)).fetchall()
     assert rows == [(posted["budget"], 1000 - 100 - 5, 3), (posted["wallet"], 105, 2)]
+    cached = app_conn.execute("SELECT balance, posting_count FROM accounts WHERE realm = %s AND id = %s",
+                              (realm, posted["wallet"])).fetchone()
+    assert cached == (105, 2)
 
 
-def test_no_posting_joins_an_entry_after_it_committed(app_conn, posted):
+@pytest.mark.parametrize("wrong", [
+    {"balance_off": 1},    # a running balance that is not the one before plus the amount
+    {"balance_off": -1},
+    {"seq_off": 1},        # a gap in the account's history
+    {"seq_off": -1},       # a place already taken
+])
+def test_a_posting_with_a_wrong_place_or_running_balance_is_refused(app_conn, posted, wrong):
+    realm = posted["realm"]
+    entry_id = insert_entry(app_conn, realm)
+    with pytest.raises(psycopg.Error) as caught:
+        insert_posting(app_conn, realm, entry_id, posted["wallet"], 5, **wrong)
+    # a taken place is refused by the history's key, the others by the posting trigger
+    assert (caught.value.diag.message_primary == "posting_chain_broken"
+            or caught.value.diag.constraint_name == "postings_pkey")
+    app_conn.rollback()
+    assert app_conn.execute("SELECT balance FROM accounts WHERE realm = %s AND id = %s",
+                            (realm, posted["wallet"])).fetchone()[0] == 100
+
+
+def test_postings_in_one_statement_must_chain_among_themselves(owner_conn, posted):
+    """Two postings to one account in one statement: the second must continue the first."""
+    realm = posted["realm"]
+    owner_conn.execute("SET ROLE pointsbank_app")
+    first = insert_entry(owner_conn, realm)
+    second = insert_entry(owner_conn, realm)
+    balance, count = owner_conn.execute("SELECT balance, posting_count FROM accounts WHERE realm = %s"
+                                        " AND id = %s FOR UPDATE", (realm, posted["wallet"])).fetchone()
+    times = dict(owner_conn.execute("SELECT id, created_at FROM entries WHERE realm = %s AND id IN (%s, %s)",
+                                    (realm, first, second)).fetchall())
+    rows = "(%s, %s, %s, %s, 'civic', %s, %s, %s)"
+    with pytest.raises(psycopg.Error) as caught:
+        owner_conn.execute(
+            "INSERT INTO postings (realm, entry_id, account_id, account_seq, asset, amount, balance_after,"
+            f" created_at) VALUES {rows}, {rows}",
+            (realm, first, posted["wallet"], count + 1, 5, balance + 5, times[first],
+             realm, second, posted["wallet"], count + 2, 5, balance + 5, times[second]))  # not + 10
+    assert caught.value.diag.message_primary == "posting_chain_broken"
+    owner_conn.rollback()
+
+
+def test_a_posting_must_take_its_entry_time(app_conn, posted):
+    realm = posted["realm"]
+    entry_id = insert_entry(app_conn, realm)
+    with pytest.raises(psycopg.Error) as caught:
+        insert_posting(app_conn, realm, entry_id, posted["wallet"], 5, time_off_s=-3600)
+    assert caught.value.diag.message_primary == "posting_time_mismatch"
+    app_conn.rollback()
+
+
+async def test_a_writer_that_read_a_stale_balance_is_refused(app_conn, posted, ledger):
+    """Read the account without its lock, let another posting commit, then write: the
+    book refuses the stale running balance instead of losing the other posting."""
+    realm = posted["realm"]
+    entry_id = insert_entry(app_conn, realm)
+    balance, count = app_conn.execute("SELECT balance, posting_count FROM accounts WHERE realm = %s"
+                                      " AND id = %s", (realm, posted["wallet"])).fetchone()
+    await ledger.post(earn(realm, posted["budget"], posted["wallet"], 7))
+    with pytest.raises(psycopg.Error) as caught:
+        app_conn.execute(
+            "INSERT INTO postings (realm, entry_id, account_id, account_seq, asset, amount, balance_after,"
+            " created_at) SELECT %s, %s, %s, %s, 'civic', 5, %s, e.created_at FROM entries e"
+            " WHERE e.realm = %s AND e.id = %s",
+            (realm, entry_id, posted["wallet"], count + 1, balance + 5, realm, entry_id))
+    assert (caught.value.diag.message_primary == "posting_chain_broken"
+            or caught.value.diag.constraint_name == "postings_pkey")
+    app_conn.rollback()
+    account = await ledger.account(posted["wallet"])
+    assert account["balance"] == 107
+
+
+async def test_no_posting_joins_an_entry_after_it_committed(app_conn, posted, ledger):
     realm, entry_id = posted["realm"], posted["entry"]["id"]
-    error = refused(app_conn, "INSERT INTO postings (realm, entry_id, account_id, account_seq, asset,"
-                              " amount, balance_after, created_at) VALUES (%s, %s, %s, 0, 'civic', 1, 0, now())",
-                    (realm, entry_id, posted["wallet"]))
-    assert error.diag.message_primary == "entry_closed"
+    [other] = await residents(ledger, realm, 1, first_id=2)  # not in the entry
+    with pytest.raises(psycopg.Error) as caught:
+        insert_posting(app_conn, realm, entry_id, other, 1)
+    assert caught.value.diag.message_primary == "entry_closed"
+    app_conn.rollback()
 
 
 def test_a_posting_below_the_floor_is_refused_by_the_database(app_conn, posted):
@@ -133,7 +219,7 @@ def test_a_zero_posting_is_refused(app_conn, posted):
     entry_id = insert_entry(app_conn, realm)
     with pytest.raises(psycopg.Error) as caught:
         insert_posting(app_conn, realm, entry_id, posted["wallet"], 0)
-    assert caught.value.diag.message_primary == "amount_zero"
+    assert db.CONSTRAINT_ERRORS[caught.value.diag.constraint_name] is errors.ZeroAmount
     app_conn.rollback()
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from earning import errors, model
 from ledger import errors as ledger_errors
-from tests.integration.earning_fixtures import add_resident, make_place, past_activity
+from tests.integration.earning_fixtures import add_resident, make_place, past_activity, yesterday_evening
 
 
 async def balance(ledger, realm, resident_id, asset="civic"):
@@ -77,15 +77,15 @@ async def test_resident_of_another_realm_is_unknown(earning, ledger, realm):
 async def test_daily_cap_limits_points_per_resident_and_type(earning, ledger, realm):
     place = await make_place(earning, realm)
     await earning.change_rule(realm, "volunteering", model.Rule("civic", 20, 2, 240, 50), "test")
-    resident = place.residents[0]
+    resident, evening = place.residents[0], yesterday_evening()
     results = []
     for index in range(3):
-        activity = await past_activity(earning, place, hours_ago=3 + index)
+        activity = await past_activity(earning, place, hours_ago=3 + index, before=evening)
         outcome = await earning.record_attendance(activity, [(resident, 60)], "test", f"cap{index}")
         results.append(outcome.results[0])
     assert [r.get("points") for r in results] == [22, 22, 6]
     assert all(r.get("rule_version") == 2 for r in results)
-    activity = await past_activity(earning, place, hours_ago=6)
+    activity = await past_activity(earning, place, hours_ago=6, before=evening)
     outcome = await earning.record_attendance(activity, [(resident, 60)], "test", "cap-over")
     assert outcome.results[0]["error"] == "daily_cap_reached"
     assert await balance(ledger, realm, resident) == 50

@@ -39,16 +39,16 @@ async def test_a_second_award_for_the_same_activity_is_refused(awarded, app_conn
             "current_date)", (place.realm, activity["id"], place.residents[0], award["entry_id"]))
 
 
-async def test_an_award_without_its_earn_entry_is_refused_at_commit(awarded, app_conn):
-    place, activity, _ = awarded
-    fund_entry = app_conn.execute("SELECT id FROM entries WHERE realm = %s AND kind = 'fund'",
-                                  (place.realm,)).fetchone()[0]
-    app_conn.execute(
-        "INSERT INTO awards (realm, activity_id, resident_id, entry_id, activity_type, rule_version, "
-        "asset, minutes, points, award_day) VALUES (%s, %s, %s, %s, 'volunteering', 1, 'civic', 60, 500, "
-        "current_date)", (place.realm, activity["id"], place.residents[1], fund_entry))
+@pytest.mark.parametrize("entry", ["fund", "another award's"])
+async def test_an_award_without_its_earn_entry_is_refused(awarded, app_conn, entry):
+    place, activity, award = awarded
+    entry_id = award["entry_id"] if entry != "fund" else app_conn.execute(
+        "SELECT id FROM entries WHERE realm = %s AND kind = 'fund'", (place.realm,)).fetchone()[0]
     with pytest.raises(psycopg.errors.RaiseException, match="award_entry_mismatch"):
-        app_conn.commit()
+        app_conn.execute(
+            "INSERT INTO awards (realm, activity_id, resident_id, entry_id, activity_type, rule_version, "
+            "asset, minutes, points, award_day) VALUES (%s, %s, %s, %s, 'volunteering', 1, 'civic', 60, "
+            "22, current_date)", (place.realm, activity["id"], place.residents[1], entry_id))
 
 
 async def test_rules_are_versioned_not_rewritten(awarded, app_conn):
