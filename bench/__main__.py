@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import tempfile
+from pathlib import Path
 
 from bench.harness import BenchContext, fresh_database
 
@@ -17,8 +19,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
     parser.add_argument("--only", nargs="*", choices=BENCHMARKS, help="run only these")
     args = parser.parse_args()
-    with fresh_database() as url:
-        ctx = BenchContext(database_url=url, quick=args.quick)
+    with fresh_database() as url, tempfile.TemporaryDirectory(prefix="pb-bench-keys-") as key_dir:
+        ctx = BenchContext(database_url=url, quick=args.quick, key_dir=Path(key_dir))
         for name in args.only or BENCHMARKS:
             print(f"\n== {name} ==", flush=True)
             module = importlib.import_module(f"bench.{name}")

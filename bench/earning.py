@@ -55,7 +55,7 @@ async def bench_http(ctx: BenchContext, services: Services, residents: int) -> R
         return http_request("POST", f"/v1/activities/{activity['id']}/attendance", body,
                             Authorization=f"Bearer {token}", Idempotency_Key=f"bench-{index}")
 
-    with served_app(ctx.database_url) as port:
+    with served_app(ctx) as port:
         bodies = [request(i) for i in range(total)]  # built before timing
         warm = HTTP_CONCURRENCY  # the first requests warm the server's connections, not timed
         await http_load(port, lambda i: bodies[i], warm, HTTP_CONCURRENCY)
@@ -85,7 +85,7 @@ async def bench_csv(services: Services, residents: int) -> Result:
 
 
 async def run(ctx: BenchContext) -> None:
-    services = build_services(ctx.database_url, Settings(database_url=ctx.database_url))
+    services = build_services(ctx.database_url, Settings(database_url=ctx.database_url, key_dir=ctx.key_dir))
     try:
         await services.ledger.open_realm(BENCH_REALM, "bench realm")
         for asset in ("civic", "agri"):

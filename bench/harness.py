@@ -55,6 +55,9 @@ class Result:
 class BenchContext:
     database_url: str
     quick: bool
+    # one key ring for the whole run: every served app and in-process service signs with
+    # it, so the audit at the end verifies the checkpoints any of them sealed
+    key_dir: Path
     results: dict[str, Result] = field(default_factory=dict)
 
     def scale(self, full: int, quick: int) -> int:
@@ -96,12 +99,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_app(database_url: str, **env: str) -> Iterator[int]:
-    """`pointsbank serve` in a subprocess on a free port; yields the port."""
+def served_app(ctx: BenchContext, **env: str) -> Iterator[int]:
+    """`pointsbank serve` in a subprocess on a free port, with the run's keys; yields the port."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        env={**os.environ, "DATABASE_URL": database_url, **env})
+        env={**os.environ, "DATABASE_URL": ctx.database_url, "POINTSBANK_KEY_DIR": str(ctx.key_dir), **env})
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while time.monotonic() < deadline:

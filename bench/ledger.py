@@ -43,7 +43,7 @@ async def run(ctx: BenchContext) -> None:
     ctx.report("ledger.raw", await raw_sql(ctx.database_url, raw_total))
     wallets, admin_token = await ledger_setup(ctx.database_url)
     ctx.report("ledger.service", await service_transfers(ctx.database_url, wallets, total))
-    ctx.report("ledger.http", await http_transfers(ctx.database_url, wallets, admin_token, total))
+    ctx.report("ledger.http", await http_transfers(ctx, wallets, admin_token, total))
     ctx.ratio("ratio b/a (service / raw SQL)", "ledger.service", "ledger.raw")
     ctx.ratio("ratio c/a (HTTP / raw SQL)", "ledger.http", "ledger.raw", target=0.5)
 
@@ -137,7 +137,7 @@ async def service_transfers(database_url: str, wallets: list[int], total: int) -
         await engine.dispose()
 
 
-async def http_transfers(database_url: str, wallets: list[int], token: str, total: int) -> Result:
+async def http_transfers(ctx: BenchContext, wallets: list[int], token: str, total: int) -> Result:
     moves = pairs(3, wallets)
 
     def request(index: int) -> bytes:
@@ -147,7 +147,7 @@ async def http_transfers(database_url: str, wallets: list[int], token: str, tota
         return http_request("POST", "/v1/entries", body.encode(), Authorization=f"Bearer {token}",
                             Idempotency_Key=f"http-{index}")
 
-    with served_app(database_url) as port:
+    with served_app(ctx) as port:
         await http_load(port, lambda i: request(total + i), min(200, total), CONCURRENCY)  # warm up
         result, statuses = await http_load(port, request, total, CONCURRENCY)
     if set(statuses) != {201}:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -69,7 +68,7 @@ async def prepare(ctx: BenchContext, key_dir: Path,
 
 async def run(ctx: BenchContext) -> None:
     total = ctx.scale(4000, 400)
-    key_dir = Path(tempfile.mkdtemp(prefix="pb-bench-keys-"))
+    key_dir = ctx.key_dir
     codes, tokens, merchant_ids = await prepare(ctx, key_dir, total)
 
     def request(index: int) -> bytes:
@@ -81,7 +80,7 @@ async def run(ctx: BenchContext) -> None:
         return http_request("GET", f"/v1/merchants/{merchant_ids[index % MERCHANTS]}",
                             Authorization=f"Bearer {tokens[index % MERCHANTS]}")
 
-    with served_app(ctx.database_url, POINTSBANK_KEY_DIR=str(key_dir)) as port:
+    with served_app(ctx) as port:
         warm = min(200, total // 4)
         await http_load(port, request, warm, MERCHANTS)  # warm caches (tokens, accounts, keys)
         baseline, _ = await http_load(port, read_merchant, total, MERCHANTS)

@@ -89,10 +89,14 @@ async def seal_entries(conn: AsyncConnection, realm: str, seq: int, tree_size: i
         SELECT realm, entry_id, :seq, :tree_size + row_number() OVER (ORDER BY entry_id) - 1, leaf_hash
           FROM (SELECT l.realm, l.entry_id, l.leaf_hash
                   FROM audit_entry_leaves l
+                  -- one key probe per candidate (a LATERAL with LIMIT is never turned
+                  -- into a join): planned as a join, stale statistics right after a big
+                  -- seal once made this a nested loop over every sealed leaf per entry
+                  LEFT JOIN LATERAL (SELECT true AS sealed FROM checkpoint_entries c
+                                      WHERE c.realm = l.realm AND c.entry_id = l.entry_id
+                                      LIMIT 1) done ON true
                  WHERE l.realm = :realm AND l.created_txid >= :from_txid
-                   AND l.created_txid < :below_txid
-                   AND NOT EXISTS (SELECT 1 FROM checkpoint_entries c
-                                    WHERE c.realm = l.realm AND c.entry_id = l.entry_id)
+                   AND l.created_txid < :below_txid AND done.sealed IS NULL
                  ORDER BY l.entry_id LIMIT :limit) unsealed
         RETURNING leaf_index, leaf_hash"""),
         {"realm": realm, "seq": seq, "tree_size": tree_size, "from_txid": from_txid,
@@ -160,8 +164,11 @@ async def unsealed_count(conn: AsyncConnection, realm: str, up_to_id: int) -> in
     those above the last checkpoint's mark can be)."""
     return (await conn.execute(text("""
         SELECT count(*) FROM entries e
+          LEFT JOIN LATERAL (SELECT true AS sealed FROM checkpoint_entries c  -- a key probe each,
+                              WHERE c.realm = e.realm AND c.entry_id = e.id   -- as in seal_entries
+                              LIMIT 1) done ON true
          WHERE e.realm = :realm AND e.id <= :up_to
            AND e.created_txid >= coalesce((SELECT max(sealed_below_txid) FROM checkpoints
                                             WHERE realm = :realm), 0)
-           AND NOT EXISTS (SELECT 1 FROM checkpoint_entries c WHERE c.realm = e.realm AND c.entry_id = e.id)"""),
+           AND done.sealed IS NULL"""),
         {"realm": realm, "up_to": up_to_id})).scalar_one()
