@@ -55,7 +55,7 @@ async def bench_http(ctx: BenchContext, services: Services, residents: int) -> R
         return http_request("POST", f"/v1/activities/{activity['id']}/attendance", body,
                             Authorization=f"Bearer {token}", Idempotency_Key=f"bench-{index}")
 
-    with served_app(ctx) as port:
+    with served_app(ctx.database_url, ctx.key_dir) as port:
         bodies = [request(i) for i in range(total)]  # built before timing
         warm = HTTP_CONCURRENCY  # the first requests warm the server's connections, not timed
         await http_load(port, lambda i: bodies[i], warm, HTTP_CONCURRENCY)

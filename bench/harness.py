@@ -99,12 +99,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_app(ctx: BenchContext, **env: str) -> Iterator[int]:
-    """`pointsbank serve` in a subprocess on a free port, with the run's keys; yields the port."""
+def served_app(database_url: str, key_dir: Path | None = None, **env: str) -> Iterator[int]:
+    """`pointsbank serve` in a subprocess on a free port (signing with the keys in
+    `key_dir` when given); yields the port."""
     port = free_port()
+    keys = {"POINTSBANK_KEY_DIR": str(key_dir)} if key_dir else {}
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        env={**os.environ, "DATABASE_URL": ctx.database_url, "POINTSBANK_KEY_DIR": str(ctx.key_dir), **env})
+        env={**os.environ, "DATABASE_URL": database_url, **keys, **env})
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while time.monotonic() < deadline:

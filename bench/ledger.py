@@ -147,7 +147,7 @@ async def http_transfers(ctx: BenchContext, wallets: list[int], token: str, tota
         return http_request("POST", "/v1/entries", body.encode(), Authorization=f"Bearer {token}",
                             Idempotency_Key=f"http-{index}")
 
-    with served_app(ctx) as port:
+    with served_app(ctx.database_url, ctx.key_dir) as port:
         await http_load(port, lambda i: request(total + i), min(200, total), CONCURRENCY)  # warm up
         result, statuses = await http_load(port, request, total, CONCURRENCY)
     if set(statuses) != {201}:

@@ -80,7 +80,7 @@ async def run(ctx: BenchContext) -> None:
         return http_request("GET", f"/v1/merchants/{merchant_ids[index % MERCHANTS]}",
                             Authorization=f"Bearer {tokens[index % MERCHANTS]}")
 
-    with served_app(ctx) as port:
+    with served_app(ctx.database_url, ctx.key_dir) as port:
         warm = min(200, total // 4)
         await http_load(port, request, warm, MERCHANTS)  # warm caches (tokens, accounts, keys)
         baseline, _ = await http_load(port, read_merchant, total, MERCHANTS)
