@@ -6,6 +6,8 @@ from dataclasses import replace
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
 from ledger import model, repository
@@ -101,3 +103,67 @@ def test_when_the_book_refuses_a_batch_each_entry_answers_for_itself(app_conn, w
                                      (a, b, c)).fetchall())
     assert balances == {a: 101, b: 99, c: 100}
     assert chains(app_conn, realm)
+
+
+# Any batch, together or not, answers and moves balances exactly as 0001's loop does.
+WALLET_MOVES = st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(1, 120),
+                         st.sampled_from([None, None, "k1", "k2", "done"]))
+ODD_ITEMS = st.sampled_from(["unknown account", "forbidden", "one line", "zero"])
+ITEMS = st.lists(st.one_of(WALLET_MOVES, ODD_ITEMS), min_size=2, max_size=8)
+
+
+def draft_for(item, realm: str, wallets: list[int], funding: int) -> model.EntryDraft:
+    if item == "unknown account":
+        return move(realm, wallets[0], 987_654_321, 1)
+    if item == "forbidden":
+        return model.EntryDraft(realm=realm, kind="earn", created_by="t",
+                                lines=(model.Line(funding, -5), model.Line(wallets[2], 5)))
+    if item == "one line":
+        return model.EntryDraft(realm=realm, kind="adjustment", created_by="t", lines=(model.Line(wallets[0], 1),))
+    if item == "zero":
+        return model.EntryDraft(realm=realm, kind="adjustment", created_by="t",
+                                lines=(model.Line(wallets[0], 0), model.Line(wallets[1], 0)))
+    source, target, amount, key = item
+    if source == target:
+        target = (target + 1) % 3
+    return move(realm, wallets[source], wallets[target], amount, idempotency_key=key)
+
+
+def outcome(conn: psycopg.Connection, function: str, requests: Jsonb, realm: str, wallets: list[int]):
+    """What a batch function answers (ids and times aside) and leaves behind; undone after."""
+    results = conn.execute(f"SELECT {function}(%s)", (requests,)).fetchone()[0]
+    balances = conn.execute("SELECT array_agg(balance ORDER BY id) FROM accounts WHERE id = ANY(%s)",
+                            (wallets,)).fetchone()[0]
+    chained = chains(conn, realm)
+    conn.rollback()
+    return [without_ids(r) for r in results], balances, chained
+
+
+def without_ids(result: dict) -> dict:
+    """A result without what the sequence and the clock decide (rolled-back ids are not reused)."""
+    kept = {k: v for k, v in result.items() if k not in ("id", "created_at")}
+    if isinstance(kept.get("detail"), dict):
+        kept["detail"] = {k: v for k, v in kept["detail"].items() if k != "entry_id"}
+    return kept
+
+
+@given(items=ITEMS)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_batch_answers_as_one_entry_at_a_time_would(app_conn, done_wallets, items):
+    realm, wallets, funding = done_wallets
+    requests = batch(*(draft_for(item, realm, wallets, funding) for item in items))
+    batched = outcome(app_conn, "ledger_post_batch", requests, realm, wallets)
+    each = outcome(app_conn, "ledger_post_each", requests, realm, wallets)
+    assert batched == each
+    assert batched[2] is True
+
+
+@pytest.fixture
+async def done_wallets(ledger, wallets, app_conn):
+    """Three wallets of 100 and an entry already posted under the key 'done'."""
+    realm, found = wallets["realm"], wallets["wallets"]
+    await ledger.post(move(realm, found[0], found[1], 1, idempotency_key="done"))
+    funding = app_conn.execute("SELECT id FROM accounts WHERE realm = %s AND kind = 'funding'"
+                               " AND asset = 'civic'", (realm,)).fetchone()[0]
+    app_conn.rollback()
+    return realm, found, funding
