@@ -3,11 +3,17 @@ and who may do what."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from api.auth import create_token
 from tests.e2e.conftest import bearer
+
+
+def activity_year(activity: dict) -> int:
+    """The year of the activity's day in the realm's zone (its awards' period)."""
+    return datetime.fromisoformat(activity["starts_at"]).astimezone(ZoneInfo("Asia/Shanghai")).year
 
 
 def iso(delta_hours: float) -> str:
@@ -143,13 +149,14 @@ async def test_rules_versions_and_leaderboard(client, tokens, site):
                       json={"records": [{"resident_id": first, "minutes": 60},
                                         {"resident_id": second, "minutes": 180}]},
                       headers={**tokens.admin, "Idempotency-Key": "lb"})
-    board = (await client.get(f"/v1/leaderboards?realm={realm}&period={datetime.now().year}",
+    year = activity_year(activity)
+    board = (await client.get(f"/v1/leaderboards?realm={realm}&period={year}",
                               headers=site["resident"])).json()
     assert [(i["rank"], i["resident_id"], i["points"]) for i in board["items"]] == [(1, second, 18), (2, first, 14)]
-    by_hours = (await client.get(f"/v1/leaderboards?realm={realm}&order=hours&period={datetime.now().year}"
+    by_hours = (await client.get(f"/v1/leaderboards?realm={realm}&order=hours&period={year}"
                                  f"&station={site['rural']['id']}", headers=tokens.auditor)).json()
     assert by_hours["items"] == []
-    totals = (await client.get(f"/v1/residents/{second}/totals?period={datetime.now().year}",
+    totals = (await client.get(f"/v1/residents/{second}/totals?period={year}",
                                headers=tokens.admin)).json()
     assert totals["minutes"] == 180 and totals["civic_points"] == 18
 
