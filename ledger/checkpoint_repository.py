@@ -148,8 +148,10 @@ async def unsealed_entries(conn: AsyncConnection, realm: str, below_txid: int,
     checkpoint) but are not: written behind the ledger's back."""
     rows = await conn.execute(text("""
         SELECT e.id FROM entries e
-         WHERE e.realm = :realm AND e.created_txid < :below
-           AND NOT EXISTS (SELECT 1 FROM checkpoint_entries c WHERE c.realm = e.realm AND c.entry_id = e.id)
+          LEFT JOIN LATERAL (SELECT true AS sealed FROM checkpoint_entries c  -- a key probe each,
+                              WHERE c.realm = e.realm AND c.entry_id = e.id   -- as in seal_entries
+                              LIMIT 1) done ON true
+         WHERE e.realm = :realm AND e.created_txid < :below AND done.sealed IS NULL
          ORDER BY e.id LIMIT :limit"""), {"realm": realm, "below": below_txid, "limit": limit})
     return list(rows.scalars())
 
