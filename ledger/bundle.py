@@ -65,10 +65,10 @@ async def export(engine: AsyncEngine, keys: KeyRing, realm: str, start: datetime
         _write_json(directory / "keys.json", {"keys": [k.as_json() for k in keys.public_keys("ledger")]})
         counts = await _write_entries(conn, directory, realm, start, end, anchor, tree, say)
         unsealed = (await conn.execute(text(
-            "SELECT count(*) FROM entries e LEFT JOIN LATERAL (SELECT true AS sealed "  # key probes,
-            "FROM checkpoint_entries c WHERE c.realm = e.realm AND c.entry_id = e.id "  # as in sealing
-            "AND c.leaf_index < :size LIMIT 1) done ON true WHERE e.realm = :realm "
-            "AND e.created_at >= :start AND e.created_at < :end AND done.sealed IS NULL"),
+            "SELECT count(*) FROM entries e "
+            + checkpoint_repository.sealed_probe("e.realm", "e.id", "c.leaf_index < :size")
+            + " WHERE e.realm = :realm AND e.created_at >= :start AND e.created_at < :end"
+            " AND done.sealed IS NULL"),
             {"realm": realm, "start": start, "end": end, "size": anchor["tree_size"]})).scalar_one()
         await conn.rollback()
     manifest = {"format": BUNDLE_FORMAT, "realm": realm, "from": start.isoformat(),

@@ -80,21 +80,25 @@ async def all_checkpoints(conn: AsyncConnection, realm: str) -> list[dict[str, A
     return [dict(row._mapping) for row in rows]
 
 
+def sealed_probe(realm: str, entry_id: str, condition: str = "") -> str:
+    """SQL: LEFT JOIN a `done` row with `done.sealed` true when the entry (the columns
+    named) has a leaf. A LATERAL with LIMIT is one key probe per entry, never a join:
+    planned as an anti-join, statistics taken before a big seal once made it a nested
+    loop over every sealed leaf per entry."""
+    extra = f" AND {condition}" if condition else ""
+    return (f"LEFT JOIN LATERAL (SELECT true AS sealed FROM checkpoint_entries c "
+            f"WHERE c.realm = {realm} AND c.entry_id = {entry_id}{extra} LIMIT 1) done ON true")
+
+
 async def seal_entries(conn: AsyncConnection, realm: str, seq: int, tree_size: int,
                        from_txid: int, below_txid: int, limit: int) -> list[tuple[int, bytes]]:
     """Give the entries committed by transactions in [from_txid, below_txid) and not yet
     sealed the next leaf positions under checkpoint `seq`; (leaf_index, leaf_hash) each."""
-    rows = await conn.execute(text("""
+    rows = await conn.execute(text(f"""
         INSERT INTO checkpoint_entries (realm, entry_id, checkpoint_seq, leaf_index, leaf_hash)
         SELECT realm, entry_id, :seq, :tree_size + row_number() OVER (ORDER BY entry_id) - 1, leaf_hash
           FROM (SELECT l.realm, l.entry_id, l.leaf_hash
-                  FROM audit_entry_leaves l
-                  -- one key probe per candidate (a LATERAL with LIMIT is never turned
-                  -- into a join): planned as a join, stale statistics right after a big
-                  -- seal once made this a nested loop over every sealed leaf per entry
-                  LEFT JOIN LATERAL (SELECT true AS sealed FROM checkpoint_entries c
-                                      WHERE c.realm = l.realm AND c.entry_id = l.entry_id
-                                      LIMIT 1) done ON true
+                  FROM audit_entry_leaves l {sealed_probe("l.realm", "l.entry_id")}
                  WHERE l.realm = :realm AND l.created_txid >= :from_txid
                    AND l.created_txid < :below_txid AND done.sealed IS NULL
                  ORDER BY l.entry_id LIMIT :limit) unsealed
@@ -146,11 +150,9 @@ async def unsealed_entries(conn: AsyncConnection, realm: str, below_txid: int,
                            limit: int) -> list[int]:
     """Entries that should have been sealed (their transaction ended before the last
     checkpoint) but are not: written behind the ledger's back."""
-    rows = await conn.execute(text("""
+    rows = await conn.execute(text(f"""
         SELECT e.id FROM entries e
-          LEFT JOIN LATERAL (SELECT true AS sealed FROM checkpoint_entries c  -- a key probe each,
-                              WHERE c.realm = e.realm AND c.entry_id = e.id   -- as in seal_entries
-                              LIMIT 1) done ON true
+          {sealed_probe("e.realm", "e.id")}
          WHERE e.realm = :realm AND e.created_txid < :below AND done.sealed IS NULL
          ORDER BY e.id LIMIT :limit"""), {"realm": realm, "below": below_txid, "limit": limit})
     return list(rows.scalars())
@@ -164,11 +166,9 @@ async def newest_entry_id(conn: AsyncConnection, realm: str) -> int:
 async def unsealed_count(conn: AsyncConnection, realm: str, up_to_id: int) -> int:
     """Committed entries with ids up to `up_to_id` that no checkpoint seals yet (only
     those above the last checkpoint's mark can be)."""
-    return (await conn.execute(text("""
+    return (await conn.execute(text(f"""
         SELECT count(*) FROM entries e
-          LEFT JOIN LATERAL (SELECT true AS sealed FROM checkpoint_entries c  -- a key probe each,
-                              WHERE c.realm = e.realm AND c.entry_id = e.id   -- as in seal_entries
-                              LIMIT 1) done ON true
+          {sealed_probe("e.realm", "e.id")}
          WHERE e.realm = :realm AND e.id <= :up_to
            AND e.created_txid >= coalesce((SELECT max(sealed_below_txid) FROM checkpoints
                                             WHERE realm = :realm), 0)
