@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         app.state.authenticator = Authenticator(services.engine)
         jobs = PeriodicJobs()
         jobs.start("voucher expiry", VOUCHER_EXPIRY_INTERVAL_S, services.vouchers.expire_due)
-        jobs.start("checkpoint sealing", settings.seal_interval_s, services.checkpoints.seal_all)
+        jobs.start("checkpoint sealing", settings.seal_interval_s, services.checkpoints.seal_periodically)
         try:
             yield
         finally:

@@ -75,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     rotate = keys.add_parser("rotate", help="retire the active key and make a new one")
     rotate.add_argument("--purpose", default="voucher", choices=("voucher", "ledger", "statement"))
     rotate.set_defaults(command=cmd_keys_rotate)
+    keys.add_parser("list", help="the key registry: ledger keys that sign or verify checkpoints").set_defaults(
+        command=cmd_keys_list)
+    acknowledge = keys.add_parser(
+        "acknowledge", help="register a stray ledger key so the checkpoints it signed verify (never seals)")
+    acknowledge.add_argument("public_key", help="the stray key: its <kid>.json from the other key directory, "
+                                                "or the raw key in base64url")
+    acknowledge.add_argument("--reason", required=True, help="why (kept in the registry for auditors)")
+    acknowledge.add_argument("--legacy-kid", type=int, help="the small id its checkpoints name (default: from the .json)")
+    acknowledge.set_defaults(command=cmd_keys_acknowledge)
 
     attendance = commands.add_parser(
         "import-attendance", help="award attendance from a CSV (activity_id, resident_id, minutes)")
@@ -134,7 +143,10 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from migrations.runner import upgrade
 
     upgrade(database_url(settings))
-    print("database is up to date")
+    registered = run_with_services(settings, lambda services: services.checkpoints.registry.register_local(
+        "db upgrade"))
+    print("database is up to date" + (f"; registered the ledger keys of {settings.signing_key_dir}"
+                                      if registered else ""))
     return 0
 
 
@@ -165,9 +177,41 @@ def cmd_vouchers_expire(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     from ledger.keys import KeyRing
 
+    if args.purpose == "ledger":  # registered: the database says which ledger key seals
+        key = run_with_services(settings, lambda services: services.checkpoints.registry.rotate("cli:keys rotate"))
+        print(f"new ledger key {key.registry_id} registered; the old one is retired and still verifies "
+              "what it signed; `serve` seals with the new key from its next round")
+        return 0
     key = KeyRing(settings.signing_key_dir).rotate(args.purpose)
     print(f"new {key.purpose} key {key.kid}; older {key.purpose} keys are retired (still published "
           "until what they signed has expired); restart `serve` to sign with the new key")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    keys = run_with_services(settings, lambda services: services.checkpoints.registry.keys())
+    for key in keys:
+        state = f"retired {key.retired_at.isoformat()}" if key.retired_at else "current"
+        if key.kind == "acknowledged":
+            state = f"acknowledged: {key.reason}"
+        legacy = f" (legacy id {key.legacy_kid})" if key.legacy_kid else ""
+        print(f"{key.key_id}{legacy} {key.purpose} {key.realm or 'all realms'} {state}")
+    return 0
+
+
+def cmd_keys_acknowledge(args: argparse.Namespace, settings: Settings) -> int:
+    import base64
+    from pathlib import Path
+
+    text, legacy_kid = args.public_key, args.legacy_kid
+    if Path(text).is_file():
+        described = json.loads(Path(text).read_text())
+        text, legacy_kid = described["public_key"], legacy_kid or described.get("kid")
+    public_key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    key = run_with_services(settings, lambda services: services.checkpoints.registry.acknowledge(
+        public_key, args.reason, "cli:keys acknowledge", legacy_kid))
+    print(f"acknowledged ledger key {key.key_id}" + (f" (legacy id {key.legacy_kid})" if key.legacy_kid else "")
+          + ": the checkpoints it signed verify and `pointsbank audit` lists them as acknowledged")
     return 0
 
 
@@ -269,8 +313,7 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     if args.realm:
         check_realm_code(args.realm)
     progress = ProgressLine()
-    report = run_with_services(settings, lambda services: run_audit(
-        services.engine, services.keys, args.realm, progress))
+    report = run_with_services(settings, lambda services: run_audit(services.engine, args.realm, progress))
     progress.done()
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=2, default=str))
@@ -281,6 +324,8 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"         {json.dumps(row, ensure_ascii=False, default=str)}")
             if result.truncated:
                 print("         ... more")
+            for row in result.notes:
+                print(f"  note   {json.dumps(row, ensure_ascii=False, default=str)}")
         print("all checks pass" if report.ok else f"{len([r for r in report.results if not r.ok])} check(s) failed")
     return 0 if report.ok else EXIT_CHECK_FAILED
 
@@ -314,9 +359,13 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     progress = ProgressLine()
 
     async def work(services: Any) -> dict[str, Any]:
-        await services.checkpoints.seal_current(args.realm)
-        return await export(services.engine, services.keys, args.realm, start, end,
-                            Path(args.directory), progress)
+        from ledger.errors import SealingKeyNotCurrent
+
+        try:
+            await services.checkpoints.seal_current(args.realm)
+        except SealingKeyNotCurrent as refused:  # export what is sealed; say why no more
+            print(f"pointsbank: not sealing first: {refused.detail}", file=sys.stderr)
+        return await export(services.engine, args.realm, start, end, Path(args.directory), progress)
 
     manifest = run_with_services(settings, work)
     progress.done()

@@ -99,7 +99,7 @@ async def run(ctx: BenchContext) -> None:
                                         unit="entries"))
 
         started = time.perf_counter()
-        report = await audit.run_audit(engine, keys)
+        report = await audit.run_audit(engine)
         elapsed = time.perf_counter() - started
     finally:
         await engine.dispose()

@@ -30,8 +30,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import checkpoint_repository, checkpoints
-from ledger.keys import KeyRing
+from ledger import checkpoint_repository, checkpoints, errors, key_registry
 from ledger.require import require
 
 OFFENDING_SHOWN_MAX = 100  # offending rows reported per check (the count says if more)
@@ -40,12 +39,13 @@ AUDIT_WORK_MEM_MB = 128    # per sort or hash in the audit's transaction
 Progress = Callable[[str], None]
 
 
-@dataclass(frozen=True)
+@dataclass
 class AuditContext:
     conn: AsyncConnection
     realm: str | None              # None: every realm
-    keys: KeyRing
     progress: Progress
+    notes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # per check: rows
+    # that pass but an auditor should read (e.g. checkpoints signed by an acknowledged key)
 
 
 CheckRun = Callable[[AuditContext], Awaitable[list[dict[str, Any]]]]
@@ -66,11 +66,12 @@ class CheckResult:
     offending: list[dict[str, Any]]
     truncated: bool
     seconds: float
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "ok": self.ok,
                 "offending": self.offending, "truncated": self.truncated,
-                "seconds": round(self.seconds, 3)}
+                "notes": self.notes, "seconds": round(self.seconds, 3)}
 
 
 @dataclass
@@ -114,10 +115,11 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
                 else int(v) if isinstance(v, Decimal) else v) for k, v in row.items()}
 
 
-async def run_audit(engine: AsyncEngine, keys: KeyRing, realm: str | None = None,
+async def run_audit(engine: AsyncEngine, realm: str | None = None,
                     progress: Progress | None = None,
                     names: list[str] | None = None) -> Report:
-    """Run the registered checks (or those named) on one consistent snapshot."""
+    """Run the registered checks (or those named) on one consistent snapshot. An unknown
+    realm is an error (`realm_not_found`), never a pass."""
     report = Report(realm)
     selected = [CHECKS[name] for name in (names or list(CHECKS))]
     say = progress or (lambda message: None)
@@ -126,7 +128,9 @@ async def run_audit(engine: AsyncEngine, keys: KeyRing, realm: str | None = None
         # big sorts and hashes stay in memory; JIT compiling costs more than it saves here
         await conn.execute(text(f"SET LOCAL work_mem = '{AUDIT_WORK_MEM_MB}MB'"))
         await conn.execute(text("SET LOCAL jit = off"))
-        ctx = AuditContext(conn, realm, keys, say)
+        if realm is not None and not await checkpoint_repository.realm_exists(conn, realm):
+            raise errors.RealmNotFound(f"no realm {realm}", realm=realm)
+        ctx = AuditContext(conn, realm, say)
         for number, check in enumerate(selected, 1):
             say(f"[{number}/{len(selected)}] {check.name}")
             started = time.perf_counter()
@@ -135,7 +139,8 @@ async def run_audit(engine: AsyncEngine, keys: KeyRing, realm: str | None = None
                 check.name, check.description, ok=not offending,
                 offending=offending[:OFFENDING_SHOWN_MAX],
                 truncated=len(offending) > OFFENDING_SHOWN_MAX,
-                seconds=time.perf_counter() - started))
+                seconds=time.perf_counter() - started,
+                notes=ctx.notes.get(check.name, [])[:OFFENDING_SHOWN_MAX]))
         await conn.rollback()
     return report
 
@@ -341,14 +346,50 @@ register_sql_check(
             OR {_in_realm('coalesce(x.counterpart_realm, y.realm)')})""")
 
 
+SIGNER_UNKNOWN = "checkpoint_signer_unknown"
+
+# Each checkpoint's key id against the key registry (by id, or by the legacy id of a key
+# registered on first start): no registered key, or only acknowledged stray keys.
+_CHECKPOINT_SIGNERS = text(f"""
+    SELECT c.realm, c.seq AS checkpoint_seq, c.key_id, s.acknowledged_reason
+      FROM checkpoints c
+      LEFT JOIN LATERAL (
+          SELECT bool_or(k.kind = 'signer') AS by_signer, string_agg(k.reason, '; ') AS acknowledged_reason
+            FROM signing_keys k
+           WHERE k.purpose = '{key_registry.LEDGER}' AND (k.key_id = c.key_id OR k.legacy_kid = c.key_id)
+             AND (k.realm IS NULL OR k.realm = c.realm)) s ON true
+     WHERE {IN_REALM.format(column='c.realm')} AND s.by_signer IS NOT TRUE
+     ORDER BY c.realm, c.seq""")
+
+
+async def _checkpoint_signers(ctx: AuditContext) -> list[dict[str, Any]]:
+    unknown, acknowledged = [], []
+    for row in await ctx.conn.execute(_CHECKPOINT_SIGNERS, {"realm": ctx.realm}):
+        found = {"realm": row.realm, "checkpoint_seq": row.checkpoint_seq, "key_id": row.key_id}
+        if row.acknowledged_reason is None:
+            unknown.append({**found, "problem": SIGNER_UNKNOWN})
+        else:
+            acknowledged.append({**found, "acknowledged": row.acknowledged_reason})
+    ctx.notes[SIGNER_UNKNOWN] = acknowledged
+    return unknown
+
+
+register_check(
+    SIGNER_UNKNOWN,
+    "every checkpoint is signed by a key in the key registry (one registered by an admin as "
+    "an acknowledged stray key is listed in the notes)",
+    _checkpoint_signers)
+
+
 async def _checkpoints_verify(ctx: AuditContext) -> list[dict[str, Any]]:
     realms = [ctx.realm] if ctx.realm else await checkpoint_repository.realm_codes(ctx.conn)
+    keys = await key_registry.registered_keys(ctx.conn)
     offending: list[dict[str, Any]] = []
     for realm in realms:
         def progress(done: int, total: int, realm: str = realm) -> None:
             ctx.progress(f"checkpoints {realm}: {done}/{total} leaves")
 
-        problems = await checkpoints.verify_realm(ctx.conn, realm, ctx.keys, progress)
+        problems = await checkpoints.verify_realm(ctx.conn, realm, keys, progress)
         offending += [problem.as_json() for problem in problems]
         if len(offending) > OFFENDING_SHOWN_MAX:
             break
@@ -357,6 +398,6 @@ async def _checkpoints_verify(ctx: AuditContext) -> list[dict[str, Any]]:
 
 register_check(
     "checkpoints_verify",
-    "every checkpoint's signature, chain and root verify against the entries as they "
-    "are now, and every entry committed before the last checkpoint is sealed",
+    "every checkpoint's signature (by its key in the key registry), chain and root verify "
+    "against the entries as they are now, and every entry committed before the last checkpoint is sealed",
     _checkpoints_verify)

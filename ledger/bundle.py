@@ -7,7 +7,7 @@ A bundle holds one realm's sealed entries created in a time window:
 - `proofs.jsonl`                  each entry's inclusion proof in the last checkpoint;
 - `checkpoints.jsonl`             every signed checkpoint head of the realm, each with
                                   a consistency proof from the one before;
-- `keys.json`                     the ledger's public keys;
+- `keys.json`                     the ledger's public keys (the key registry's);
 - `manifest.json`                 realm, window, counts, SHA-256 of every file.
 
 `verify_bundle` recomputes each entry's leaf from `entries.jsonl`, checks its inclusion
@@ -30,8 +30,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import checkpoint_repository, checkpoints, errors, merkle
-from ledger.keys import KeyRing, public_key_from_json
+from ledger import checkpoint_repository, checkpoints, errors, key_registry, merkle
+from ledger.keys import public_key_from_json
 
 BUNDLE_FORMAT = "pointsbank-bundle-v1"
 PROBLEMS_SHOWN_MAX = 100
@@ -46,7 +46,7 @@ Progress = Callable[[str], None]
 
 # export --------------------------------------------------------------------------------
 
-async def export(engine: AsyncEngine, keys: KeyRing, realm: str, start: datetime, end: datetime,
+async def export(engine: AsyncEngine, realm: str, start: datetime, end: datetime,
                  directory: Path, progress: Progress | None = None) -> dict[str, Any]:
     """Write the bundle of `realm`'s entries created in [start, end) to `directory`."""
     if start.tzinfo is None or end.tzinfo is None or start >= end:
@@ -54,6 +54,8 @@ async def export(engine: AsyncEngine, keys: KeyRing, realm: str, start: datetime
     say = progress or (lambda message: None)
     async with engine.connect() as conn:
         await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+        if not await checkpoint_repository.realm_exists(conn, realm):
+            raise errors.RealmNotFound(f"no realm {realm}", realm=realm)
         heads = await checkpoint_repository.all_checkpoints(conn, realm)
         if not heads:
             raise errors.CheckpointNotFound(f"realm {realm} has no checkpoint yet: seal one first")
@@ -62,7 +64,8 @@ async def export(engine: AsyncEngine, keys: KeyRing, realm: str, start: datetime
         tree = merkle.Tree(await checkpoint_repository.leaf_hashes(conn, realm, anchor["tree_size"]))
         directory.mkdir(parents=True, exist_ok=True)
         _write_checkpoints(directory, heads, tree)
-        _write_json(directory / "keys.json", {"keys": [k.as_json() for k in keys.public_keys("ledger")]})
+        _write_json(directory / "keys.json",
+                    {"keys": [k.as_json() for k in await key_registry.registered_keys(conn)]})
         counts = await _write_entries(conn, directory, realm, start, end, anchor, tree, say)
         unsealed = (await conn.execute(text(
             "SELECT count(*) FROM entries e "
@@ -214,9 +217,11 @@ def _read_jsonl(path: Path, findings: Findings) -> Iterator[tuple[int, dict[str,
         findings.add(f"{path.name}: unreadable ({exc})")
 
 
-def _read_keys(directory: Path, findings: Findings) -> dict[int, Any]:
+def _read_keys(directory: Path, findings: Findings) -> dict[int, list[Any]]:
+    """The ledger keys by every id a checkpoint may name them by: the registry id, and
+    the legacy directory id of a key that signed before the registry."""
     raw = _read_json(directory / "keys.json", findings) or {}
-    keys = {}
+    keys: dict[int, list[Any]] = {}
     for item in raw.get("keys", []):
         try:
             key = public_key_from_json(item)
@@ -224,13 +229,14 @@ def _read_keys(directory: Path, findings: Findings) -> dict[int, Any]:
             findings.add(f"keys.json: a key is malformed ({exc})")
             continue
         if key.purpose == checkpoints.KEY_PURPOSE:
-            keys[key.kid] = key
+            for key_id in {key.kid, item.get("legacy_kid")} - {None}:
+                keys.setdefault(int(key_id), []).append(key)
     return keys
 
 
-def _verify_checkpoints(directory: Path, keys: dict[int, Any], findings: Findings) -> list[dict[str, Any]]:
+def _verify_checkpoints(directory: Path, keys: dict[int, list[Any]], findings: Findings) -> list[dict[str, Any]]:
     def verify(key_id: int, message: bytes, signature: bytes) -> bool:
-        return key_id in keys and keys[key_id].verify(message, signature)
+        return any(key.verify(message, signature) for key in keys.get(key_id, []))
 
     heads: list[dict[str, Any]] = []
     previous = None

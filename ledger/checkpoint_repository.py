@@ -46,6 +46,11 @@ def full_xid(xid32: int, near: int) -> int:
     return candidate
 
 
+async def realm_exists(conn: AsyncConnection, realm: str) -> bool:
+    return (await conn.execute(text("SELECT EXISTS (SELECT 1 FROM realms WHERE code = :realm)"),
+                               {"realm": realm})).scalar_one()
+
+
 async def realm_codes(conn: AsyncConnection) -> list[str]:
     return list((await conn.execute(text("SELECT code FROM realms ORDER BY code"))).scalars())
 

@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger import checkpoint_repository as repository
 from ledger import db, errors, merkle, model
-from ledger.keys import KeyRing
+from ledger.key_registry import KeyRegistry, RegisteredKey
+from ledger.keys import KeyRing, PublicKey
 from ledger.require import require
 
 KEY_PURPOSE = "ledger"
@@ -123,12 +124,16 @@ class Checkpoints:
     def __init__(self, engine: AsyncEngine, keys: KeyRing) -> None:
         self.engine = engine
         self.keys = keys
+        self.registry = KeyRegistry(engine, keys)
 
     # sealing -------------------------------------------------------------------------
 
     async def seal(self, realm: str) -> dict[str, Any] | None:
-        """Seal the realm's newly committed entries; the new head, or None if none."""
+        """Seal the realm's newly committed entries; the new head, or None if none.
+        Refused (`sealing_key_not_current`) unless this process holds the realm's
+        registered current ledger key."""
         model.check_realm_code(realm)
+        await self.registry.register_local()
         return await db.in_transaction(self.engine, lambda conn: self.seal_in(conn, realm))
 
     async def seal_all(self) -> list[dict[str, Any]]:
@@ -141,8 +146,20 @@ class Checkpoints:
                 heads.append(head)
         return heads
 
+    async def seal_periodically(self) -> list[dict[str, Any]]:
+        """`serve`'s round: `seal_all`, except that a process whose key is not the
+        registered one says so in one line and seals nothing (no traceback every round)."""
+        try:
+            return await self.seal_all()
+        except errors.SealingKeyNotCurrent as refused:
+            log.warning("checkpoint sealing: not sealing: %s", refused.detail)
+            return []
+
     async def seal_in(self, conn: AsyncConnection, realm: str) -> dict[str, Any] | None:
         await repository.lock_realm(conn, realm)
+        if not await repository.realm_exists(conn, realm):
+            raise errors.RealmNotFound(f"no realm {realm}", realm=realm)
+        signer = await self.registry.signer(conn, realm)
         last = await repository.last_checkpoint(conn, realm)
         from_txid = last["sealed_below_txid"] if last else 0
         below_txid = max(from_txid, await repository.sealing_horizon(conn))
@@ -158,19 +175,18 @@ class Checkpoints:
             frontier.append(leaf)
         if len(leaves) == SEAL_ENTRIES_MAX:
             below_txid = from_txid  # some may be left: the next checkpoint looks again
-        checkpoint = self._signed(realm, seq, frontier, last, below_txid)
+        checkpoint = self._signed(realm, seq, frontier, last, below_txid, signer)
         await repository.insert_checkpoint(conn, checkpoint)
         return head_json(checkpoint)
 
     def _signed(self, realm: str, seq: int, frontier: merkle.Frontier,
-                last: dict[str, Any] | None, below_txid: int) -> dict[str, Any]:
+                last: dict[str, Any] | None, below_txid: int, signer: PublicKey) -> dict[str, Any]:
         created_at = datetime.now(timezone.utc)
         previous = bytes(last["head_hash"]) if last else None
         root = frontier.root()
-        key_id = self.keys.active(KEY_PURPOSE).kid
+        key_id = signer.registry_id
         message = head_message(realm, seq, frontier.size, root, previous, micros(created_at), key_id)
-        signed_by, signature = self.keys.sign(KEY_PURPOSE, message)
-        require(signed_by == key_id, "the key rotated while signing; retry")
+        signature = self.keys.sign_with(signer, message)
         return {"realm": realm, "seq": seq, "tree_size": frontier.size, "root_hash": root,
                 "previous_head_hash": previous, "head_hash": hashlib.sha256(message).digest(),
                 "frontier": frontier.hashes, "sealed_below_txid": below_txid,
@@ -256,11 +272,12 @@ class Checkpoints:
 
 # verification (the audit's "checkpoints verify") ---------------------------------------
 
-async def verify_realm(conn: AsyncConnection, realm: str, keys: KeyRing,
+async def verify_realm(conn: AsyncConnection, realm: str, keys: list[RegisteredKey],
                        progress: Callable[[int, int], None] | None = None) -> list[Problem]:
     """Recompute every leaf from the entries as they are now, every root from the leaves,
-    and check every head's signature and chain; then look for entries that should be
-    sealed and are not."""
+    and check every head's signature (against the key registry `keys`) and chain; then
+    look for entries that should be sealed and are not. A head whose signer is not
+    registered is left to the audit's `checkpoint_signer_unknown`."""
     checkpoints = await repository.all_checkpoints(conn, realm)
     problems = _head_problems(realm, checkpoints, keys)
     if not checkpoints:
@@ -273,9 +290,19 @@ async def verify_realm(conn: AsyncConnection, realm: str, keys: KeyRing,
     return problems
 
 
-def _head_problems(realm: str, checkpoints: list[dict[str, Any]], keys: KeyRing) -> list[Problem]:
+def registry_verifier(realm: str, keys: list[RegisteredKey]) -> Callable[[int, bytes, bytes], bool]:
+    """`verify(key_id, message, signature)` for the heads of `realm`: some registered key
+    that `key_id` names (its id, or its legacy id) verifies; an unknown signer passes
+    here and is reported as unknown instead."""
     def verify(key_id: int, message: bytes, signature: bytes) -> bool:
-        return keys.verify(key_id, message, signature, KEY_PURPOSE)
+        named = [key for key in keys if key.names(key_id) and key.realm in (None, realm)]
+        return not named or any(key.verify(message, signature) for key in named)
+
+    return verify
+
+
+def _head_problems(realm: str, checkpoints: list[dict[str, Any]], keys: list[RegisteredKey]) -> list[Problem]:
+    verify = registry_verifier(realm, keys)
 
     problems = []
     previous = None

@@ -92,6 +92,11 @@ EntryNotSealed = define("EntryNotSealed", NotFound, "entry_not_sealed")
 InvalidProofRequest = define("InvalidProofRequest", InvalidInput, "invalid_proof_request")
 CheckpointChainBroken = define("CheckpointChainBroken", InvalidInput, "checkpoint_chain_broken")
 CheckpointLeavesMismatch = define("CheckpointLeavesMismatch", InvalidInput, "checkpoint_leaves_mismatch")
+# the key registry: a process seals only with its realm's registered current ledger key
+SealingKeyNotCurrent = define("SealingKeyNotCurrent", Conflict, "sealing_key_not_current")
+SigningKeyCurrentExists = define("SigningKeyCurrentExists", Conflict, "signing_key_current_exists")
+SigningKeyRegistered = define("SigningKeyRegistered", Conflict, "signing_key_registered")
+InvalidPublicKey = define("InvalidPublicKey", InvalidInput, "invalid_public_key")
 
 # A writer posted with a running balance or history place that is not the account's
 # next one: a defect in the writer (or a race it lost without the lock), never bad input.

@@ -11,6 +11,7 @@ Purposes: `voucher` (QR vouchers), `ledger` (checkpoints), `statement` (settleme
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import threading
@@ -27,6 +28,29 @@ from ledger.require import require
 PURPOSES = ("voucher", "ledger", "statement")
 KEY_ID_MAX = 0xFFFF  # key ids fit in two bytes (the voucher layout's field)
 PRIVATE_KEY_MODE = 0o600
+PUBLIC_KEY_BYTES = 32
+REGISTRY_ID_BITS = 47   # registry ids: 2^47 + 47 bits of the key's SHA-256 (JSON-safe, never a kid)
+
+
+def key_fingerprint(public_key: bytes) -> str:
+    """SHA-256 of the raw public key, hex: what a person compares."""
+    return hashlib.sha256(public_key).hexdigest()
+
+
+def registry_key_id(public_key: bytes) -> int:
+    """The key's global id in the key registry, derived from the public key alone, so
+    anyone can recompute it; in [2^47, 2^48), never one of the directories' small ids."""
+    require(len(public_key) == PUBLIC_KEY_BYTES, "an Ed25519 public key is 32 bytes")
+    bits = int.from_bytes(hashlib.sha256(public_key).digest()[:6], "big") >> (48 - REGISTRY_ID_BITS)
+    return (1 << REGISTRY_ID_BITS) | bits
+
+
+def verifies(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+        return True
+    except InvalidSignature:
+        return False
 
 
 @dataclass(frozen=True)
@@ -37,12 +61,12 @@ class PublicKey:
     created_at: datetime
     retired_at: datetime | None
 
+    @property
+    def registry_id(self) -> int:
+        return registry_key_id(self.public_key)
+
     def verify(self, message: bytes, signature: bytes) -> bool:
-        try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
-            return True
-        except InvalidSignature:
-            return False
+        return verifies(self.public_key, message, signature)
 
     def as_json(self) -> dict[str, object]:
         return {"kid": self.kid, "purpose": self.purpose, "alg": "Ed25519",
@@ -92,6 +116,16 @@ class KeyRing:
     def sign(self, purpose: str, message: bytes) -> tuple[int, bytes]:
         key = self.active(purpose)
         return key.kid, self._private[key.kid].sign(message)
+
+    def sign_with(self, key: PublicKey, message: bytes) -> bytes:
+        """Sign with one particular key of this directory (which the registry chose)."""
+        require(key.kid in self._private, f"key {key.kid} has no private half here")
+        return self._private[key.kid].sign(message)
+
+    def reload(self) -> None:
+        """Read the directory again: another process (`keys rotate`) may have changed it."""
+        with self._lock:
+            self._load()
 
     def verify(self, kid: int, message: bytes, signature: bytes, purpose: str) -> bool:
         key = self.public_key(kid)

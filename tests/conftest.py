@@ -15,6 +15,7 @@ import pytest
 
 from api.database import embedded_server_url, with_database
 from ledger import db
+from ledger.keys import KeyRing
 from ledger.service import Ledger
 from migrations.runner import upgrade
 
@@ -31,6 +32,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def server_url() -> str:
     return os.environ.get("DATABASE_URL") or embedded_server_url(TEST_DATA_DIR)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def key_dir(tmp_path_factory) -> Iterator[Path]:
+    """One key directory for the whole run. The key registry lets one ledger key seal a
+    database, so every in-process service, served app (`POINTSBANK_KEY_DIR` is inherited)
+    and CLI run of the session signs with it; a test of another directory makes its own."""
+    path = tmp_path_factory.mktemp("keys")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POINTSBANK_KEY_DIR", str(path))
+        yield path
+
+
+@pytest.fixture(scope="session")
+def keys(key_dir: Path) -> KeyRing:
+    return KeyRing(key_dir)
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,7 @@ def one_realm(principal: Caller, realm: str | None) -> str:
 async def reconciliation(request: Request, principal: Caller,
                          realm: FromQuery[str | None] = None) -> dict[str, Any]:
     svc = services(request)
-    report = await audit.run_audit(svc.engine, svc.keys, audited_realm(principal, realm))
+    report = await audit.run_audit(svc.engine, audited_realm(principal, realm))
     return report.as_json()
 
 
@@ -91,9 +91,10 @@ async def inclusion_proof(request: Request, principal: Caller, entry_id: FromPat
 
 @get("/v1/audit/keys")
 async def ledger_keys(request: Request, principal: Caller) -> dict[str, Any]:
-    """The public keys that sign checkpoints, retired ones included."""
+    """The public keys that sign checkpoints, from the key registry: retired and
+    acknowledged (stray) keys included."""
     principal.require_role(*READER_ROLES)
-    return {"keys": [key.as_json() for key in services(request).keys.public_keys("ledger")]}
+    return {"keys": [key.as_json() for key in await services(request).checkpoints.registry.keys()]}
 
 
 ROUTES = [reconciliation, seal_checkpoints, list_checkpoints, latest_checkpoint, read_checkpoint,

@@ -199,11 +199,15 @@ async def set_policy(request: Request, principal: Caller, code: FromPath[str],
 
 @get("/.well-known/pointsbank-keys.json")
 async def published_keys(request: Request) -> dict[str, Any]:
-    """Every purpose's public keys. A retired voucher key stays until all it can have
-    signed has expired (`usable_until`); past that it is dropped."""
+    """Every purpose's public keys: ledger keys from the key registry, voucher and
+    statement keys from the service's key directory. A retired voucher key stays until
+    all it can have signed has expired (`usable_until`); past that it is dropped."""
     now = datetime.now(timezone.utc)
-    keys = []
-    for key in services(request).keys.public_keys():
+    svc = services(request)
+    keys = [key.as_json() for key in await svc.checkpoints.registry.keys()]
+    for key in svc.keys.public_keys():
+        if key.purpose == "ledger":
+            continue
         body = key.as_json()
         if key.retired_at is not None and key.purpose == "voucher":
             usable_until = key.retired_at.timestamp() + model.KEY_GRACE_S

@@ -37,10 +37,12 @@ def need_chromium() -> None:
 
 
 @pytest.fixture(scope="session")
-def base_url(database_url: str, tmp_path_factory) -> Iterator[str]:
+def base_url(database_url: str, tmp_path_factory, key_dir) -> Iterator[str]:
     need_chromium()
     data_dir = tmp_path_factory.mktemp("served")
-    with served_app(database_url, POINTSBANK_DATA_DIR=str(data_dir)) as port:
+    # the session's keys: `serve` seals every 10 s, and the key registry lets one ledger
+    # key seal a database (a second one would be refused, and once broke the audit)
+    with served_app(database_url, key_dir, POINTSBANK_DATA_DIR=str(data_dir)) as port:
         yield f"http://127.0.0.1:{port}"
 
 

@@ -77,18 +77,17 @@ async def test_every_write_route_refuses_an_auditor(client, tokens):
         assert response.json()["code"] == "forbidden"
 
 
-async def test_the_serve_sealer_seals_periodically_and_stops(engine, tmp_path, ledger, realm):
+async def test_the_serve_sealer_seals_periodically_and_stops(engine, keys, ledger, realm):
     """The periodic job `serve` starts in its lifespan (api.app)."""
     import asyncio
 
     from api.background import PeriodicJobs
     from ledger.checkpoints import Checkpoints
-    from ledger.keys import KeyRing
 
     entry_id = await fund(ledger, realm)
-    checkpoints = Checkpoints(engine, KeyRing(tmp_path / "keys"))
+    checkpoints = Checkpoints(engine, keys)
     jobs = PeriodicJobs()
-    jobs.start("checkpoint sealing", 0.05, checkpoints.seal_all)
+    jobs.start("checkpoint sealing", 0.05, checkpoints.seal_periodically)
     proof = None
     for _ in range(200):
         await asyncio.sleep(0.05)

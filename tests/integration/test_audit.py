@@ -8,12 +8,6 @@ import pytest
 
 from ledger import audit, model
 from ledger.checkpoints import Checkpoints
-from ledger.keys import KeyRing
-
-
-@pytest.fixture
-def keys(tmp_path) -> KeyRing:
-    return KeyRing(tmp_path / "keys")
 
 
 @pytest.fixture
@@ -40,7 +34,7 @@ async def build_book(ledger, realm: str, residents: int = 3) -> dict:
 
 
 async def failures(engine, keys, realm) -> dict[str, list[dict]]:
-    report = await audit.run_audit(engine, keys, realm)
+    report = await audit.run_audit(engine, realm)
     return {r.name: r.offending for r in report.results if not r.ok}
 
 
@@ -55,7 +49,7 @@ async def test_a_clean_book_passes_every_check(ledger, engine, keys, checkpoints
     await build_book(ledger, realm)
     heads = await checkpoints.seal_current(realm)
     assert heads[-1]["tree_size"] == 5
-    report = await audit.run_audit(engine, keys, realm)
+    report = await audit.run_audit(engine, realm)
     assert report.ok, report.as_json()
     assert {r.name for r in report.results} >= {
         "trial_balance", "cached_balances", "running_balances", "balance_floors",
@@ -261,7 +255,7 @@ async def test_concurrent_writers_are_each_sealed_exactly_once(ledger, engine, k
             break
         await asyncio.sleep(0.1)
     assert tuple(sealed) == (entries, entries, entries)
-    report = await audit.run_audit(engine, keys, realm)
+    report = await audit.run_audit(engine, realm)
     assert report.ok, report.as_json()
 
 

@@ -8,7 +8,7 @@ import pytest
 import merchants.audit  # noqa: F401  (registers the merchant checks)
 import redemption.audit  # noqa: F401  (registers the voucher checks)
 from ledger import audit
-from tests.integration.test_audit import failures, keys, tamper  # noqa: F401
+from tests.integration.test_audit import failures, tamper  # noqa: F401
 from tests.merchants_support import RATE_FEN_PER_POINT, fund_resident, services, spend  # noqa: F401
 from tests.redemption_support import key_ring  # noqa: F401
 
@@ -30,7 +30,7 @@ async def shop_book(services, ledger, realm):
 
 
 async def test_a_clean_book_with_vouchers_and_settlements_passes(engine, keys, realm, shop_book):
-    report = await audit.run_audit(engine, keys, realm)
+    report = await audit.run_audit(engine, realm)
     assert report.ok, report.as_json()
     assert PLUGGED <= {r.name for r in report.results}
 

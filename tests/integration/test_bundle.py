@@ -11,14 +11,12 @@ import pytest
 from api.cli import main
 from ledger import bundle, model
 from ledger.checkpoints import Checkpoints
-from ledger.keys import KeyRing
 
 WIDE_FROM = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-async def exported(ledger, engine, realm, tmp_path):
-    keys = KeyRing(tmp_path / "keys")
+async def exported(ledger, engine, realm, tmp_path, keys):
     funding = await ledger.system_account(realm, "funding", "civic")
     budget = await ledger.system_account(realm, "budget", "civic")
     resident = await ledger.create_account(realm, "resident", "civic", resident_id=7)
@@ -33,7 +31,7 @@ async def exported(ledger, engine, realm, tmp_path):
         await checkpoints.seal_current(realm)
     directory = tmp_path / "bundle"
     until = datetime.now(timezone.utc) + timedelta(minutes=1)
-    manifest = await bundle.export(engine, keys, realm, WIDE_FROM, until, directory)
+    manifest = await bundle.export(engine, realm, WIDE_FROM, until, directory)
     assert (manifest["entries"], manifest["postings"], manifest["unsealed_entries_omitted"]) == (4, 8, 0)
     assert manifest["anchor_checkpoint"] >= 4
     return directory

@@ -6,8 +6,8 @@ from api.demo import DEMO_REALM, describe, load_demo
 from api.settings import Settings
 
 
-async def test_demo_loads_twice_with_real_awards(database_url, tmp_path):
-    services = build_services(database_url, Settings(database_url=database_url, data_dir=tmp_path))
+async def test_demo_loads_twice_with_real_awards(database_url, tmp_path, key_dir):
+    services = build_services(database_url, Settings(database_url=database_url, data_dir=tmp_path, key_dir=key_dir))
     try:
         first = await load_demo(services)
         second = await load_demo(services)

@@ -53,8 +53,7 @@ def test_settle_closes_each_merchants_period_once(database_url, tmp_path, monkey
 
 def test_demo_makes_merchants_a_catalogue_and_one_settled_period_twice_safely(database_url, tmp_path,
                                                                                 monkeypatch, capsys):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("POINTSBANK_KEY_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("DATABASE_URL", database_url)  # signs with the session's keys (the demo seals)
     monkeypatch.setenv("POINTSBANK_DATA_DIR", str(tmp_path / "data"))
     assert main(["demo", "--json"]) == 0
     demo = json.loads(capsys.readouterr().out)
