@@ -98,3 +98,29 @@ async def test_the_serve_sealer_seals_periodically_and_stops(engine, keys, ledge
             continue
     await asyncio.wait_for(jobs.stop(), 30)
     assert proof is not None and proof["entry_id"] == entry_id and proof["realm"] == realm
+
+
+async def test_an_unknown_realm_is_an_error_never_a_pass(client, tokens):
+    """`?realm=999999` used to run every check over nothing and answer ok."""
+    for path, method in (("/v1/audit/reconciliation?realm=999999", "GET"),
+                         ("/v1/audit/checkpoints?realm=999999", "POST")):
+        response = await client.request(method, path, headers=tokens.global_admin)
+        assert response.status_code == 404, (path, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == "realm_not_found"
+    for headers in (tokens.auditor, tokens.admin):  # a realm's token: not its realm, so 403 first
+        assert (await client.get("/v1/audit/reconciliation?realm=999999", headers=headers)).status_code == 403
+
+
+async def test_the_key_registry_is_published(client, tokens, keys):
+    """`/v1/audit/keys` and the well-known file publish the ledger keys from the registry."""
+    await client.post(f"/v1/audit/checkpoints?realm={tokens.realm}", headers=tokens.admin)
+    listed = await client.get("/v1/audit/keys", headers=tokens.auditor)
+    assert listed.status_code == 200
+    current = keys.active("ledger")
+    [mine] = [k for k in listed.json()["keys"] if k["kid"] == current.registry_id]
+    assert mine["retired_at"] is None and mine["kind"] == "signer" and mine["legacy_kid"] == current.kid
+    published = (await client.get("/.well-known/pointsbank-keys.json")).json()["keys"]
+    assert [k for k in published if k["purpose"] == "ledger"] == listed.json()["keys"]
+    for headers in (tokens.organizer, tokens.merchant, tokens.resident):
+        assert (await client.get("/v1/audit/keys", headers=headers)).status_code == 403
