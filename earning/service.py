@@ -219,7 +219,9 @@ class Earning:
                                 created_by: str, idempotency_key: str) -> Attendance:
         """Award `(resident_id, minutes)` records for one activity, all in one transaction
         (one statement: the realm's budget is never locked across a round trip),
-        idempotent under the key: a retry returns the first results."""
+        idempotent under the key: a retry returns the first results. A request that
+        awarded nothing (every record refused or already awarded) does not take its key:
+        a retry is evaluated afresh."""
         model.check_record_count(len(attendees))
         ledger_model.check_idempotency_key(idempotency_key)
         if activity["starts_at"] > datetime.now(timezone.utc):
