@@ -206,7 +206,8 @@ def cmd_keys_acknowledge(args: argparse.Namespace, settings: Settings) -> int:
     text, legacy_kid = args.public_key, args.legacy_kid
     if Path(text).is_file():
         described = json.loads(Path(text).read_text())
-        text, legacy_kid = described["public_key"], legacy_kid or described.get("kid")
+        small_id = described.get("kid") if isinstance(described.get("kid"), int) and described["kid"] <= 0xFFFF else None
+        text, legacy_kid = described["public_key"], legacy_kid or described.get("legacy_kid") or small_id
     public_key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     key = run_with_services(settings, lambda services: services.checkpoints.registry.acknowledge(
         public_key, args.reason, "cli:keys acknowledge", legacy_kid))

@@ -101,14 +101,17 @@ async def seal_behind_the_registry(url: str, ring: KeyRing, key_id_of=lambda key
         await owner.dispose()
 
 
-async def test_a_second_key_directory_is_refused_and_the_audit_stays_green(book, tmp_path):
+async def test_a_second_key_directory_is_refused_and_the_audit_stays_green(book, tmp_path, caplog):
     ours = Checkpoints(book.engine, KeyRing(tmp_path / "ours"))
     assert await ours.seal(REALM) is not None
     stray = Checkpoints(book.engine, KeyRing(tmp_path / "stray"))
     await fund(book.ledger, 5)
     with pytest.raises(errors.SealingKeyNotCurrent, match="not the registered current ledger key"):
         await stray.seal(REALM)
-    assert await stray.seal_periodically() == []  # serve's round: one log line, no seal
+    with caplog.at_level("WARNING", logger="ledger.checkpoints"):
+        assert await stray.seal_periodically() == []  # serve's round: one log line, no seal
+    [line] = [r.getMessage() for r in caplog.records if r.name == "ledger.checkpoints"]
+    assert "not sealing" in line and "\n" not in line
     assert await failed(book.engine) == {}
     assert await ours.seal(REALM) is not None
 
