@@ -38,14 +38,18 @@ CREATE TABLE signing_key_retirements (
 SELECT pb_append_only('signing_keys');
 SELECT pb_append_only('signing_key_retirements');
 
+-- Signers not retired: at most one per purpose and scope (the trigger below).
+CREATE VIEW signing_keys_current AS
+SELECT k.* FROM signing_keys k
+ WHERE k.kind = 'signer'
+   AND NOT EXISTS (SELECT 1 FROM signing_key_retirements r WHERE r.key_id = k.key_id);
+
 -- The key that seals a realm's checkpoints now: its realm's own current signer, else the
 -- deployment's; NULL when none is registered.
 CREATE FUNCTION signing_key_current(key_purpose text, key_realm text) RETURNS bigint
 LANGUAGE sql STABLE AS $$
-    SELECT k.key_id FROM signing_keys k
-     WHERE k.purpose = key_purpose AND k.kind = 'signer'
-       AND (k.realm = key_realm OR k.realm IS NULL)
-       AND NOT EXISTS (SELECT 1 FROM signing_key_retirements r WHERE r.key_id = k.key_id)
+    SELECT k.key_id FROM signing_keys_current k
+     WHERE k.purpose = key_purpose AND (k.realm = key_realm OR k.realm IS NULL)
      ORDER BY k.realm IS NULL, k.valid_from DESC
      LIMIT 1
 $$;
@@ -61,10 +65,8 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended('pb_signing_key:' || NEW.purpose || ':'
                                                    || coalesce(NEW.realm, '*'), 0));
-    IF EXISTS (SELECT 1 FROM signing_keys k
-                WHERE k.purpose = NEW.purpose AND k.kind = 'signer'
-                  AND k.realm IS NOT DISTINCT FROM NEW.realm
-                  AND NOT EXISTS (SELECT 1 FROM signing_key_retirements r WHERE r.key_id = k.key_id)) THEN
+    IF EXISTS (SELECT 1 FROM signing_keys_current k
+                WHERE k.purpose = NEW.purpose AND k.realm IS NOT DISTINCT FROM NEW.realm) THEN
         PERFORM pb_raise('signing_key_current_exists',
                          jsonb_build_object('purpose', NEW.purpose, 'realm', NEW.realm));
     END IF;
@@ -90,6 +92,7 @@ CREATE TRIGGER checkpoints_signer BEFORE INSERT ON checkpoints
     FOR EACH ROW EXECUTE FUNCTION checkpoints_check_signer();
 
 GRANT SELECT, INSERT ON signing_keys, signing_key_retirements TO pointsbank_app;
+GRANT SELECT ON signing_keys_current TO pointsbank_app;
 
 -- Idempotency of refusals (issue 11 item 7; here because this branch has one revision):
 -- a request that changed nothing does not take its Idempotency-Key, so a retry under the
