@@ -173,15 +173,16 @@ class KeyRegistry:
         async def work(conn: AsyncConnection) -> PublicKey:
             await _lock_registry(conn)
             current = await current_key_id(conn, None)
-            old = self.ring.active(LEDGER)
-            if current != old.registry_id:
+            active = self.ring.active(LEDGER)
+            if current not in {key.registry_id for key in self.ring.public_keys(LEDGER)}:
                 raise errors.SealingKeyNotCurrent(
-                    f"this directory's ledger key {old.registry_id} is not the registered current "
+                    f"this directory's ledger key {active.registry_id} is not the registered current "
                     f"key {current}: rotate from the deployment's key directory",
-                    key_id=old.registry_id, current_key_id=current)
-            new = self.ring.rotate(LEDGER)
+                    key_id=active.registry_id, current_key_id=current)
+            # the directory rotated but the registry did not (an interrupted rotation): finish it
+            new = self.ring.rotate(LEDGER) if active.registry_id == current else active
             now = datetime.now(timezone.utc)
-            await _retire(conn, old.registry_id, now, by)
+            await _retire(conn, current, now, by)
             await _insert_key(conn, new.public_key, SIGNER, by, now, legacy_kid=new.kid)
             return new
 

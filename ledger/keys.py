@@ -7,6 +7,9 @@ first use, and `pointsbank keys rotate` retires the active key and makes a new o
 Retired keys still verify (and are still published) until what they signed expires.
 
 Purposes: `voucher` (QR vouchers), `ledger` (checkpoints), `statement` (settlements).
+Ledger keys are also registered in the database (`ledger.key_registry`) under a global id
+derived from the public key (`registry_key_id`): the registry, not the directory, says
+which ledger key may seal.
 """
 from __future__ import annotations
 

@@ -117,6 +117,7 @@ async def test_the_key_registry_is_published(client, tokens, keys):
     await client.post(f"/v1/audit/checkpoints?realm={tokens.realm}", headers=tokens.admin)
     listed = await client.get("/v1/audit/keys", headers=tokens.auditor)
     assert listed.status_code == 200
+    assert (await client.get("/v1/audit/keys", headers=tokens.admin)).json() == listed.json()
     current = keys.active("ledger")
     [mine] = [k for k in listed.json()["keys"] if k["kid"] == current.registry_id]
     assert mine["retired_at"] is None and mine["kind"] == "signer" and mine["legacy_kid"] == current.kid

@@ -203,6 +203,14 @@ async def test_rotation_registers_the_new_key_and_old_checkpoints_still_verify(b
     assert keys[first].retired_at is not None and keys[second].retired_at is None
     assert await cli("keys", "list") == 0
     assert "current" in capsys.readouterr().out
+    KeyRing(key_dir).rotate("ledger")  # a rotation cut off after the files, before the registry:
+    await fund(book.ledger, 1)
+    with pytest.raises(errors.SealingKeyNotCurrent):  # the directory no longer seals ...
+        await Checkpoints(book.engine, KeyRing(key_dir)).seal(REALM)
+    assert await cli("keys", "rotate", "--purpose", "ledger") == 0  # ... until rotating finishes it
+    await fund(book.ledger, 5)
+    third = (await ours.seal(REALM))["key_id"]
+    assert third not in (first, second) and await failed(book.engine) == {}
     other = tmp_path / "other"
     monkeypatch.setenv("POINTSBANK_KEY_DIR", str(other))  # a stray directory may not rotate
     assert await cli("keys", "rotate", "--purpose", "ledger") == 2
