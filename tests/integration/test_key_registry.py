@@ -27,6 +27,7 @@ from ledger.service import Ledger
 from migrations.runner import upgrade
 
 REALM = "430104"
+pytestmark = pytest.mark.db  # databases of their own on the test server (not `database_url`)
 
 
 @contextmanager
