@@ -133,8 +133,12 @@ def database_url(settings: Settings) -> str:
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from migrations.runner import upgrade
 
-    upgrade(database_url(settings))
-    print("database is up to date")
+    def waiting() -> None:
+        print("another upgrade is running; waiting for it to finish", file=sys.stderr, flush=True)
+
+    before, after = upgrade(database_url(settings), on_wait=waiting)
+    print("database is up to date" if before == after else
+          f"database upgraded from {before or 'an empty schema'} to {after}")
     return 0
 
 
