@@ -47,7 +47,9 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pointsbank_app') THEN
         CREATE ROLE pointsbank_app NOLOGIN;
     END IF;
-    EXECUTE format('GRANT pointsbank_app TO %I', current_user);
+    IF NOT pg_has_role(current_user, 'pointsbank_app', 'MEMBER') THEN
+        EXECUTE format('GRANT pointsbank_app TO %I', current_user);
+    END IF;
 EXCEPTION WHEN insufficient_privilege THEN
     RAISE EXCEPTION 'role pointsbank_app is missing or not granted to %, and % may not '
                     'create or grant it: ask the database administrator', current_user, current_user;
@@ -199,7 +201,10 @@ def restore(database_url: str, file: Path, progress: Progress | None = None) -> 
                             "restore only into a new, empty database")
     tool, tables = _restorer(file, server_major(database_url))
     with psycopg.connect(libpq_target(database_url)[0], autocommit=True, **_password(database_url)) as conn:
-        conn.execute(APP_ROLE_SQL)
+        try:
+            conn.execute(APP_ROLE_SQL)
+        except psycopg.errors.RaiseException as exc:
+            raise BackupMistake(exc.diag.message_primary or str(exc)) from None
     url, env = libpq_target(database_url)
     _run(tool, ["--verbose", "--no-owner", "--single-transaction", f"--dbname={url}", str(file)], env,
          "processing data for table", tables, "restore", progress)
