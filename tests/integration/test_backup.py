@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import stat
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -15,30 +13,12 @@ import pytest
 
 from api.app import build_services
 from api.cli import EXIT_TOOL, EXIT_USAGE, main
-from api.database import with_database
 from api.demo import DEMO_REALM, load_demo
 from api.settings import Settings
 from ledger import merkle, model
 from ledger.audit import run_audit
 from ledger.db import APP_ROLE
 from migrations.runner import upgrade
-
-
-@pytest.fixture
-def new_database(server_url: str) -> Iterator[Callable[[], str]]:
-    """Make empty databases on the test server; drop them afterwards."""
-    names: list[str] = []
-
-    def make() -> str:
-        names.append(f"pb_backup_{uuid.uuid4().hex[:10]}")
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{names[-1]}"')
-        return with_database(server_url, names[-1])
-
-    yield make
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        for name in names:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def cli(monkeypatch: pytest.MonkeyPatch, url: str, key_dir: Path, *argv: str) -> int:
@@ -55,6 +35,10 @@ async def fund(services, amount: int, key: str) -> dict:
         "test", idempotency_key=key))
 
 
+async def budget(services) -> dict:
+    return await services.ledger.system_account(DEMO_REALM, "budget", "civic")
+
+
 async def test_a_restored_book_audits_proves_and_seals_on(new_database, tmp_path, monkeypatch):
     source, target = new_database(), new_database()
     upgrade(source)
@@ -66,7 +50,7 @@ async def test_a_restored_book_audits_proves_and_seals_on(new_database, tmp_path
         first = (await services.checkpoints.seal_current(DEMO_REALM))[-1]
         await fund(services, 200, "backup-fund-2")
         second = (await services.checkpoints.seal_current(DEMO_REALM))[-1]
-        balances = await services.ledger.system_account(DEMO_REALM, "budget", "civic")
+        budget_before = await budget(services)
     finally:
         await services.close()
 
@@ -81,7 +65,7 @@ async def test_a_restored_book_audits_proves_and_seals_on(new_database, tmp_path
 
     restored = build_services(target, Settings(data_dir=tmp_path, key_dir=restored_keys, seal_interval_s=0))
     try:
-        assert (await services_budget(restored))["balance"] == balances["balance"]
+        assert (await budget(restored))["balance"] == budget_before["balance"]
         # proofs from the restored book verify against the heads published before the backup
         inclusion = await restored.checkpoints.inclusion_proof(sealed_entry["id"], first["seq"])
         assert merkle.verify_inclusion(bytes.fromhex(inclusion["leaf_hash"]), inclusion["leaf_index"],
@@ -102,10 +86,6 @@ async def test_a_restored_book_audits_proves_and_seals_on(new_database, tmp_path
     with psycopg.connect(target, options=f"-c role={APP_ROLE}") as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("UPDATE entries SET memo = 'rewritten'")
-
-
-async def services_budget(services) -> dict:
-    return await services.ledger.system_account(DEMO_REALM, "budget", "civic")
 
 
 async def test_mistakes_are_one_line_and_a_documented_status(new_database, tmp_path, monkeypatch, capfd):

@@ -10,30 +10,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
 
-from api.database import with_database
 from migrations.runner import UPGRADE_LOCK_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "deploy" / "entrypoint.sh"
 WAIT_S_MAX = 120.0      # bound on every wait below (a slow shared machine), never a speed claim
 POLL_S = 0.2
-
-
-@pytest.fixture
-def empty_database(server_url: str) -> Iterator[str]:
-    name = f"pb_entry_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield with_database(server_url, name)
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def free_port() -> int:
@@ -64,7 +50,8 @@ def waiting_upgrades(conn: psycopg.Connection) -> int:
         "AND ((classid::bigint << 32) | objid::bigint) = %s", (UPGRADE_LOCK_KEY,)).fetchone()[0]
 
 
-def test_two_replicas_start_at_once_one_migrates_the_other_waits(empty_database, tmp_path):
+def test_two_replicas_start_at_once_one_migrates_the_other_waits(new_database, tmp_path):
+    empty_database = new_database()
     replicas = []
     with psycopg.connect(empty_database, autocommit=True) as holder:
         # hold the lock so both replicas are surely inside their upgrade at the same time
