@@ -14,6 +14,7 @@ from api.settings import Settings
 EXIT_CHECK_FAILED = 1   # audit or verify-bundle found a problem
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_TOOL = 4           # backup/restore: no pg_dump/pg_restore of a fitting version, or it failed
 
 log = logging.getLogger("pointsbank")
 
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="print realm, accounts and tokens as JSON")
     demo.set_defaults(command=cmd_demo)
     _add_audit_commands(commands)
+    _add_backup_commands(commands)
     return parser
 
 
@@ -128,6 +130,18 @@ def _add_audit_commands(commands: Any) -> None:
     verify.set_defaults(command=cmd_verify_bundle)
 
 
+def _add_backup_commands(commands: Any) -> None:
+    backup = commands.add_parser("backup", help="dump the whole database (pg_dump custom format) to FILE")
+    backup.add_argument("file")
+    backup.add_argument("--keys", metavar="ARCHIVE", help="also write the signing-key directory here (mode 0600)")
+    backup.set_defaults(command=cmd_backup)
+
+    restore = commands.add_parser("restore", help="load a backup into an empty database, then migrate to head")
+    restore.add_argument("file")
+    restore.add_argument("--keys", metavar="ARCHIVE", help="also put these signing keys into the key directory")
+    restore.set_defaults(command=cmd_restore)
+
+
 def _add_listen_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
@@ -142,11 +156,15 @@ def database_url(settings: Settings) -> str:
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from migrations.runner import upgrade
 
-    upgrade(database_url(settings))
+    def waiting() -> None:
+        print("another upgrade is running; waiting for it to finish", file=sys.stderr, flush=True)
+
+    before, after = upgrade(database_url(settings), on_wait=waiting)
     registered = run_with_services(settings, lambda services: services.checkpoints.registry.register_local(
         "db upgrade"))
-    print("database is up to date" + (f"; registered the ledger keys of {settings.signing_key_dir}"
-                                      if registered else ""))
+    print(("database is up to date" if before == after else
+           f"database upgraded from {before or 'an empty schema'} to {after}")
+          + (f"; registered the ledger keys of {settings.signing_key_dir}" if registered else ""))
     return 0
 
 
@@ -388,6 +406,57 @@ def cmd_verify_bundle(args: argparse.Namespace, settings: Settings) -> int:
         print(problem)
     print("bundle verifies" if not problems else "bundle does NOT verify", file=sys.stderr)
     return 0 if not problems else EXIT_CHECK_FAILED
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from api.backup import backup, write_key_archive
+
+    def work(progress: ProgressLine | None) -> None:
+        if args.keys:  # first: small, and a wrong key directory stops before the long part
+            count = write_key_archive(settings.signing_key_dir, Path(args.keys))
+            print(f"wrote {count} key files from {settings.signing_key_dir} to {args.keys} (mode 0600)")
+        outcome = backup(database_url(settings), Path(args.file), progress)
+        if progress:
+            progress.done()
+        print(f"backed up {outcome.tables} tables ({outcome.size_bytes} bytes) to {args.file} "
+              f"with {outcome.tool}")
+
+    return _backup_command(work)
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from api.backup import read_key_archive, restore
+
+    def work(progress: ProgressLine | None) -> None:
+        if args.keys:
+            count = read_key_archive(Path(args.keys), settings.signing_key_dir)
+            print(f"restored {count} key files to {settings.signing_key_dir}")
+        outcome = restore(database_url(settings), Path(args.file), progress)
+        if progress:
+            progress.done()
+        print(f"restored {outcome.tables} tables from {args.file} with {outcome.tool}; "
+              "the schema is at head. Run `pointsbank audit` next.")
+
+    return _backup_command(work)
+
+
+def _backup_command(work: Callable[[Any], None]) -> int:
+    """A mistake is one line and EXIT_USAGE; a missing or failing tool EXIT_TOOL."""
+    from api.backup import BackupMistake, ToolProblem
+
+    progress = ProgressLine() if sys.stderr.isatty() else None
+    try:
+        work(progress)
+    except (BackupMistake, ToolProblem) as exc:
+        if progress:
+            progress.done()
+        print(f"pointsbank: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, BackupMistake) else EXIT_TOOL
+    return 0
 
 
 def run_with_services(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
