@@ -13,12 +13,14 @@ Ids come from blocks reserved on each table's identity sequence.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
 
 EARN_POINTS = 5          # points per generated earn entry
 BUDGET_SPARE_POINTS = 10**12  # left in the budget after the generated earnings
+ENTRIES_PER_STATEMENT = 500_000  # earn entries (and their postings) per INSERT, with progress between
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,15 @@ class Book:
 
 def generate_book(database_url: str, realm: str, residents: int, entries: int,
                   station_id: int | None = None, vouchers: int = 0,
-                  activity_id: int | None = None) -> Book:
+                  activity_id: int | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> Book:
     """Load into `realm` (created with its funding and budget accounts when absent):
     `residents` resident accounts of `civic`, and `entries` earn entries from the budget
     to them (after one fund entry that covers them). With `station_id`, the residents are
     also rows of `residents` at that station (their ids are the accounts' resident ids);
     `vouchers` redeemed vouchers, and with `activity_id` an award per earn entry (days in
-    2020, so no daily cap today is touched), make those tables grow as well."""
+    2020, so no daily cap today is touched), make those tables grow as well. `progress`
+    hears (entries loaded, entries) as the entries go in."""
     with psycopg.connect(database_url) as conn:
         conn.execute("SET session_replication_role = replica")
         if conn.execute("SELECT 1 FROM realms WHERE code = %s", (realm,)).fetchone() is None:
@@ -49,7 +53,7 @@ def generate_book(database_url: str, realm: str, residents: int, entries: int,
                 INSERT INTO accounts (realm, kind, asset, floor, label)
                 VALUES (%(r)s, 'funding', 'civic', NULL, 'funding'), (%(r)s, 'budget', 'civic', 0, 'budget')""",
                          {"r": realm})
-        book = _load(conn, realm, residents, entries, station_id, vouchers, activity_id)
+        book = _load(conn, realm, residents, entries, station_id, vouchers, activity_id, progress)
         conn.execute("SET session_replication_role = origin")
         conn.commit()
     return book
@@ -66,7 +70,7 @@ def _reserve(conn: psycopg.Connection, table: str, count: int) -> int:
 
 
 def _load(conn: psycopg.Connection, realm: str, residents: int, entries: int, station_id: int | None,
-          vouchers: int, activity_id: int | None) -> Book:
+          vouchers: int, activity_id: int | None, progress: Callable[[int, int], None] | None) -> Book:
     per_resident = max(1, -(-entries // max(residents, 1)))  # the last residents may get fewer
     if station_id is not None:
         first_resident = _reserve(conn, "residents", residents)
@@ -91,7 +95,7 @@ def _load(conn: psycopg.Connection, realm: str, residents: int, entries: int, st
                   "entries": entries, "points": EARN_POINTS, "resident": first_resident})
     book = Book(realm, first_resident, first_account, residents, entries, per_resident)
     if entries:
-        book = _load_entries(conn, book)
+        book = _load_entries(conn, book, progress or (lambda done, total: None))
     if vouchers:
         _load_vouchers(conn, book, vouchers)
     if activity_id is not None and entries:
@@ -99,7 +103,7 @@ def _load(conn: psycopg.Connection, realm: str, residents: int, entries: int, st
     return book
 
 
-def _load_entries(conn: psycopg.Connection, book: Book) -> Book:
+def _load_entries(conn: psycopg.Connection, book: Book, progress: Callable[[int, int], None]) -> Book:
     """One fund entry, then `book.entries` earn entries; entry n pays resident n / per."""
     funding, budget, budget_balance, budget_count, funding_balance, funding_count = conn.execute("""
         SELECT f.id, b.id, b.balance, b.posting_count, f.balance, f.posting_count
@@ -114,9 +118,7 @@ def _load_entries(conn: psycopg.Connection, book: Book) -> Book:
               "first_account": book.first_account_id}
     conn.execute("""
         INSERT INTO entries (realm, id, kind, created_by, created_at, created_txid) OVERRIDING SYSTEM VALUE
-        SELECT %(r)s, %(fund_id)s + n, CASE WHEN n = 0 THEN 'fund' ELSE 'earn' END, 'bulk',
-               now() + n * interval '1 microsecond', txid_current()
-          FROM generate_series(0, %(count)s) n""", values)
+        VALUES (%(r)s, %(fund_id)s, 'fund', 'bulk', now(), txid_current())""", values)
     conn.execute("""
         INSERT INTO postings (realm, entry_id, account_id, account_seq, asset, amount, balance_after, created_at)
         VALUES (%(r)s, %(fund_id)s, %(funding)s, %(funding_count)s + 1, 'civic', -%(fund)s::bigint,
@@ -124,16 +126,10 @@ def _load_entries(conn: psycopg.Connection, book: Book) -> Book:
                (%(r)s, %(fund_id)s, %(budget)s, %(budget_count)s, 'civic', %(fund)s::bigint,
                 %(budget_balance)s, now())""",
                  {**values, "funding_count": funding_count, "funding_balance": funding_balance})
-    conn.execute("""
-        INSERT INTO postings (realm, entry_id, account_id, account_seq, asset, amount, balance_after, created_at)
-        SELECT %(r)s, %(fund_id)s + 1 + n, leg.account_id, leg.seq, 'civic', leg.amount, leg.balance,
-               now() + (n + 1) * interval '1 microsecond'
-          FROM generate_series(0, %(count)s - 1) n,
-               LATERAL (VALUES (%(budget)s::bigint, %(budget_count)s + 1 + n, -%(points)s::bigint,
-                                %(budget_balance)s - (n + 1) * %(points)s),
-                               (%(first_account)s + n / %(per)s, n %% %(per)s + 1, %(points)s::bigint,
-                                (n %% %(per)s + 1) * %(points)s)) AS leg (account_id, seq, amount, balance)""",
-                 values)
+    for first in range(0, book.entries, ENTRIES_PER_STATEMENT):
+        _load_earnings(conn, {**values, "first": first,
+                              "last": min(first + ENTRIES_PER_STATEMENT, book.entries) - 1})
+        progress(min(first + ENTRIES_PER_STATEMENT, book.entries), book.entries)
     conn.execute("""
         UPDATE accounts SET balance = balance - %(fund)s::bigint, posting_count = posting_count + 1
          WHERE realm = %(r)s AND id = %(funding)s""", values)
@@ -143,6 +139,25 @@ def _load_entries(conn: psycopg.Connection, book: Book) -> Book:
          WHERE realm = %(r)s AND id = %(budget)s""", values)
     return Book(book.realm, book.first_resident_id, book.first_account_id, book.residents, book.entries,
                 book.postings_per_resident, fund_id + 1)
+
+
+def _load_earnings(conn: psycopg.Connection, values: dict) -> None:
+    """Earn entries n = first..last (entry fund_id + 1 + n) and their two postings each."""
+    conn.execute("""
+        INSERT INTO entries (realm, id, kind, created_by, created_at, created_txid) OVERRIDING SYSTEM VALUE
+        SELECT %(r)s, %(fund_id)s + 1 + n, 'earn', 'bulk', now() + (n + 1) * interval '1 microsecond',
+               txid_current()
+          FROM generate_series(%(first)s::bigint, %(last)s::bigint) n""", values)
+    conn.execute("""
+        INSERT INTO postings (realm, entry_id, account_id, account_seq, asset, amount, balance_after, created_at)
+        SELECT %(r)s, %(fund_id)s + 1 + n, leg.account_id, leg.seq, 'civic', leg.amount, leg.balance,
+               now() + (n + 1) * interval '1 microsecond'
+          FROM generate_series(%(first)s::bigint, %(last)s::bigint) n,
+               LATERAL (VALUES (%(budget)s::bigint, %(budget_count)s + 1 + n, -%(points)s::bigint,
+                                %(budget_balance)s - (n + 1) * %(points)s),
+                               (%(first_account)s + n / %(per)s, n %% %(per)s + 1, %(points)s::bigint,
+                                (n %% %(per)s + 1) * %(points)s)) AS leg (account_id, seq, amount, balance)""",
+                 values)
 
 
 def _load_vouchers(conn: psycopg.Connection, book: Book, count: int) -> None:

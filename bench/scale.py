@@ -27,7 +27,11 @@ ROUNDS = 3
 
 def load(database_url: str, accounts: int, postings: int) -> None:
     started = time.perf_counter()
-    loaded = book.generate_book(database_url, LOADED_REALM, accounts, postings // 2 - 1)
+
+    def progress(done: int, total: int) -> None:
+        print(f"  {done:,} of {total:,} entries loaded ({time.perf_counter() - started:.0f} s)", flush=True)
+
+    loaded = book.generate_book(database_url, LOADED_REALM, accounts, postings // 2 - 1, progress=progress)
     print(f"loaded {loaded.residents:,} accounts and {2 * (loaded.entries + 1):,} postings "
           f"in {time.perf_counter() - started:.0f} s", flush=True)
     started = time.perf_counter()

@@ -15,6 +15,7 @@ before and after each path, so nothing else needs resetting.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import Awaitable, Callable
@@ -165,12 +166,10 @@ class Paths:
         await self.ledger.post(self.earn(self.residents(1)[0]))
 
     async def batch_together(self) -> None:
-        import asyncio
         await asyncio.gather(*(self.grouped.post(self.earn(r)) for r in self.residents(64)))
 
     async def batch_one_at_a_time(self) -> None:
         """A batch with an overdraft in it goes one entry at a time (and refuses that one)."""
-        import asyncio
         poor, rich = self.residents(2)
         overdraft = model.EntryDraft(realm=REALM, kind="adjustment", created_by="test", lines=(
             model.Line(self.account_of(poor), -1_000), model.Line(self.account_of(rich), 1_000)))
