@@ -127,6 +127,7 @@ class Paths:
             await service.close()
 
     async def prepare(self, database_url: str, analyze: bool) -> None:
+        self.database_url = database_url
         await self.ledger.open_realm(REALM, "扫描测试区")
         town = await self.earning.create_town(REALM, "岳麓街道")
         self.station = (await self.earning.create_station(REALM, town["id"], "桃子湖社区", "urban"))["id"]
@@ -201,6 +202,14 @@ class Paths:
     async def release(self) -> None:
         await self.vouchers.cancel(await self.issue(), "test")
 
+    async def expire(self) -> None:
+        voucher = await self.issue()
+        with psycopg.connect(self.database_url) as owner:  # back-dated, as in test_catalogue
+            owner.execute("SET LOCAL session_replication_role = replica")
+            owner.execute("UPDATE vouchers SET expires_at = now() - interval '1 second' "
+                          "WHERE realm = %s AND id = %s", (REALM, voucher["id"]))
+        assert await self.vouchers.expire_due() == 1
+
     async def reward_taken_and_returned(self) -> None:
         taken = await redeem_item(self, self.item["id"], REALM, self.residents(1)[0], f"take-{uuid.uuid4()}",
                                   "test")
@@ -223,6 +232,7 @@ class Paths:
                 ("voucher captured (voucher_capture)", self.capture),
                 ("voucher captured, group commit (voucher_capture_batch)", self.capture_grouped),
                 ("voucher released", self.release),
+                ("voucher expired", self.expire),
                 ("reward taken and its stock returned", self.reward_taken_and_returned),
                 ("merchant settled", self.settle),
                 ("entries sealed", self.seal)]
