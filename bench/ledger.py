@@ -91,47 +91,49 @@ async def raw_sql(database_url: str, total: int) -> Result:
             await conn.close()
 
 
-async def ledger_setup(database_url: str) -> tuple[list[int], str]:
+async def ledger_setup(database_url: str, realm: str = REALM) -> tuple[list[int], str]:
+    """A realm with WALLETS funded resident accounts; their ids and an admin token."""
     engine = db.app_engine(database_url, pool_size=CONCURRENCY)
     ledger = Ledger(engine, GroupCommit(engine))
     try:
-        await ledger.open_realm(REALM, "基准测试区")
-        funding = await ledger.system_account(REALM, "funding", "civic")
-        budget = await ledger.system_account(REALM, "budget", "civic")
+        await ledger.open_realm(realm, "基准测试区")
+        funding = await ledger.system_account(realm, "funding", "civic")
+        budget = await ledger.system_account(realm, "budget", "civic")
         await ledger.post(model.EntryDraft(
-            realm=REALM, kind="fund", created_by="bench",
+            realm=realm, kind="fund", created_by="bench",
             lines=(model.Line(funding["id"], -WALLET_POINTS * WALLETS),
                    model.Line(budget["id"], WALLET_POINTS * WALLETS))))
-        wallets = [(await ledger.create_account(REALM, "resident", "civic", resident_id=i))["id"]
+        wallets = [(await ledger.create_account(realm, "resident", "civic", resident_id=i))["id"]
                    for i in range(1, WALLETS + 1)]
         await asyncio.gather(*(ledger.post(model.EntryDraft(
-            realm=REALM, kind="earn", created_by="bench",
+            realm=realm, kind="earn", created_by="bench",
             lines=(model.Line(budget["id"], -WALLET_POINTS), model.Line(wallet, WALLET_POINTS))))
             for wallet in wallets))
-        token = await create_token(engine, "admin", REALM, label="bench")
+        token = await create_token(engine, "admin", realm, label="bench")
         return wallets, token
     finally:
         await ledger.close()
         await engine.dispose()
 
 
-def transfer_draft(source: int, target: int, amount: int, key: str) -> model.EntryDraft:
-    return model.EntryDraft(realm=REALM, kind="adjustment", created_by="bench", idempotency_key=key,
+def transfer_draft(source: int, target: int, amount: int, key: str, realm: str = REALM) -> model.EntryDraft:
+    return model.EntryDraft(realm=realm, kind="adjustment", created_by="bench", idempotency_key=key,
                             lines=(model.Line(source, -amount), model.Line(target, amount)))
 
 
-async def service_transfers(database_url: str, wallets: list[int], total: int) -> Result:
+async def service_transfers(database_url: str, wallets: list[int], total: int, realm: str = REALM,
+                            name: str = "(b) ledger service, group commit", key: str = "svc") -> Result:
     engine = db.app_engine(database_url, pool_size=CONCURRENCY)
     ledger = Ledger(engine, GroupCommit(engine))
     moves = pairs(2, wallets)
 
     async def transfer(index: int) -> None:
         source, target, amount = next(moves)
-        await ledger.post(transfer_draft(source, target, amount, f"svc-{index}"))
+        await ledger.post(transfer_draft(source, target, amount, f"{key}-{index}", realm))
 
     try:
         await timed("warm-up", min(200, total), CONCURRENCY, lambda i: transfer(total + i))
-        return await timed("(b) ledger service, group commit", total, CONCURRENCY, transfer, "transfers")
+        return await timed(name, total, CONCURRENCY, transfer, "transfers")
     finally:
         await ledger.close()
         await engine.dispose()

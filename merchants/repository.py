@@ -297,7 +297,9 @@ async def settled_through(conn: AsyncConnection, realm: str, account_id: int) ->
 
 _RANGE = text("""
 SELECT p.account_seq, p.entry_id, p.asset, p.amount, p.created_at, e.kind, e.reference
-  FROM postings p JOIN entries e ON e.realm = p.realm AND e.id = p.entry_id
+  FROM postings p
+ CROSS JOIN LATERAL (SELECT e.kind, e.reference FROM entries e   -- a key probe per posting,
+                      WHERE e.realm = p.realm AND e.id = p.entry_id LIMIT 1) e  -- never a hash of entries
  WHERE p.realm = :realm AND p.account_id = :account_id AND p.account_seq > :after
    AND p.created_at < :cutoff
  ORDER BY p.account_seq

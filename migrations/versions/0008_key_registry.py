@@ -1,11 +1,11 @@
 """A registry of public signing keys: which ledger key may seal, which keys verify.
 
-Revision ID: 0008_key_registry
+Revision ID: 0008
 Revises: 0007
 """
 from migrations.sqlfile import run_sql_file
 
-revision = "0008_key_registry"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
