@@ -80,7 +80,7 @@ async def test_a_restored_book_audits_proves_and_seals_on(new_database, tmp_path
         after = (await restored.checkpoints.seal_current(DEMO_REALM))[-1]
         assert after["seq"] == second["seq"] + 1
         assert after["previous_head_hash"] == second["head_hash"]
-        assert (await run_audit(restored.engine, restored.keys, DEMO_REALM)).ok
+        assert (await run_audit(restored.engine, DEMO_REALM)).ok
     finally:
         await restored.close()
     with psycopg.connect(target, options=f"-c role={APP_ROLE}") as conn:
