@@ -146,7 +146,8 @@ async def voucher_pdf(request: Request, principal: Caller, voucher_id: FromPath[
         code=voucher["code"], short_code=codec.format_short_code(voucher["short_code"]),
         amount=voucher["amount"], asset=voucher["asset"], expires_at=voucher["expires_at"],
         timezone=realm["timezone"], realm_name=realm["name"],
-        scope=render.scope_label(merchant_name, voucher["scope_merchant_kind"]))
+        scope=render.scope_label(merchant_name, voucher["scope_merchant_kind"]),
+        scope_en=render.scope_label_en(voucher["scope_merchant_id"], voucher["scope_merchant_kind"]))
     pdf = await asyncio.to_thread(render.voucher_pdf, printed)
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="voucher-{voucher_id}.pdf"'})

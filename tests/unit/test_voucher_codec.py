@@ -107,3 +107,15 @@ def test_the_pdf_is_one_a6_page(tmp_path):
     pdf = render.voucher_pdf(printed)
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 1
     assert render.qr_svg(printed.code).lstrip().startswith(b"<")
+
+
+def test_the_pdf_without_a_cjk_font_falls_back_to_latin_text(tmp_path, monkeypatch):
+    """A machine with no CJK font still prints a merchant-scoped voucher (no 500)."""
+    monkeypatch.setattr(render, "cjk_font_path", lambda: None)
+    ring = KeyRing(tmp_path)
+    printed = render.PrintedVoucher(
+        code=codec.encode(signed(ring)), short_code="ABCD-EFGH-JKMN-P", amount=100, asset="agri",
+        expires_at=NOW, timezone="Asia/Shanghai", realm_name="长沙市岳麓区",
+        scope=render.scope_label("莲花镇助农店", None), scope_en=render.scope_label_en(7, None))
+    pdf = render.voucher_pdf(printed)
+    assert pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF")
