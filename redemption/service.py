@@ -200,8 +200,18 @@ class Vouchers:
         return model.verify(token, self.keys.public_key(token.key_id), self.clock())
 
     async def code_for_short_code(self, typed: str) -> str:
-        stored = codec.parse_short_code(typed)
+        """The code of the voucher a typed short code names; a code issued before the GF(32)
+        check is looked up under the old check, and a miss there is reported as the typo."""
+        typo: errors.ShortCodeInvalid | None = None
+        try:
+            stored: str | None = codec.parse_short_code(typed)
+        except errors.ShortCodeInvalid as refused:
+            stored, typo = codec.parse_legacy_short_code(typed), refused
+            if stored is None:
+                raise
         rows = await db.read(self.engine, lambda conn: repository.find_by_short_code(conn, stored))
+        if not rows and typo is not None:
+            raise typo
         if len(rows) != 1:
             raise errors.VoucherNotFound("no voucher has this short code" if not rows
                                          else "this short code is ambiguous: scan the QR code")

@@ -66,7 +66,7 @@ def test_short_codes_are_case_insensitive_and_catch_typos():
     assert codec.parse_short_code(shown.lower()) == stored
     assert codec.parse_short_code(shown.replace("-", " ")) == stored
     for position in range(13):
-        for replacement in codec.CROCKFORD_CHECK:
+        for replacement in codec.CROCKFORD:
             if replacement == stored[position]:
                 continue
             typo = stored[:position] + replacement + stored[position + 1:]
@@ -77,6 +77,16 @@ def test_short_codes_are_case_insensitive_and_catch_typos():
         if swapped != stored:
             with pytest.raises(errors.ShortCodeInvalid):
                 codec.parse_short_code(swapped)
+
+
+def test_short_codes_have_no_symbols_and_old_codes_still_parse():
+    for seed in range(2000):
+        serial = seed.to_bytes(2, "big") * 8
+        assert set(codec.short_code(serial)) <= set(codec.CROCKFORD)
+        legacy = codec.legacy_short_code(serial)
+        assert codec.parse_legacy_short_code(codec.format_short_code(legacy).lower()) == legacy
+    assert codec.parse_legacy_short_code("0000-0000-0000-0") == "0000000000000"
+    assert codec.parse_legacy_short_code("0000-0000-0000-1") is None
 
 
 def test_expiry_is_local_midnight_after_the_last_day():
