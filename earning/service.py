@@ -322,6 +322,13 @@ class Earning:
         more = len(rows) == size
         return Page(rows, model.encode_cursor(rows[-1]["entry_id"]) if more else None)
 
+    async def award_titles(self, resident: dict[str, Any], entry_ids: list[int]) -> dict[int, str]:
+        """The activity titles of the resident's awards among `entry_ids` (for its history)."""
+        if not entry_ids:
+            return {}
+        return await db.read(self.engine, lambda conn: repository.award_titles(
+            conn, resident["realm"], resident["id"], entry_ids))
+
     async def realm_today(self, realm: str) -> date:
         found = await self.ledger.realm(realm)
         return datetime.now(ZoneInfo(found["timezone"])).date()

@@ -217,6 +217,28 @@ class Vouchers:
                                          else "this short code is ambiguous: scan the QR code")
         return rows[0]["code"]
 
+    async def by_serials(self, realm: str, serials: list[bytes]) -> dict[bytes, dict[str, Any]]:
+        """serial -> voucher (with `redeemed_by`, the merchant id), for a resident's history."""
+        if not serials:
+            return {}
+        rows = await db.read(self.engine, lambda conn: repository.vouchers_with_redeemer(conn, realm, serials))
+        return {row["serial"]: row for row in rows}
+
+    async def preview(self, merchant: model.Merchant, code: str) -> tuple[dict[str, Any], str | None]:
+        """What a merchant sees before taking points (nothing moves): the voucher, and the
+        code of the refusal a redemption here and now would meet (None: it would pass)."""
+        token = self.read_code(code)
+        voucher = await db.read(self.engine, lambda conn: repository.find_by_serial(conn, token.realm, token.serial))
+        if voucher is None:
+            raise refusal_for(None)
+        try:
+            model.check_redeemable(token, merchant, None, self.clock())
+            if voucher["status"] != "issued":
+                raise refusal_for(voucher)
+        except ledger_errors.DomainError as refusal:
+            return voucher, refusal.code
+        return voucher, None
+
     async def redeem(self, merchant: model.Merchant, code: str, amount: int | None,
                      idempotency_key: str, actor: str, offline: bool = False) -> dict[str, Any]:
         """Capture a voucher for `merchant`, once. A replayed key answers the first result,
