@@ -179,8 +179,11 @@
     what.forEach(function (part) { label.appendChild(typeof part === "string" ? document.createTextNode(part) : part); });
     row.appendChild(label);
     row.appendChild(PB.element("span", amount > 0 ? "amount plus" : "amount minus", PB.signed(amount)));
-    if (after !== null) row.appendChild(PB.element("span", "after", PB.t("common.balance_after") + " " + PB.number(after)));
-    if (extra) row.appendChild(PB.element("span", "time", extra));
+    var meta = PB.element("span", "meta");
+    if (after !== null) meta.appendChild(PB.element("span", "after", PB.t("common.balance_after") + " " + PB.number(after)));
+    if (after !== null && extra) meta.appendChild(document.createTextNode(" · "));
+    if (extra) meta.appendChild(PB.element("span", "time", extra));
+    row.appendChild(meta);
     return row;
   }
 

@@ -103,8 +103,11 @@
       row.appendChild(PB.element("span", item.amount > 0 ? "amount plus" : "amount minus", PB.signed(item.amount)));
       var sub = historySub(item);
       if (sub) row.appendChild(PB.element("span", "sub", sub));
-      row.appendChild(PB.element("span", "after", PB.t("common.balance_after") + " " + PB.number(item.balance_after)));
-      row.appendChild(PB.element("span", "time", PB.when(item.created_at)));
+      var meta = PB.element("span", "meta");
+      meta.appendChild(PB.element("span", "after", PB.t("common.balance_after") + " " + PB.number(item.balance_after)));
+      meta.appendChild(document.createTextNode(" · "));
+      meta.appendChild(PB.element("span", "time", PB.when(item.created_at)));
+      row.appendChild(meta);
       list.appendChild(row);
     });
     PB.show("history-more", !!historyCursor);
