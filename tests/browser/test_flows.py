@@ -160,3 +160,13 @@ async def test_the_auditor_sees_every_check_pass_and_a_verified_checkpoint(new_p
     await assert_accessible(page, "checks pass")
     await page.click("#lang")
     await expect(page.locator("#checks-summary")).to_have_text(re.compile(r"^All \d+ checks pass$"))
+
+
+async def test_every_page_has_one_h1_and_passes_axe_signed_out_in_both_languages(new_page):
+    for path in ("/app/", "/app/resident", "/app/merchant", "/app/audit"):
+        page = await new_page(path)
+        await expect(page.locator("h1")).to_have_count(1)
+        await assert_accessible(page, "signed out")
+        await page.click("#lang")
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
+        await assert_accessible(page, "signed out, English")
