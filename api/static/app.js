@@ -294,6 +294,28 @@ var PB = (function () {
     return /^[0-9]+$/.test(text) ? parseInt(text, 10) : NaN;
   }
 
+  // A button that fetches a file with the token and saves it.
+  function downloadButton(label, path, filename) {
+    var button = element("button", "small", label);
+    button.type = "button";
+    button.addEventListener("click", function () { download(path, filename, button); });
+    return button;
+  }
+
+  // A settlement statement as words ("2026年11月1日 至 2026年11月30日：30 积分 = 3.00 元")
+  // and its PDF and CSV buttons, appended to `row`.
+  function statementRow(row, settlement, className) {
+    row.setAttribute("data-settlement", settlement.id);
+    row.appendChild(element("span", className, format("merchant.statement_line", {
+      start: day(settlement.period_start), end: lastDay(settlement.period_end),
+      points: number(settlement.points), yuan: settlement.amount_yuan })));
+    row.appendChild(element("span", "status", t("settlement." + settlement.status)));
+    var name = "statement-" + settlement.id;
+    row.appendChild(downloadButton(t("common.download_pdf"), settlement.links.pdf, name + ".pdf"));
+    row.appendChild(downloadButton(t("common.download_csv"), settlement.links.csv, name + ".csv"));
+    return row;
+  }
+
   // Deferred page scripts run before DOMContentLoaded, so they register onSignIn first.
   if (document.readyState === "complete") start();
   else document.addEventListener("DOMContentLoaded", start);
@@ -302,6 +324,7 @@ var PB = (function () {
     t: t, format: format, refusal: function (code) { return problemText({ code: code }); }, api: api, say: say, failed: failed, show: show, element: element, when: when,
     signed: signed, number: number, lastDay: lastDay, day: day, wholeNumber: wholeNumber,
     newIdempotencyKey: newIdempotencyKey, pending: pending, download: download,
+    statementRow: statementRow,
     onSignIn: function (callback) { whenSignedIn = callback; },
     language: function () { return language; }
   };

@@ -132,29 +132,15 @@
     });
   }
 
-  function downloadButton(label, path, filename) {
-    var button = PB.element("button", "small", label);
-    button.type = "button";
-    button.addEventListener("click", function () { PB.download(path, filename, button); });
-    return button;
-  }
-
   function renderSettlements() {
     var list = $("settlements");
     list.textContent = "";
     if (!settlements.length) list.appendChild(PB.element("li", "none", PB.t("audit.settlements_empty")));
     settlements.forEach(function (settlement) {
       var row = PB.element("li", "row");
-      row.setAttribute("data-settlement", settlement.id);
       row.appendChild(PB.element("span", "what", merchants[settlement.merchant_id] || ("#" + settlement.merchant_id)));
-      row.appendChild(PB.element("span", "sub", PB.format("merchant.statement_line", {
-        start: PB.day(settlement.period_start), end: PB.lastDay(settlement.period_end),
-        points: PB.number(settlement.points), yuan: settlement.amount_yuan })));
-      row.appendChild(PB.element("span", "status", PB.t("settlement." + settlement.status)));
       row.appendChild(idLink("entry", settlement.entry_id));
-      row.appendChild(downloadButton(PB.t("common.download_pdf"), settlement.links.pdf, "statement-" + settlement.id + ".pdf"));
-      row.appendChild(downloadButton(PB.t("common.download_csv"), settlement.links.csv, "statement-" + settlement.id + ".csv"));
-      list.appendChild(row);
+      list.appendChild(PB.statementRow(row, settlement, "sub"));
     });
   }
 

@@ -138,30 +138,13 @@
     });
   }
 
-  function statementButton(label, path, filename) {
-    var button = PB.element("button", "small", label);
-    button.type = "button";
-    button.addEventListener("click", function () { PB.download(path, filename, button); });
-    return button;
-  }
-
   function renderStatements() {
     var list = $("statements");
     list.textContent = "";
     var statements = overview ? overview.statements : [];
     if (!statements.length) list.appendChild(PB.element("li", "none", PB.t("merchant.statements_empty")));
     statements.forEach(function (statement) {
-      var row = PB.element("li", "row");
-      row.setAttribute("data-settlement", statement.id);
-      row.appendChild(PB.element("span", "what", PB.format("merchant.statement_line", {
-        start: PB.day(statement.period_start), end: PB.lastDay(statement.period_end),
-        points: PB.number(statement.points), yuan: statement.amount_yuan })));
-      row.appendChild(PB.element("span", "status", PB.t("settlement." + statement.status)));
-      row.appendChild(statementButton(PB.t("common.download_pdf"), statement.links.pdf,
-                                      "statement-" + statement.id + ".pdf"));
-      row.appendChild(statementButton(PB.t("common.download_csv"), statement.links.csv,
-                                      "statement-" + statement.id + ".csv"));
-      list.appendChild(row);
+      list.appendChild(PB.statementRow(PB.element("li", "row"), statement, "what"));
     });
   }
 

@@ -148,6 +148,12 @@ async def test_the_auditor_sees_every_check_pass_and_a_verified_checkpoint(new_p
                                                                            base_url):
     admin = await create_token(engine, "admin", world.realm)
     async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {admin}"}) as api:
+        rate = await api.put(f"/v1/realms/{world.realm}/settlement-rate", json={"fen_per_point": 10})
+        assert rate.status_code == 200, rate.text
+        settled = await api.post("/v1/settlements", headers={"Idempotency-Key": f"flows-{world.realm}"},
+                                  json={"realm": world.realm, "merchant_id": world.merchant_id,
+                                        "to": datetime.now(timezone.utc).isoformat()})
+        assert settled.status_code == 201, settled.text
         sealed = await api.post(f"/v1/audit/checkpoints?realm={world.realm}")
     assert sealed.status_code == 201, sealed.text
     page = await new_page("/app/audit")
@@ -156,7 +162,12 @@ async def test_the_auditor_sees_every_check_pass_and_a_verified_checkpoint(new_p
     assert set(await page.locator("#checks .row > span:first-child").all_text_contents()) == {"通过"}
     assert "试算平衡：每种积分的所有账户合计为零" in await page.locator("#checks .what").all_text_contents()
     await expect(page.locator("#checkpoint-signature")).to_have_text("签名验证通过")
-    await expect(page.locator("#settlements .none")).to_have_text("还没有结算。")
+    statement = page.locator("#settlements .row")
+    await expect(statement.locator(".what")).to_have_text("供销超市")
+    assert (await statement.locator(".sub").text_content()).endswith("0 积分 = 0.00 元")
+    async with page.expect_download() as download:
+        await statement.get_by_role("button", name="PDF").click()
+    assert (await download.value).suggested_filename == f"statement-{settled.json()['id']}.pdf"
     await assert_accessible(page, "checks pass")
     await page.click("#lang")
     await expect(page.locator("#checks-summary")).to_have_text(re.compile(r"^All \d+ checks pass$"))
