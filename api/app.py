@@ -24,6 +24,7 @@ from api.database import resolve_database_url
 from api.errors import EXCEPTION_HANDLERS
 from api.routes import audit as audit_routes
 from api.routes import earning as earning_routes
+from api.routes import history as history_routes
 from api.routes import ledger as ledger_routes
 from api.routes import merchants as merchant_routes
 from api.routes import redemption as redemption_routes
@@ -115,7 +116,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
 
     return Litestar(
         route_handlers=[healthz, *ledger_routes.ROUTES, *merchant_routes.ROUTES,
-                        *redemption_routes.ROUTES, *earning_routes.ROUTES,
+                        *redemption_routes.ROUTES, *earning_routes.ROUTES, *history_routes.ROUTES,
                         *reward_routes.ROUTES, *settlement_routes.ROUTES, *audit_routes.ROUTES,
                         *pages.ROUTES],
         guards=[auditors_read_only],

@@ -11,40 +11,71 @@ from typing import Any
 
 from api.settings import Settings
 
+# Exit codes (README "The command line" lists them).
 EXIT_CHECK_FAILED = 1   # audit or verify-bundle found a problem
-EXIT_USAGE = 2
-EXIT_UNREACHABLE = 3
-EXIT_TOOL = 4           # backup/restore: no pg_dump/pg_restore of a fitting version, or it failed
+EXIT_USAGE = 2          # a mistake in the command: bad option, missing file, refused input
+EXIT_UNREACHABLE = 3    # the database cannot be reached
+EXIT_ROWS_REFUSED = 4   # import-attendance ran and refused some rows (see its report)
+EXIT_PORT_BUSY = 5      # serve: the address is in use or cannot be bound
+EXIT_TOOL = 6           # backup/restore: no pg_dump/pg_restore of a fitting version, or it failed
 
 log = logging.getLogger("pointsbank")
+CHATTY_LOGGERS = ("alembic", "pgserver", "httpx", "fontTools")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a mistake told in one line (and where help is) instead of the usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+class UserMistake(Exception):
+    """A command's input is wrong in a way the user can fix: one line, exit EXIT_USAGE."""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for chatty in ("alembic", "pgserver", "httpx"):
+    for chatty in CHATTY_LOGGERS:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     settings = Settings.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None))
     try:
         return args.command(args, settings) or 0
-    except Exception as exc:  # the database being away is a message, not a traceback
-        from ledger.db import is_unreachable
-        from ledger.errors import DomainError
+    except Exception as exc:  # a user's mistake or an absent database is a line, not a traceback
+        code, line = explain(exc, settings)
+        if code is None:
+            raise
+        print(f"pointsbank: {line}", file=sys.stderr)
+        return code
 
-        if isinstance(exc, DomainError):
-            print(f"pointsbank: {exc.code}: {exc.detail}", file=sys.stderr)
-            return EXIT_USAGE
-        if is_unreachable(exc) or _is_psycopg_operational(exc):
-            where = settings.database_url or f"embedded PostgreSQL under {settings.data_dir}"
-            print(f"pointsbank: cannot reach the database ({_redacted(where)}): "
-                  f"{str(exc).splitlines()[0]}", file=sys.stderr)
-            return EXIT_UNREACHABLE
-        raise
+
+def explain(exc: Exception, settings: Settings) -> tuple[int | None, str]:
+    """The exit code and the one line for an error a user can act on (None: a bug)."""
+    from ledger.db import is_unreachable
+    from ledger.errors import DomainError
+
+    if isinstance(exc, DomainError):
+        return EXIT_USAGE, f"{exc.code}: {exc.detail}"
+    if isinstance(exc, UserMistake):
+        return EXIT_USAGE, str(exc)
+    if isinstance(exc, PortBusy):
+        return EXIT_PORT_BUSY, str(exc)
+    if is_unreachable(exc) or _is_psycopg_operational(exc):
+        where = settings.database_url or f"embedded PostgreSQL under {settings.data_dir}"
+        return EXIT_UNREACHABLE, (f"cannot reach the database ({_redacted(where)}): "
+                                  f"{str(exc).splitlines()[0]}")
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return EXIT_USAGE, f"{exc.filename}: {exc.strerror or exc}"
+    return None, ""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pointsbank", description="Points Bank (文明积分银行)")
+    from importlib.metadata import version
+
+    parser = Parser(prog="pointsbank", description="Points Bank (文明积分银行)")
+    parser.add_argument("--version", action="version", version=f"pointsbank {version('pointsbank')}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="serve the API and pages")
@@ -60,12 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     tokens = commands.add_parser("tokens", help="API tokens").add_subparsers(required=True, metavar="ACTION")
     create = tokens.add_parser("create", help="create a token and print it once")
-    create.add_argument("--role", required=True, choices=("admin", "organizer", "merchant", "auditor", "resident"))
+    create.add_argument("--role", required=True, choices=("admin", "organizer", "merchant", "auditor", "resident"),
+                        help="what the token may do")
     create.add_argument("--realm", help="6-digit realm code (all realms for an admin without one)")
     create.add_argument("--station", type=int, help="station id (organizer scope)")
     create.add_argument("--merchant", type=int, help="merchant id (merchant role)")
     create.add_argument("--resident", type=int, help="resident id (resident role)")
-    create.add_argument("--label")
+    create.add_argument("--label", help="a note on who holds the token (shown in listings)")
     create.set_defaults(command=cmd_tokens_create)
 
     vouchers = commands.add_parser("vouchers", help="vouchers").add_subparsers(required=True, metavar="ACTION")
@@ -74,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = commands.add_parser("keys", help="signing keys").add_subparsers(required=True, metavar="ACTION")
     rotate = keys.add_parser("rotate", help="retire the active key and make a new one")
-    rotate.add_argument("--purpose", default="voucher", choices=("voucher", "ledger", "statement"))
+    rotate.add_argument("--purpose", default="voucher", choices=("voucher", "ledger", "statement"),
+                        help="which key: vouchers, ledger checkpoints or settlement statements")
     rotate.set_defaults(command=cmd_keys_rotate)
     keys.add_parser("list", help="the key registry: ledger keys that sign or verify checkpoints").set_defaults(
         command=cmd_keys_list)
@@ -87,15 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
     acknowledge.set_defaults(command=cmd_keys_acknowledge)
 
     attendance = commands.add_parser(
-        "import-attendance", help="award attendance from a CSV (activity_id, resident_id, minutes)")
-    attendance.add_argument("file", help="UTF-8 CSV, with or without BOM; Chinese headers accepted")
+        "import-attendance", help="award attendance from a CSV (activity, resident id or code, minutes); "
+                                  f"exit {EXIT_ROWS_REFUSED} when some rows were refused")
+    attendance.add_argument("file", help="CSV in UTF-8 (with or without BOM), GBK or GB18030; Chinese "
+                                         "headers accepted; residents by id or by code (居民代码)")
     attendance.add_argument("--report", help="write the per-row report here (default: stdout)")
     attendance.set_defaults(command=cmd_import_attendance)
 
     settle = commands.add_parser("settle", help="close a settlement period for one or all merchants")
     settle.add_argument("--realm", required=True, help="6-digit realm code")
     settle.add_argument("--merchant", type=int, help="one merchant (default: every merchant of the realm)")
-    settle.add_argument("--to", help="last day of the period, YYYY-MM-DD (default: yesterday, realm time), "
+    settle.add_argument("--to", type=cutoff_argument, help="last day of the period, YYYY-MM-DD (default: yesterday, realm time), "
                                      "or a cut-off timestamp with offset")
     settle.set_defaults(command=cmd_settle)
 
@@ -119,32 +154,48 @@ def _add_audit_commands(commands: Any) -> None:
     checkpoint.set_defaults(command=cmd_checkpoint)
 
     export = commands.add_parser("export", help="write a verifiable bundle of a realm's entries")
-    export.add_argument("--realm", required=True)
+    export.add_argument("--realm", required=True, help="6-digit realm code")
     export.add_argument("--from", dest="start", required=True, help="ISO 8601 with offset, inclusive")
     export.add_argument("--to", dest="end", required=True, help="ISO 8601 with offset, exclusive")
-    export.add_argument("directory")
+    export.add_argument("directory", help="where to write the bundle (created if missing)")
     export.set_defaults(command=cmd_export)
 
     verify = commands.add_parser("verify-bundle", help="check an exported bundle (no database, no network)")
-    verify.add_argument("directory")
+    verify.add_argument("directory", help="a bundle written by `pointsbank export`")
     verify.set_defaults(command=cmd_verify_bundle)
 
 
 def _add_backup_commands(commands: Any) -> None:
     backup = commands.add_parser("backup", help="dump the whole database (pg_dump custom format) to FILE")
-    backup.add_argument("file")
+    backup.add_argument("file", help="where to write the backup (written beside it first, then renamed; mode 0600)")
     backup.add_argument("--keys", metavar="ARCHIVE", help="also write the signing-key directory here (mode 0600)")
     backup.set_defaults(command=cmd_backup)
 
     restore = commands.add_parser("restore", help="load a backup into an empty database, then migrate to head")
-    restore.add_argument("file")
+    restore.add_argument("file", help="a file written by `pointsbank backup`")
     restore.add_argument("--keys", metavar="ARCHIVE", help="also put these signing keys into the key directory")
     restore.set_defaults(command=cmd_restore)
 
 
 def _add_listen_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host")
-    parser.add_argument("--port", type=int)
+    parser.add_argument("--host", help="address to listen on (default $POINTSBANK_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default $POINTSBANK_PORT or 8000)")
+
+
+def cutoff_argument(text: str) -> Any:
+    """`--to`: a day YYYY-MM-DD, or a timestamp with its UTC offset."""
+    from datetime import date, datetime
+
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        cutoff = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a day (YYYY-MM-DD) or a timestamp with offset") from None
+    if cutoff.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, like +08:00")
+    return cutoff
 
 
 def database_url(settings: Settings) -> str:
@@ -172,12 +223,31 @@ def cmd_tokens_create(args: argparse.Namespace, settings: Settings) -> int:
     from api.auth import create_token
 
     async def work(services: Any) -> str:
+        await check_token_scope(services, args)
         return await create_token(services.engine, args.role, args.realm, station_id=args.station,
                                   merchant_id=args.merchant, resident_id=args.resident,
                                   label=args.label)
 
     print(run_with_services(settings, work))
     return 0
+
+
+async def check_token_scope(services: Any, args: argparse.Namespace) -> None:
+    """The realm, station, merchant and resident a token names exist, in that realm."""
+    if args.realm is not None:
+        from ledger.model import check_realm_code
+
+        check_realm_code(args.realm)
+        await services.ledger.realm(args.realm)
+    scoped = (("station", args.station, services.earning.station),
+              ("merchant", args.merchant, services.merchants.get),
+              ("resident", args.resident, services.earning.resident))
+    for what, found_id, find in scoped:
+        if found_id is None:
+            continue
+        found = await find(found_id)
+        if args.realm is not None and found["realm"] != args.realm:
+            raise UserMistake(f"{what} {found_id} belongs to realm {found['realm']}, not {args.realm}")
 
 
 def cmd_vouchers_expire(args: argparse.Namespace, settings: Settings) -> int:
@@ -237,6 +307,8 @@ def cmd_keys_acknowledge(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import_attendance(args: argparse.Namespace, settings: Settings) -> int:
     from api.importer import import_attendance
 
+    if args.report:
+        open(args.report, "a").close()  # a report we cannot write is refused before any award
     return run_with_services(settings, lambda services: import_attendance(services, args.file, args.report))
 
 
@@ -252,12 +324,9 @@ def cmd_settle(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(services: Any) -> list[dict[str, Any]]:
         realm = await services.ledger.realm(args.realm)
-        if args.to is None:
-            to: date | datetime = datetime.now(ZoneInfo(realm["timezone"])).date() - timedelta(days=1)
-        elif len(args.to) == 10:
-            to = date.fromisoformat(args.to)
-        else:
-            to = datetime.fromisoformat(args.to)
+        to: date | datetime = args.to
+        if to is None:
+            to = datetime.now(ZoneInfo(realm["timezone"])).date() - timedelta(days=1)
         if args.merchant is not None:
             merchant = await services.merchants.get(args.merchant)
             if merchant["realm"] != args.realm:
@@ -271,13 +340,24 @@ def cmd_settle(args: argparse.Namespace, settings: Settings) -> int:
     if sys.stderr.isatty() and results:
         print(file=sys.stderr)
     for result in results:
-        if "refused" in result:
-            print(f"merchant {result['merchant_id']}: not settled ({result['refused']}: {result['detail']})")
-        else:
-            again = " (already settled)" if result["replayed"] else ""
-            print(f"merchant {result['merchant_id']}: settlement {result['id']} {result['points']} points = "
-                  f"{result['statement']['totals']['amount_yuan']} yuan{again}")
+        print(settle_line(result))
     return 0
+
+
+def settle_line(result: dict[str, Any]) -> str:
+    """One merchant's outcome: its name, the period in the realm's local time, the totals."""
+    if "refused" in result:
+        return f"merchant {result['merchant_id']}: not settled ({result['refused']}: {result['detail']})"
+    from datetime import datetime
+
+    statement = result["statement"]
+    start, end = (datetime.fromisoformat(statement["period"][side]) for side in ("start_local", "end_local"))
+    offset = f"{end:%z}"
+    again = " (already settled)" if result["replayed"] else ""
+    return (f"merchant {result['merchant_id']} {statement['merchant']['name']}: settlement {result['id']}, "
+            f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:]}), "
+            f"{result['points']} points = "
+            f"{statement['totals']['amount_yuan']} yuan{again}")
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -293,11 +373,40 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from api.app import create_app
 
+    from api.access_log import AccessLog
+
+    listening = bound_socket(settings.host, settings.port)
     url = database_url(settings)
     log.info("serving on http://%s:%d (OpenAPI at /schema)", settings.host, settings.port)
-    uvicorn.run(create_app(settings, database_url=url), host=settings.host, port=settings.port,
-                loop="uvloop", http="httptools", log_level="warning", access_log=False)
+    app: Any = create_app(settings, database_url=url)
+    if settings.access_log:
+        app = AccessLog(app)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port,
+                            loop="uvloop", http="httptools", log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[listening])
     return 0
+
+
+class PortBusy(Exception):
+    pass
+
+
+def bound_socket(host: str, port: int) -> Any:
+    """The listening socket, bound before anything starts, so a busy port is one line and
+    its own exit code (not the database's)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortBusy(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                       "(another program uses the port? try --port)") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:

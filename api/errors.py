@@ -76,9 +76,14 @@ def http_handler(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
     return problem(exc.status_code, code, _first_line(exc.detail))
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
 def internal_handler(request: Request, exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(500, "internal_error", "the service failed unexpectedly; retry with the same Idempotency-Key")
+    advice = ("try again in a moment" if request.method in SAFE_METHODS
+              else "retry with the same Idempotency-Key")
+    return problem(500, "internal_error", f"the service failed unexpectedly; {advice}")
 
 
 EXCEPTION_HANDLERS = {

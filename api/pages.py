@@ -79,6 +79,11 @@ async def audit_page() -> Response[str]:
     return page("audit.html", "audit")
 
 
+@get("/favicon.ico", include_in_schema=False, status_code=204)
+async def favicon() -> None:
+    """No icon (browsers ask for one on every page; an empty answer keeps 404s out of the log)."""
+
+
 @get("/v1/whoami")
 async def whoami(principal: Caller) -> dict[str, Any]:
     """Who this token is: its role and scopes (the pages read it after sign-in)."""
@@ -91,4 +96,4 @@ static_files = create_static_files_router(
     path="/static", directories=[STATIC_DIR], name="static",
     cache_control=CacheControlHeader(max_age=STATIC_CACHE_S), include_in_schema=False)
 
-ROUTES = [root, landing, resident_page, merchant_page, audit_page, whoami, static_files]
+ROUTES = [root, landing, resident_page, merchant_page, audit_page, favicon, whoami, static_files]

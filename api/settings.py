@@ -22,6 +22,7 @@ class Settings:
     db_pool_size: int = 20
     key_dir: Path | None = None       # None: <data_dir>/keys
     seal_interval_s: float = SEAL_INTERVAL_S  # `serve` seals a checkpoint this often; 0 turns it off
+    access_log: bool = True           # `serve` logs one line per request
 
     @property
     def signing_key_dir(self) -> Path:
@@ -39,6 +40,7 @@ class Settings:
             "db_pool_size": int(env.get("POINTSBANK_DB_POOL_SIZE", 20)),
             "key_dir": Path(env["POINTSBANK_KEY_DIR"]) if env.get("POINTSBANK_KEY_DIR") else None,
             "seal_interval_s": float(env.get("POINTSBANK_SEAL_INTERVAL_S", SEAL_INTERVAL_S)),
+            "access_log": env.get("POINTSBANK_ACCESS_LOG", "1") not in ("0", "false", "no", "off"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -106,7 +106,7 @@ def served_app(database_url: str, key_dir: Path | None = None, **env: str) -> It
     keys = {"POINTSBANK_KEY_DIR": str(key_dir)} if key_dir else {}
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        env={**os.environ, "DATABASE_URL": database_url, **keys, **env})
+        env={**os.environ, "DATABASE_URL": database_url, "POINTSBANK_ACCESS_LOG": "0", **keys, **env})
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while time.monotonic() < deadline:

@@ -223,27 +223,40 @@ def check_leaderboard_size(limit: int | None) -> int:
 
 CSV_COLUMNS = {
     "activity_id": ("activity_id", "activity", "活动编号", "活动id", "活动"),
-    "resident_id": ("resident_id", "resident", "居民编号", "居民id", "居民"),
+    "resident_id": ("resident_id", "resident", "居民编号", "居民id", "居民",
+                    "resident_code", "code", "居民代码", "居民码", "居民编码"),
     "minutes": ("minutes", "时长", "分钟", "时长(分钟)", "时长（分钟）", "时长/分钟"),
 }
+# Under these headers a resident is always named by its code, even an all-digit one; under
+# the others an all-digit value is an id (refused when it is also another resident's code).
+RESIDENT_CODE_HEADERS = ("resident_code", "code", "居民代码", "居民码", "居民编码")
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")   # GB18030 reads GBK too (Excel on Chinese Windows)
+ROW_UNREADABLE = "row_unreadable"          # a row the csv module cannot read (a field too long)
+AMBIGUOUS_RESIDENT = "ambiguous_resident"
 
 
 @dataclass(frozen=True)
 class CsvRow:
-    """A parsed CSV row: a record, or the error that kept it from being one."""
+    """A parsed CSV row: a record, or the error that kept it from being one. A row naming
+    its resident by code has `resident_code` and waits for `resolve_code`."""
     n: int                     # the row's line number in the file (header is line 1)
     record: Record | None
     error: str | None = None
     resident: str = ""
+    resident_code: str | None = None
+    activity_id: int = 0
+    minutes: int = 0
 
 
 def decode_csv(raw: bytes) -> str:
-    """UTF-8 with or without a byte-order mark; anything else is refused."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise errors.CsvEncodingInvalid(
-            f"the file is not UTF-8 (byte {exc.start} cannot be read); save it as UTF-8 CSV") from None
+    """UTF-8 (with or without a byte-order mark), else GB18030/GBK; anything else is refused."""
+    for encoding in CSV_ENCODINGS:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise errors.CsvEncodingInvalid(
+        "the file is neither UTF-8 nor GBK/GB18030; save it as CSV (UTF-8) and try again")
 
 
 def column_positions(header: list[str]) -> dict[str, int]:
@@ -265,30 +278,67 @@ def parse_csv(text: str) -> Iterator[CsvRow]:
     """Rows of an attendance CSV; a row that cannot be read becomes an error row. A
     missing header or column raises at once, before any row is read."""
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise errors.CsvColumnMissing(f"the header row cannot be read: {exc}") from None
     if header is None:
         raise errors.CsvColumnMissing("the file is empty; it needs a header row")
     positions = column_positions(header)
-    return _csv_rows(reader, positions)
+    by_code = header[positions["resident_id"]].strip().lower() in RESIDENT_CODE_HEADERS
+    return _csv_rows(reader, positions, by_code)
 
 
-def _csv_rows(reader: Any, positions: dict[str, int]) -> Iterator[CsvRow]:
-    for cells in reader:
+def _csv_rows(reader: Any, positions: dict[str, int], by_code: bool) -> Iterator[CsvRow]:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:  # e.g. a field over the csv module's limit: refuse that row only
+            yield CsvRow(reader.line_num, None, ROW_UNREADABLE)
+            continue
         if any(cell.strip() for cell in cells):
-            yield _csv_row(reader.line_num, cells, positions)
+            yield _csv_row(reader.line_num, cells, positions, by_code)
 
 
-def _csv_row(n: int, cells: list[str], positions: dict[str, int]) -> CsvRow:
+def _csv_row(n: int, cells: list[str], positions: dict[str, int], by_code: bool) -> CsvRow:
     values: dict[str, int] = {}
     resident = cells[positions["resident_id"]].strip() if positions["resident_id"] < len(cells) else ""
     for column, index in positions.items():
         cell = cells[index].strip() if index < len(cells) else ""
+        if column == "resident_id" and (by_code or not cell.isdigit()):
+            if not _RESIDENT_CODE.match(cell):
+                return CsvRow(n, None, "invalid_resident_id", resident[:40])
+            continue
         if not re.fullmatch(r"-?[0-9]{1,18}", cell):
             code = "minutes_out_of_range" if column == "minutes" and cell else f"invalid_{column}"
-            return CsvRow(n, None, code, resident)
+            return CsvRow(n, None, code, resident[:40])
         values[column] = int(cell)
+    if "resident_id" not in values:
+        return CsvRow(n, None, None, resident, resident_code=resident,
+                      activity_id=values["activity_id"], minutes=values["minutes"])
     record = Record(n, values["activity_id"], values["resident_id"], values["minutes"])
-    return CsvRow(n, record, None, resident)
+    code = resident if _RESIDENT_CODE.match(resident) else None  # an all-digit id may also be a code
+    return CsvRow(n, record, None, resident, resident_code=code, activity_id=record.activity_id,
+                  minutes=record.minutes)
+
+
+def resolve_code(row: CsvRow, realms: dict[int, str], ids: dict[tuple[str, str], int]) -> CsvRow:
+    """A row whose resident is a code, with the resident's id (`ids`: (realm, code) -> id,
+    looked up in the activity's realm); an id that is also another resident's code is refused."""
+    if row.resident_code is None:
+        return row
+    if row.activity_id not in realms:
+        return row if row.record is not None else CsvRow(row.n, None, "unknown_activity", row.resident)
+    found = ids.get((realms[row.activity_id], row.resident_code))
+    if row.record is not None:
+        if found is None or found == row.record.resident_id:
+            return row
+        return CsvRow(row.n, None, AMBIGUOUS_RESIDENT, row.resident)
+    if found is None:
+        return CsvRow(row.n, None, "unknown_resident", row.resident)
+    return CsvRow(row.n, Record(row.n, row.activity_id, found, row.minutes), None, row.resident)
 
 
 def chunks(rows: Iterable[CsvRow], size: int = CSV_CHUNK_ROWS) -> Iterator[list[CsvRow]]:

@@ -200,6 +200,30 @@ async def activity_realms(conn: AsyncConnection, activity_ids: list[int]) -> dic
     return {row.id: row.realm for row in rows}
 
 
+async def resident_ids_by_code(conn: AsyncConnection,
+                                pairs: list[tuple[str, str | None]]) -> dict[tuple[str, str], int]:
+    """(realm, code) -> resident id, for the pairs that name a resident."""
+    if not pairs:
+        return {}
+    rows = await conn.execute(text(
+        "SELECT r.realm, r.code, r.id FROM residents r "
+        "JOIN unnest(CAST(:realms AS text[]), CAST(:codes AS text[])) AS wanted (realm, code) "
+        "ON r.realm = wanted.realm AND r.code = wanted.code"),
+        {"realms": [realm for realm, _ in pairs], "codes": [code for _, code in pairs]})
+    return {(row.realm, row.code): row.id for row in rows}
+
+
+async def award_titles(conn: AsyncConnection, realm: str, resident_id: int,
+                       entry_ids: list[int]) -> dict[int, str]:
+    """entry id -> the title of the activity the resident was awarded for in it."""
+    rows = await conn.execute(text(
+        "SELECT a.entry_id, act.title FROM awards a "
+        "JOIN activities act ON act.realm = a.realm AND act.id = a.activity_id "
+        "WHERE a.realm = :realm AND a.resident_id = :resident AND a.entry_id = ANY(:ids)"),
+        {"realm": realm, "resident": resident_id, "ids": entry_ids})
+    return {row.entry_id: row.title for row in rows}
+
+
 async def activities_page(conn: AsyncConnection, realm: str, station_id: int | None,
                           after_id: int, limit: int) -> list[dict[str, Any]]:
     return _all(await conn.execute(text(

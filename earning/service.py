@@ -265,10 +265,12 @@ class Earning:
     async def import_chunk(self, rows: list[model.CsvRow], created_by: str) -> list[dict[str, Any]]:
         """One committed chunk of a CSV import: awards for its rows (several activities,
         possibly several realms), one result per row. Re-running awards nothing twice."""
-        records = [row.record for row in rows if row.record is not None]
-
         async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
-            realms = await repository.activity_realms(conn, sorted({r.activity_id for r in records}))
+            realms = await repository.activity_realms(conn, sorted(
+                {row.record.activity_id for row in rows if row.record is not None}
+                | {row.activity_id for row in rows if row.resident_code is not None}))
+            resolved = await self._resolve_codes(conn, rows, realms)
+            records = [row.record for row in resolved if row.record is not None]
             by_realm: dict[str, list[model.Record]] = {}
             for record in records:
                 if record.activity_id in realms:
@@ -277,9 +279,21 @@ class Earning:
             for realm in sorted(by_realm):  # realms in order, accounts in (realm, id) order
                 for result in await self._award(conn, realm, by_realm[realm], created_by):
                     results[result["n"]] = result
-            return [_row_result(row, results) for row in rows]
+            return [_row_result(row, results) for row in resolved]
 
         return await db.in_transaction(self.engine, work)
+
+    @staticmethod
+    async def _resolve_codes(conn: AsyncConnection, rows: list[model.CsvRow],
+                             realms: dict[int, str]) -> list[model.CsvRow]:
+        """Rows naming residents by code get their ids, looked up in each activity's realm."""
+        coded = [row for row in rows if row.resident_code is not None]
+        if not coded:
+            return rows
+        pairs = sorted({(realms[row.activity_id], row.resident_code) for row in coded
+                        if row.activity_id in realms})
+        ids = await repository.resident_ids_by_code(conn, pairs)
+        return [model.resolve_code(row, realms, ids) for row in rows]
 
     async def import_attendance(self, text: str, created_by: str,
                                 on_chunk: Callable[[list[dict[str, Any]]], None]) -> dict[str, int]:
@@ -309,6 +323,13 @@ class Earning:
             conn, resident["realm"], resident["id"], before, size))
         more = len(rows) == size
         return Page(rows, model.encode_cursor(rows[-1]["entry_id"]) if more else None)
+
+    async def award_titles(self, resident: dict[str, Any], entry_ids: list[int]) -> dict[int, str]:
+        """The activity titles of the resident's awards among `entry_ids` (for its history)."""
+        if not entry_ids:
+            return {}
+        return await db.read(self.engine, lambda conn: repository.award_titles(
+            conn, resident["realm"], resident["id"], entry_ids))
 
     async def realm_today(self, realm: str) -> date:
         found = await self.ledger.realm(realm)

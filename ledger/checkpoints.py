@@ -82,15 +82,26 @@ def head_line(head: dict[str, Any]) -> str:
             f"key={head['key_id']} sig={head['signature']}")
 
 
+def published_message(head: dict[str, Any]) -> bytes:
+    """The signed bytes of a published head (`head_json`)."""
+    return head_message(head["realm"], head["seq"], head["tree_size"], bytes.fromhex(head["root_hash"]),
+                        bytes.fromhex(head["previous_head_hash"]) if head["previous_head_hash"] else None,
+                        head["created_at_us"], head["key_id"])
+
+
+def head_signature_ok(head: dict[str, Any], verify: Callable[[int, bytes, bytes], bool]) -> bool:
+    """The head hashes to its `head_hash` and its signature verifies (the chain aside)."""
+    message = published_message(head)
+    return (hashlib.sha256(message).hexdigest() == head["head_hash"]
+            and verify(head["key_id"], message, bytes.fromhex(head["signature"])))
+
+
 def head_problems(head: dict[str, Any], previous: dict[str, Any] | None,
                   verify: Callable[[int, bytes, bytes], bool]) -> list[str]:
     """What is wrong with a published head, given the head before it (None for the
     first) and a signature check `verify(key_id, message, signature)`."""
     problems = []
-    message = head_message(head["realm"], head["seq"], head["tree_size"],
-                           bytes.fromhex(head["root_hash"]),
-                           bytes.fromhex(head["previous_head_hash"]) if head["previous_head_hash"] else None,
-                           head["created_at_us"], head["key_id"])
+    message = published_message(head)
     if hashlib.sha256(message).hexdigest() != head["head_hash"]:
         problems.append("head hash does not match the head")
     if not verify(head["key_id"], message, bytes.fromhex(head["signature"])):

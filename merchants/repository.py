@@ -41,6 +41,11 @@ async def find_merchant(conn: AsyncConnection, merchant_id: int,
     return dict(row._mapping) if row else None
 
 
+async def merchant_names(conn: AsyncConnection, merchant_ids: list[int]) -> dict[int, str]:
+    rows = await conn.execute(select(merchants.c.id, merchants.c.name).where(merchants.c.id.in_(merchant_ids)))
+    return {row.id: row.name for row in rows}
+
+
 async def find_by_name(conn: AsyncConnection, realm: str, name: str) -> dict[str, Any] | None:
     row = (await conn.execute(select(merchants).where(
         merchants.c.realm == realm, merchants.c.name == name).order_by(merchants.c.id).limit(1))).first()

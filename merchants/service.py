@@ -57,6 +57,11 @@ class Merchants:
             raise errors.MerchantNotFound(f"no merchant {merchant_id}", merchant_id=merchant_id)
         return found
 
+    async def names(self, merchant_ids: list[int]) -> dict[int, str]:
+        if not merchant_ids:
+            return {}
+        return await db.read(self.engine, lambda conn: repository.merchant_names(conn, sorted(set(merchant_ids))))
+
     async def get_recent(self, merchant_id: int) -> dict[str, Any]:
         """The merchant as read at most `MERCHANT_CACHE_TTL_S` ago, for hot paths whose
         decisive check is in the database (a redemption refuses an inactive merchant in

@@ -17,10 +17,21 @@ Layout, version 1, big-endian, 105 bytes:
 Text form: `PB1:` + Base45 (RFC 9285) of the 105 bytes = 162 characters, all in the QR
 alphanumeric set, so the QR is version 7 at error correction M. No personal data.
 
-Short code (paper vouchers, typed by hand): the serial's first 60 bits in Crockford
-base32 (12 characters) and a mod-37 check character, shown as `XXXX-XXXX-XXXX-C`. Reading
-is case-insensitive, ignores hyphens and spaces, and maps O to 0 and I, L to 1; the
-check character catches any single wrong character and any swap of two neighbours.
+Short code (paper vouchers, typed or read aloud): the serial's first 60 bits in Crockford
+base32 (12 characters) and a check character from the same 32 letters and digits (no
+symbols), shown as `XXXX-XXXX-XXXX-C`. Reading is case-insensitive, ignores hyphens and
+spaces, and maps O to 0 and I, L to 1.
+
+The check is a weighted sum in the field GF(32) (characters as its elements, weights the
+powers of 2 = x, modulus x^5 + x^2 + 1), chosen so the 13-character sum is zero. One wrong
+character at place k changes the sum by 2^k·e ≠ 0; swapping unequal neighbours x, y at
+places k+1, k changes it by 2^k·(2 + 1)·(x + y) ≠ 0 (addition is XOR, 3 ≠ 0): so every
+single substitution and every adjacent transposition, the check character included, is
+caught (tests/property/test_short_code_check.py tries every place).
+
+Codes issued before (`legacy_short_code`: a mod-37 check that could be one of `*~$=U`)
+stay redeemable until they expire: a typed code that fails the new check is looked up
+under the old one, and a miss is still reported as a typo.
 """
 from __future__ import annotations
 
@@ -46,7 +57,8 @@ BASE45_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _BASE45_VALUE = {char: value for value, char in enumerate(BASE45_ALPHABET)}
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-CROCKFORD_CHECK = CROCKFORD + "*~$=U"          # 37 check symbols
+LEGACY_CHECK = CROCKFORD + "*~$=U"             # the 37 check symbols of codes issued before
+GF32_MODULUS = 0b100101                        # x^5 + x^2 + 1, irreducible over GF(2)
 _CROCKFORD_VALUE = {char: value for value, char in enumerate(CROCKFORD)}
 _CROCKFORD_VALUE.update({"O": 0, "I": 1, "L": 1})
 SHORT_CODE_DIGITS = 12
@@ -154,33 +166,85 @@ def decode(code: object) -> Token:
 
 # Short codes -------------------------------------------------------------------------------
 
+def _times_x(value: int) -> int:
+    """`value` times x in GF(32)."""
+    value <<= 1
+    return value ^ GF32_MODULUS if value & 0b100000 else value
+
+
+def check_sum(values: list[int]) -> int:
+    """Σ 2^(n-1-k)·values[k] in GF(32), by Horner's rule."""
+    total = 0
+    for value in values:
+        total = _times_x(total) ^ value
+    return total
+
+
+def check_character(digits: str) -> str:
+    """The character that makes the sum over `digits` + it zero."""
+    return CROCKFORD[_times_x(check_sum([_CROCKFORD_VALUE[char] for char in digits]))]
+
+
 def short_code(serial: bytes) -> str:
     """The 13 characters stored (no hyphens): 12 Crockford digits and the check character."""
+    digits = _serial_digits(serial)
+    return digits + check_character(digits)
+
+
+def legacy_short_code(serial: bytes) -> str:
+    """The short code as issued before the GF(32) check (for tests and old vouchers)."""
+    digits = _serial_digits(serial)
+    return digits + LEGACY_CHECK[_number(digits) % 37]
+
+
+def _serial_digits(serial: bytes) -> str:
     number = int.from_bytes(serial[:8], "big") >> (64 - SHORT_CODE_BITS)
-    digits = "".join(CROCKFORD[(number >> (5 * i)) & 31] for i in reversed(range(SHORT_CODE_DIGITS)))
-    return digits + CROCKFORD_CHECK[number % 37]
+    return "".join(CROCKFORD[(number >> (5 * i)) & 31] for i in reversed(range(SHORT_CODE_DIGITS)))
+
+
+def _number(digits: str) -> int:
+    number = 0
+    for char in digits:
+        number = number * 32 + _CROCKFORD_VALUE[char]
+    return number
 
 
 def format_short_code(stored: str) -> str:
     return f"{stored[0:4]}-{stored[4:8]}-{stored[8:12]}-{stored[12]}"
 
 
-def parse_short_code(typed: object) -> str:
-    """A typed short code in its stored form, or ShortCodeInvalid (typo caught)."""
+SHORT_CODE_FORMAT = "a short code is 13 letters and digits, like ABCD-EFGH-JKMN-P"
+
+
+def normalize_short_code(typed: object) -> str:
+    """Upper case, no hyphens or spaces, O read as 0 and I, L as 1; 13 characters."""
     if not isinstance(typed, str) or len(typed) > 40:
-        raise errors.ShortCodeInvalid("a short code is 13 characters, like ABCD-EFGH-JKMN-P")
+        raise errors.ShortCodeInvalid(SHORT_CODE_FORMAT)
     text = typed.upper().replace("-", "").replace(" ", "")
     if len(text) != SHORT_CODE_DIGITS + 1:
-        raise errors.ShortCodeInvalid("a short code is 13 characters, like ABCD-EFGH-JKMN-P")
-    number = 0
-    for char in text[:SHORT_CODE_DIGITS]:
+        raise errors.ShortCodeInvalid(SHORT_CODE_FORMAT)
+    return text
+
+
+def parse_short_code(typed: object) -> str:
+    """A typed short code in its stored form, or ShortCodeInvalid (typo caught)."""
+    text = normalize_short_code(typed)
+    for char in text:
         if char not in _CROCKFORD_VALUE:
             raise errors.ShortCodeInvalid(f"{char!r} is not used in short codes")
-        number = number * 32 + _CROCKFORD_VALUE[char]
-    check = text[-1]
-    if check in ("O", "I", "L"):
-        check = {"O": "0", "I": "1", "L": "1"}[check]
-    if check != CROCKFORD_CHECK[number % 37]:
+    stored = "".join(CROCKFORD[_CROCKFORD_VALUE[char]] for char in text)
+    if check_sum([_CROCKFORD_VALUE[char] for char in stored]) != 0:
         raise errors.ShortCodeInvalid("the short code's check character does not match: check for a typo")
-    digits = "".join(CROCKFORD[(number >> (5 * i)) & 31] for i in reversed(range(SHORT_CODE_DIGITS)))
-    return digits + check
+    return stored
+
+
+def parse_legacy_short_code(typed: object) -> str | None:
+    """The stored form of a code issued before the GF(32) check, if `typed` passes the old
+    mod-37 check; None otherwise."""
+    text = normalize_short_code(typed)
+    digits = text[:SHORT_CODE_DIGITS]
+    if any(char not in _CROCKFORD_VALUE for char in digits):
+        return None
+    check = {"O": "0", "I": "1", "L": "1"}.get(text[-1], text[-1])
+    digits = "".join(CROCKFORD[_CROCKFORD_VALUE[char]] for char in digits)
+    return digits + check if check == LEGACY_CHECK[_number(digits) % 37] else None

@@ -61,6 +61,7 @@ class PrintedVoucher:
     timezone: str
     realm_name: str
     scope: str | None        # the merchant's name or a merchant kind, None for any
+    scope_en: str | None = None  # the same in Latin letters, for a PDF without a CJK font
 
 
 def voucher_pdf(voucher: PrintedVoucher) -> bytes:
@@ -92,7 +93,7 @@ def voucher_pdf(voucher: PrintedVoucher) -> bytes:
                  f"手输码 {voucher.short_code}"]
     else:
         lines = [f"{voucher.amount} {asset_en}", f"valid until {local_expiry:%Y-%m-%d %H:%M}",
-                 f"where: {voucher.scope or 'any partner merchant'}",
+                 f"where: {voucher.scope_en or 'any partner merchant'}",
                  f"short code {voucher.short_code}"]
     y = 15 + PDF_QR_MM + 3
     for index, text in enumerate(lines):
@@ -103,8 +104,20 @@ def voucher_pdf(voucher: PrintedVoucher) -> bytes:
     return bytes(pdf.output())
 
 
+KIND_NAMES_EN = {"general": "partner merchants", "agri_shop": "agri shops",
+                 "service_provider": "service providers"}
+
+
 def scope_label(scope_merchant_name: str | None, scope_kind: str | None) -> str | None:
     if scope_merchant_name:
         return scope_merchant_name
     return KIND_NAMES.get(scope_kind, scope_kind) if scope_kind else None
+
+
+def scope_label_en(scope_merchant_id: int | None, scope_kind: str | None) -> str | None:
+    """Where the voucher is good, in words any PDF core font can draw (no merchant name:
+    it is Chinese)."""
+    if scope_merchant_id is not None:
+        return f"merchant no. {scope_merchant_id} only"
+    return KIND_NAMES_EN.get(scope_kind, scope_kind) if scope_kind else None
 

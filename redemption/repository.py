@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Integer, LargeBinary, MetaData, Table,
-                        Text, func, insert, select, text, update)
+                        Text, and_, func, insert, select, text, update)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -103,6 +103,16 @@ async def find_voucher(conn: AsyncConnection, voucher_id: int) -> dict[str, Any]
 async def find_by_serial(conn: AsyncConnection, realm: str, serial: bytes) -> dict[str, Any] | None:
     return _one((await conn.execute(select(vouchers).where(
         vouchers.c.realm == realm, vouchers.c.serial == serial))).first())
+
+
+async def vouchers_with_redeemer(conn: AsyncConnection, realm: str,
+                                 serials: list[bytes]) -> list[dict[str, Any]]:
+    """The vouchers with these serials, each with the merchant that redeemed it (or None)."""
+    query = (select(vouchers, redemptions.c.merchant_id.label("redeemed_by"))
+             .outerjoin(redemptions, and_(redemptions.c.realm == vouchers.c.realm,
+                                          redemptions.c.voucher_id == vouchers.c.id))
+             .where(vouchers.c.realm == realm, vouchers.c.serial.in_(serials)))
+    return [dict(row._mapping) for row in await conn.execute(query)]
 
 
 async def find_by_short_code(conn: AsyncConnection, short_code: str) -> list[dict[str, Any]]:

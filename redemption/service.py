@@ -200,12 +200,44 @@ class Vouchers:
         return model.verify(token, self.keys.public_key(token.key_id), self.clock())
 
     async def code_for_short_code(self, typed: str) -> str:
-        stored = codec.parse_short_code(typed)
+        """The code of the voucher a typed short code names; a code issued before the GF(32)
+        check is looked up under the old check, and a miss there is reported as the typo."""
+        typo: errors.ShortCodeInvalid | None = None
+        try:
+            stored: str | None = codec.parse_short_code(typed)
+        except errors.ShortCodeInvalid as refused:
+            stored, typo = codec.parse_legacy_short_code(typed), refused
+            if stored is None:
+                raise
         rows = await db.read(self.engine, lambda conn: repository.find_by_short_code(conn, stored))
+        if not rows and typo is not None:
+            raise typo
         if len(rows) != 1:
             raise errors.VoucherNotFound("no voucher has this short code" if not rows
                                          else "this short code is ambiguous: scan the QR code")
         return rows[0]["code"]
+
+    async def by_serials(self, realm: str, serials: list[bytes]) -> dict[bytes, dict[str, Any]]:
+        """serial -> voucher (with `redeemed_by`, the merchant id), for a resident's history."""
+        if not serials:
+            return {}
+        rows = await db.read(self.engine, lambda conn: repository.vouchers_with_redeemer(conn, realm, serials))
+        return {row["serial"]: row for row in rows}
+
+    async def preview(self, merchant: model.Merchant, code: str) -> tuple[dict[str, Any], str | None]:
+        """What a merchant sees before taking points (nothing moves): the voucher, and the
+        code of the refusal a redemption here and now would meet (None: it would pass)."""
+        token = self.read_code(code)
+        voucher = await db.read(self.engine, lambda conn: repository.find_by_serial(conn, token.realm, token.serial))
+        if voucher is None:
+            raise refusal_for(None)
+        try:
+            model.check_redeemable(token, merchant, None, self.clock())
+            if voucher["status"] != "issued":
+                raise refusal_for(voucher)
+        except ledger_errors.DomainError as refusal:
+            return voucher, refusal.code
+        return voucher, None
 
     async def redeem(self, merchant: model.Merchant, code: str, amount: int | None,
                      idempotency_key: str, actor: str, offline: bool = False) -> dict[str, Any]:

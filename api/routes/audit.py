@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post
-
 from litestar.params import FromPath, FromQuery
 
 from api.routes.common import Caller, services
 from ledger import audit, errors, model
+from ledger.checkpoints import head_signature_ok
 
 READER_ROLES = ("auditor", "admin")
 
@@ -63,7 +63,12 @@ async def list_checkpoints(request: Request, principal: Caller, realm: FromQuery
 
 @get("/v1/audit/checkpoints/{realm:str}/latest")
 async def latest_checkpoint(request: Request, principal: Caller, realm: FromPath[str]) -> dict[str, Any]:
-    return await services(request).checkpoints.head(one_realm(principal, realm))
+    """The latest head, with `signature_valid`: checked here against the ledger key (a
+    careful auditor also checks it offline with the published key)."""
+    svc = services(request)
+    head = await svc.checkpoints.head(one_realm(principal, realm))
+    return {**head, "signature_valid": head_signature_ok(
+        head, lambda key_id, message, signature: svc.keys.verify(key_id, message, signature, "ledger"))}
 
 
 @get("/v1/audit/checkpoints/{realm:str}/{seq:int}")

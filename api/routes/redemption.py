@@ -32,6 +32,27 @@ class RedemptionIn(msgspec.Struct, forbid_unknown_fields=True):
     amount: int | None = None
 
 
+class PreviewIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: str | None = None
+    short_code: str | None = None
+
+
+class VoucherPreview(msgspec.Struct):
+    """A voucher as the merchant about to take it sees it (never its code)."""
+    voucher_id: int
+    realm: str
+    asset: str
+    amount: int
+    status: str
+    captured_amount: int | None
+    merchant_id: int | None
+    merchant_kind: str | None
+    merchant_name: str | None
+    expires_at: datetime
+    redeemable: bool
+    refusal: str | None    # the problem code a redemption here and now would answer
+
+
 class OfflineItemIn(msgspec.Struct, forbid_unknown_fields=True):
     code: str
     amount: int | None = None
@@ -146,7 +167,8 @@ async def voucher_pdf(request: Request, principal: Caller, voucher_id: FromPath[
         code=voucher["code"], short_code=codec.format_short_code(voucher["short_code"]),
         amount=voucher["amount"], asset=voucher["asset"], expires_at=voucher["expires_at"],
         timezone=realm["timezone"], realm_name=realm["name"],
-        scope=render.scope_label(merchant_name, voucher["scope_merchant_kind"]))
+        scope=render.scope_label(merchant_name, voucher["scope_merchant_kind"]),
+        scope_en=render.scope_label_en(voucher["scope_merchant_id"], voucher["scope_merchant_kind"]))
     pdf = await asyncio.to_thread(render.voucher_pdf, printed)
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="voucher-{voucher_id}.pdf"'})
@@ -159,16 +181,35 @@ async def calling_merchant(request: Request, principal: Caller) -> model.Merchan
     return merchant
 
 
+async def typed_or_scanned(request: Request, code: str | None, short_code: str | None) -> str:
+    if (code is None) == (short_code is None):
+        raise errors.InvalidInput("send either code (scanned) or short_code (typed)")
+    return code if code is not None else await services(request).vouchers.code_for_short_code(short_code)
+
+
+@post("/v1/redemptions/preview", status_code=200)
+async def preview_redemption(request: Request, principal: Caller, data: JSONBody[PreviewIn]) -> VoucherPreview:
+    """Read a scanned or typed voucher before taking it; nothing moves."""
+    merchant = await calling_merchant(request, principal)
+    code = await typed_or_scanned(request, data.code, data.short_code)
+    voucher, refusal = await services(request).vouchers.preview(merchant, code)
+    name = None
+    if voucher["scope_merchant_id"] is not None:
+        name = (await services(request).merchants.get(voucher["scope_merchant_id"]))["name"]
+    return VoucherPreview(
+        voucher_id=voucher["id"], realm=voucher["realm"], asset=voucher["asset"], amount=voucher["amount"],
+        status=voucher["status"], captured_amount=voucher["captured_amount"],
+        merchant_id=voucher["scope_merchant_id"], merchant_kind=voucher["scope_merchant_kind"],
+        merchant_name=name, expires_at=voucher["expires_at"], redeemable=refusal is None, refusal=refusal)
+
+
 @post("/v1/redemptions")
 async def redeem(request: Request, principal: Caller, data: JSONBody[RedemptionIn],
                  idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
     key = required_idempotency_key(idempotency_key)
     merchant = await calling_merchant(request, principal)
-    vouchers = services(request).vouchers
-    if (data.code is None) == (data.short_code is None):
-        raise errors.InvalidInput("send either code (scanned) or short_code (typed)")
-    code = data.code if data.code is not None else await vouchers.code_for_short_code(data.short_code)
-    result = await vouchers.redeem(merchant, code, data.amount, key, principal.actor)
+    code = await typed_or_scanned(request, data.code, data.short_code)
+    result = await services(request).vouchers.redeem(merchant, code, data.amount, key, principal.actor)
     return created(redemption_body(result), result["replayed"])
 
 
@@ -219,4 +260,4 @@ async def published_keys(request: Request) -> dict[str, Any]:
 
 
 ROUTES = [issue_voucher, read_voucher, list_vouchers, cancel_voucher, voucher_png, voucher_svg,
-          voucher_pdf, redeem, redeem_batch, read_policy, set_policy, published_keys]
+          voucher_pdf, preview_redemption, redeem, redeem_batch, read_policy, set_policy, published_keys]

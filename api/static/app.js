@@ -12,6 +12,7 @@ var PB = (function () {
   var pageRoles = { resident: ["resident"], merchant: ["merchant"], audit: ["auditor", "admin"] };
   var whenSignedIn = null;
   var timeZone = null;
+  var inFlight = 0;                          // API calls under way: the loading line shows
 
   function t(key) {
     var table = dictionary && dictionary[language];
@@ -45,13 +46,27 @@ var PB = (function () {
     box.hidden = !text;
   }
 
-  // A problem+json answer as a short message in the current language.
+  // `t(key)` with {name} filled in from `values`.
+  function format(key, values) {
+    return t(key).replace(/\{(\w+)\}/g, function (whole, name) {
+      return values && name in values ? String(values[name]) : whole;
+    });
+  }
+
+  // A problem+json answer as a short message in the page's language (never the English
+  // detail on the Chinese page: the stable code is enough to look it up).
   function problemText(problem) {
     var code = problem && problem.code;
     var key = "error." + code;
     if (code && dictionary && (key in dictionary.zh)) return t(key);
-    var detail = problem && problem.detail ? problem.detail : "";
-    return t("error.unknown") + (code ? " (" + code + ")" : "") + (detail ? ": " + detail : "");
+    var detail = language === "en" && problem && problem.detail ? ": " + problem.detail : "";
+    return t("error.unknown") + (code ? "（" + code + "）" : "") + detail;
+  }
+
+  function loading(change) {
+    inFlight += change;
+    var line = document.getElementById("busy");
+    if (line) line.hidden = inFlight <= 0;
   }
 
   function ApiError(status, problem) {
@@ -75,6 +90,7 @@ var PB = (function () {
     var headers = { "Authorization": "Bearer " + token() };
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
     if (options.idempotencyKey) headers["Idempotency-Key"] = options.idempotencyKey;
+    loading(1);
     return fetch(path, {
       method: options.method || "GET", headers: headers, credentials: "omit", cache: "no-store",
       body: options.body !== undefined ? JSON.stringify(options.body) : undefined
@@ -87,7 +103,40 @@ var PB = (function () {
           if (response.status === 401) signOut(false);
           throw new ApiError(response.status, problem);
         });
+    }).then(function (answer) { loading(-1); return answer; },
+            function (error) { loading(-1); throw error; });
+  }
+
+  // Run `work` (returning a promise) with `button` disabled until it settles, the old
+  // message cleared first; a second press meanwhile does nothing.
+  function pending(button, work) {
+    if (button && button.disabled) return Promise.resolve();
+    say("");
+    if (button) button.disabled = true;
+    return Promise.resolve().then(work).then(function (value) {
+      if (button) button.disabled = false;
+      return value;
+    }, function (error) {
+      if (button) button.disabled = false;
+      throw error;
     });
+  }
+
+  // A file the API serves to this token (a PDF, a CSV): fetched with the token, then
+  // opened or saved from a blob: address (a plain link would carry no token).
+  function download(path, filename, button) {
+    return pending(button, function () {
+      return api(path, { blob: true }).then(function (blob) {
+        var url = URL.createObjectURL(blob);
+        var link = document.createElement("a");
+        link.href = url;
+        link.download = filename;
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+        setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+      });
+    }).catch(failed);
   }
 
   function failed(error) {
@@ -136,7 +185,18 @@ var PB = (function () {
 
   function setUpSignIn() {
     if (!pageRoles[page]) return;
-    document.getElementById("signout").addEventListener("click", function () { signOut(); });
+    // "退出" asks first: the token has to be pasted again afterwards.
+    document.getElementById("signout").addEventListener("click", function () {
+      show("signout-confirm", true);
+      document.getElementById("signout-yes").focus();
+    });
+    document.getElementById("signout-yes").addEventListener("click", function () {
+      show("signout-confirm", false);
+      signOut();
+    });
+    document.getElementById("signout-no").addEventListener("click", function () {
+      show("signout-confirm", false);
+    });
     document.getElementById("signin-form").addEventListener("submit", function (event) {
       event.preventDefault();
       var field = document.getElementById("token");
@@ -179,7 +239,53 @@ var PB = (function () {
     }
   }
 
-  function signed(amount) { return (amount > 0 ? "+" : "") + amount; }
+  // A whole number with thousands separators (1,000,000).
+  function number(value) {
+    if (value === null || value === undefined || value === "") return "";
+    return Number(value).toLocaleString(language === "zh" ? "zh-CN" : "en-GB");
+  }
+
+  function signed(amount) { return (amount > 0 ? "+" : amount < 0 ? "−" : "") + number(Math.abs(amount)); }
+
+  // The parts of a moment in the realm's time zone: {year, month, day, hour, minute}.
+  function parts(moment) {
+    var options = { year: "numeric", month: "numeric", day: "numeric", hour: "numeric",
+                    minute: "numeric", hourCycle: "h23" };
+    if (timeZone) options.timeZone = timeZone;
+    var found = {};
+    try {
+      new Intl.DateTimeFormat("en-GB", options).formatToParts(moment).forEach(function (part) {
+        if (part.type !== "literal") found[part.type] = parseInt(part.value, 10);
+      });
+    } catch (unknownZone) {
+      found = { year: moment.getFullYear(), month: moment.getMonth() + 1, day: moment.getDate(),
+                hour: moment.getHours(), minute: moment.getMinutes() };
+    }
+    return found;
+  }
+
+  // The last moment something is good for, in words: an expiry at local midnight is the
+  // end of the day before ("2026年12月30日"), otherwise the day and the time.
+  function lastDay(iso) {
+    var end = new Date(iso);
+    if (isNaN(end.getTime())) return iso || "";
+    var at = parts(end);
+    var midnight = at.hour === 0 && at.minute === 0;
+    var last = midnight ? parts(new Date(end.getTime() - 1000)) : at;
+    var time = midnight ? "" : " " + ("0" + at.hour).slice(-2) + ":" + ("0" + at.minute).slice(-2);
+    return dayWords(last) + time;
+  }
+
+  function dayWords(at) {
+    if (language === "zh") return at.year + "年" + at.month + "月" + at.day + "日";
+    return at.year + "-" + ("0" + at.month).slice(-2) + "-" + ("0" + at.day).slice(-2);
+  }
+
+  // The day a moment falls on, in the realm's time zone.
+  function day(iso) {
+    var moment = new Date(iso);
+    return isNaN(moment.getTime()) ? (iso || "") : dayWords(parts(moment));
+  }
 
   // A whole positive number from a form field, or null when the field is empty.
   function wholeNumber(field) {
@@ -188,13 +294,37 @@ var PB = (function () {
     return /^[0-9]+$/.test(text) ? parseInt(text, 10) : NaN;
   }
 
+  // A button that fetches a file with the token and saves it.
+  function downloadButton(label, path, filename) {
+    var button = element("button", "small", label);
+    button.type = "button";
+    button.addEventListener("click", function () { download(path, filename, button); });
+    return button;
+  }
+
+  // A settlement statement as words ("2026年11月1日 至 2026年11月30日：30 积分 = 3.00 元")
+  // and its PDF and CSV buttons, appended to `row`.
+  function statementRow(row, settlement, className) {
+    row.setAttribute("data-settlement", settlement.id);
+    row.appendChild(element("span", className, format("merchant.statement_line", {
+      start: day(settlement.period_start), end: lastDay(settlement.period_end),
+      points: number(settlement.points), yuan: settlement.amount_yuan })));
+    row.appendChild(element("span", "status", t("settlement." + settlement.status)));
+    var name = "statement-" + settlement.id;
+    row.appendChild(downloadButton(t("common.download_pdf"), settlement.links.pdf, name + ".pdf"));
+    row.appendChild(downloadButton(t("common.download_csv"), settlement.links.csv, name + ".csv"));
+    return row;
+  }
+
   // Deferred page scripts run before DOMContentLoaded, so they register onSignIn first.
   if (document.readyState === "complete") start();
   else document.addEventListener("DOMContentLoaded", start);
 
   return {
-    t: t, api: api, say: say, failed: failed, show: show, element: element, when: when,
-    signed: signed, wholeNumber: wholeNumber, newIdempotencyKey: newIdempotencyKey,
+    t: t, format: format, refusal: function (code) { return problemText({ code: code }); }, api: api, say: say, failed: failed, show: show, element: element, when: when,
+    signed: signed, number: number, lastDay: lastDay, day: day, wholeNumber: wholeNumber,
+    newIdempotencyKey: newIdempotencyKey, pending: pending, download: download,
+    statementRow: statementRow,
     onSignIn: function (callback) { whenSignedIn = callback; },
     language: function () { return language; }
   };

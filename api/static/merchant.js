@@ -1,16 +1,24 @@
-// Merchant page: receive points by scanning a voucher's QR (camera) or typing its short code.
+// Merchant page: scan a voucher's QR (camera) or type its short code, see the voucher,
+// then take points only on "确认收取"; today's total, today's redemptions, statements.
 "use strict";
 
 (function () {
   var SCAN_INTERVAL_MS = 250;
   var VOUCHER_PREFIX = "PB1:";
   var DECODER_URL = "/static/vendor/jsqr/jsQR.js";   // vendored, loaded only when scanning
+  var RECENT_SIZE = 20;
   var stream = null;
   var scanTimer = null;
-  var busy = false;
-  var pending = null;             // {body, key}: a retry of the same request reuses its key
+  var me = null;
+  var merchant = null;
+  var found = null;               // {body: {code} or {short_code}, voucher: the preview}
+  var pending = null;             // {body, key}: a retry of the same redemption reuses its key
+  var overview = null;
+  var recentRows = [];
 
   function $(id) { return document.getElementById(id); }
+
+  function clearResult() { PB.show("result", false); }
 
   function showResult(text, detail, ok) {
     $("result-text").textContent = text;
@@ -20,40 +28,135 @@
     $("result").scrollIntoView();
   }
 
-  function redeem(body) {
-    if (busy) return;
-    var same = pending && JSON.stringify(pending.body) === JSON.stringify(body);
-    if (!same) pending = { body: body, key: PB.newIdempotencyKey() };
-    busy = true;
-    PB.say("");
-    PB.api("/v1/redemptions", { method: "POST", body: body, idempotencyKey: pending.key })
-      .then(function (redemption) {
-        pending = null;
-        $("redeem-form").reset();
-        showResult(PB.t("merchant.received") + " " + redemption.amount + " " + PB.t("common.points"),
-                   PB.t("merchant.voucher_no") + " " + redemption.voucher_id, true);
-      }, function (error) {
-        if (error.status !== 0 && error.status < 500) pending = null;  // a definite answer
-        var network = error.problem && error.problem.code === "network";
-        showResult(network ? PB.t("common.network") : error.message, "", false);
-      }).then(function () { busy = false; });
+  function assetName(asset) { return PB.t("asset." + asset); }
+
+  function scopeText(voucher) {
+    if (voucher.merchant_id !== null && voucher.merchant_id !== undefined) {
+      return PB.format("merchant.scope_here", { merchant: voucher.merchant_name || ("#" + voucher.merchant_id) });
+    }
+    if (voucher.merchant_kind === "agri_shop") return PB.t("resident.merchant_any_agri");
+    return PB.t("resident.merchant_any");
   }
 
-  function amountOrNothing(body) {
-    var amount = PB.wholeNumber($("redeem-amount"));
-    if (amount === null) return body;
-    if (!(amount > 0)) return null;
-    body.amount = amount;
-    return body;
+  // The voucher, before anything moves ----------------------------------------------
+
+  function renderPreview() {
+    if (!found) return PB.show("preview", false);
+    var voucher = found.voucher;
+    $("preview-face").textContent = PB.number(voucher.amount) + " " + assetName(voucher.asset);
+    $("preview-status").textContent = PB.t("status." + voucher.status);
+    $("preview-scope").textContent = scopeText(voucher);
+    $("preview-expires").textContent = PB.format("resident.expires_words", { date: PB.lastDay(voucher.expires_at) });
+    var refusal = voucher.refusal;
+    $("preview-refusal").textContent = refusal ? PB.t("merchant.not_usable") + PB.refusal(refusal) : "";
+    PB.show("preview-refusal", !!refusal);
+    PB.show("confirm-form", !refusal);
+    PB.show("preview", true);
+  }
+
+  function lookUp(body, button) {
+    clearResult();
+    found = null;
+    renderPreview();
+    return PB.pending(button, function () {
+      return PB.api("/v1/redemptions/preview", { method: "POST", body: body }).then(function (voucher) {
+        found = { body: body, voucher: voucher };
+        $("take-amount").value = String(voucher.amount);
+        renderPreview();
+        $("preview").scrollIntoView();
+        if (!voucher.refusal) $("take-amount").focus();
+      });
+    }).catch(function (error) { showResult(error.message, "", false); });
   }
 
   function typed(event) {
     event.preventDefault();
     var shortCode = $("short-code").value.trim();
     if (!shortCode) return showResult(PB.t("error.short_code_invalid"), "", false);
-    var body = amountOrNothing({ short_code: shortCode });
-    if (!body) return showResult(PB.t("error.voucher_amount_invalid"), "", false);
-    redeem(body);
+    lookUp({ short_code: shortCode }, $("lookup"));
+  }
+
+  // Taking the points -------------------------------------------------------------------
+
+  function confirmTake(event) {
+    event.preventDefault();
+    if (!found) return;
+    var amount = PB.wholeNumber($("take-amount"));
+    if (!(amount > 0)) return showResult(PB.t("error.voucher_amount_invalid"), "", false);
+    if (amount > found.voucher.amount) return showResult(PB.t("error.voucher_amount_exceeded"), "", false);
+    var body = JSON.parse(JSON.stringify(found.body));
+    body.amount = amount;
+    var same = pending && JSON.stringify(pending.body) === JSON.stringify(body);
+    if (!same) pending = { body: body, key: PB.newIdempotencyKey() };
+    var face = found.voucher.amount;
+    clearResult();
+    PB.pending($("confirm"), function () {
+      return PB.api("/v1/redemptions", { method: "POST", body: body, idempotencyKey: pending.key });
+    }).then(function (redemption) {
+      if (!redemption) return;
+      pending = null;
+      found = null;
+      renderPreview();
+      $("lookup-form").reset();
+      var returned = face - redemption.amount;
+      var detail = (returned > 0 ? PB.format("merchant.returned", { n: PB.number(returned) }) + " · " : "") +
+        PB.format("merchant.at", { time: PB.when(redemption.created_at) });
+      showResult(PB.t("merchant.received") + " " + PB.number(redemption.amount) + " " + PB.t("common.points"),
+                 detail, true);
+      refresh();
+    }, function (error) {
+      if (error.status !== 0 && error.status < 500) pending = null;  // a definite answer
+      showResult(error.message, "", false);
+    });
+  }
+
+  function cancelPreview() {
+    found = null;
+    renderPreview();
+  }
+
+  // Today, recent redemptions, statements ---------------------------------------------
+
+  function renderOverview() {
+    if (!overview) return;
+    $("today-total").textContent = PB.format("merchant.today_total", {
+      points: PB.number(overview.today.points), count: PB.number(overview.today.redemptions) });
+    $("unsettled").textContent = PB.format("merchant.unsettled", { points: PB.number(overview.unsettled_points) });
+    renderStatements();
+  }
+
+  function renderRecent() {
+    var list = $("recent");
+    list.textContent = "";
+    if (!recentRows.length) list.appendChild(PB.element("li", "none", PB.t("merchant.recent_empty")));
+    recentRows.forEach(function (line) {
+      var row = PB.element("li", "row");
+      row.appendChild(PB.element("span", "what", assetName(line.asset)));
+      row.appendChild(PB.element("span", "amount plus", PB.signed(line.points)));
+      row.appendChild(PB.element("span", "time", PB.when(line.time)));
+      list.appendChild(row);
+    });
+  }
+
+  function renderStatements() {
+    var list = $("statements");
+    list.textContent = "";
+    var statements = overview ? overview.statements : [];
+    if (!statements.length) list.appendChild(PB.element("li", "none", PB.t("merchant.statements_empty")));
+    statements.forEach(function (statement) {
+      list.appendChild(PB.statementRow(PB.element("li", "row"), statement, "what"));
+    });
+  }
+
+  function refresh() {
+    var base = "/v1/merchants/" + me.merchant_id;
+    return Promise.all([
+      PB.api(base + "/overview").then(function (answer) { overview = answer; renderOverview(); }),
+      PB.api(base + "/redemptions?since=today&limit=" + RECENT_SIZE).then(function (page) {
+        recentRows = page.items;
+        renderRecent();
+      })
+    ]).catch(PB.failed);
   }
 
   // Camera ------------------------------------------------------------------------
@@ -79,21 +182,20 @@
   }
 
   function scanFrame(video, canvas, decode) {
-    if (busy || video.readyState < 2 || !video.videoWidth) return;
+    if (video.readyState < 2 || !video.videoWidth) return;
     canvas.width = video.videoWidth;
     canvas.height = video.videoHeight;
     var context = canvas.getContext("2d");
     context.drawImage(video, 0, 0, canvas.width, canvas.height);
     var image = context.getImageData(0, 0, canvas.width, canvas.height);
-    var found = decode(image.data, image.width, image.height, { inversionAttempts: "dontInvert" });
-    if (!found || found.data.indexOf(VOUCHER_PREFIX) !== 0) return;
+    var read = decode(image.data, image.width, image.height, { inversionAttempts: "dontInvert" });
+    if (!read || read.data.indexOf(VOUCHER_PREFIX) !== 0) return;
     stopScan();
-    var body = amountOrNothing({ code: found.data });
-    if (!body) return showResult(PB.t("error.voucher_amount_invalid"), "", false);
-    redeem(body);
+    lookUp({ code: read.data }, null);
   }
 
   function startScan() {
+    clearResult();
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       return showResult(PB.t("merchant.no_camera"), "", false);
     }
@@ -111,14 +213,27 @@
       }, function () { stopScan(); showResult(PB.t("merchant.no_camera"), "", false); });
   }
 
-  $("redeem-form").addEventListener("submit", typed);
+  $("lookup-form").addEventListener("submit", typed);
+  $("confirm-form").addEventListener("submit", confirmTake);
+  $("preview-cancel").addEventListener("click", cancelPreview);
   $("scan").addEventListener("click", startScan);
   $("scan-stop").addEventListener("click", stopScan);
 
+  document.addEventListener("pb:language", function () {
+    if (!me) return;
+    renderPreview();
+    renderOverview();
+    renderRecent();
+    if (merchant) $("who").textContent = merchant.name;
+  });
+
   PB.onSignIn(function (identity) {
-    $("who").textContent = "#" + identity.merchant_id;
-    PB.api("/v1/merchants/" + identity.merchant_id).then(function (merchant) {
-      $("who").textContent = merchant.name + " · #" + merchant.id;
-    }, function () { /* the number alone is enough to work */ });
+    me = identity;
+    $("who").textContent = "";
+    PB.api("/v1/merchants/" + identity.merchant_id).then(function (answer) {
+      merchant = answer;
+      $("who").textContent = merchant.name;
+    }, function () { /* the page works without the name */ });
+    refresh();
   });
 })();

@@ -52,8 +52,11 @@ async def test_the_merchant_scans_a_voucher_with_the_camera(base_url, world: Wor
             await page.goto("/app/merchant")
             await sign_in(page, world.merchant_token)
             await page.click("#scan")
-            await expect(page.locator("#result-text")).to_have_text("已收到 75 积分")
+            await expect(page.locator("#preview-face")).to_have_text("75 文明积分")   # seen, not taken
             assert await page.locator("#camera").is_hidden()      # the camera stops after a read
+            assert (await ledger.account(world.merchant_civic_account_id))["balance"] == 0
+            await page.click("#confirm")
+            await expect(page.locator("#result-text")).to_have_text("已收取 75 积分")
         finally:
             await browser.close()
 

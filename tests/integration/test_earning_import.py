@@ -40,7 +40,8 @@ def test_ten_thousand_rows_import_in_chunks_and_rerun_awards_nothing(
 
     assert run_import(path, tmp_path / "first.csv", database_url, monkeypatch, tmp_path) == 0
     first = list(csv.DictReader(io.StringIO((tmp_path / "first.csv").read_text())))
-    assert len(first) == 10_000 and {r["status"] for r in first} == {"awarded"}
+    assert len(first) == 10_000 and {r["code"] for r in first} == {"awarded"}
+    assert {r["status"] for r in first} == {"已发放"}
     points = sum(int(r["points"]) for r in first)
     budget = owner_conn.execute(
         "SELECT balance FROM accounts WHERE realm = %s AND kind = 'budget' AND asset = 'civic'",
@@ -53,7 +54,7 @@ def test_ten_thousand_rows_import_in_chunks_and_rerun_awards_nothing(
 
     assert run_import(path, tmp_path / "again.csv", database_url, monkeypatch, tmp_path) == 0
     again = list(csv.DictReader(io.StringIO((tmp_path / "again.csv").read_text())))
-    assert {r["status"] for r in again} == {"already_awarded"}
+    assert {r["code"] for r in again} == {"already_awarded"}
     assert [r["entry_id"] for r in again] == [r["entry_id"] for r in first]
     owner_conn.commit()
     assert owner_conn.execute(
@@ -70,17 +71,33 @@ def test_bad_rows_are_reported_per_row(import_setup, database_url, monkeypatch, 
                     f"{activities[0]['id']},999999999,60\n"
                     f"999999999,{residents[1]},60\n"
                     f"{activities[0]['id']},{residents[2]},0\n"
-                    f"{activities[0]['id']},x,60\n", encoding="utf-8")
+                    f"{activities[0]['id']},x,60\n"
+                    f"{activities[0]['id']},NOBODY99,60\n", encoding="utf-8")
+    assert run_import(path, tmp_path / "report.csv", database_url, monkeypatch, tmp_path) == cli.EXIT_ROWS_REFUSED
+    report = list(csv.DictReader(io.StringIO((tmp_path / "report.csv").read_text())))
+    assert [(r["row"], r["code"]) for r in report] == [
+        ("2", "awarded"), ("3", "duplicate_record"), ("4", "unknown_resident"),
+        ("5", "unknown_activity"), ("6", "minutes_out_of_range"), ("7", "invalid_resident_id"),
+        ("8", "unknown_resident")]
+    assert report[1]["status"] == "与前面的行重复" and report[6]["status"] == "没有这位居民"
+
+
+def test_a_gbk_file_naming_residents_by_code_awards_them(import_setup, database_url, monkeypatch,
+                                                         tmp_path, capsys):
+    place, residents, activities = import_setup
+    path = tmp_path / "excel.csv"
+    path.write_bytes(("活动编号,居民代码,时长（分钟）\n"
+                      f"{activities[1]['id']},I{place.realm}000003,60\n").encode("gbk"))
     assert run_import(path, tmp_path / "report.csv", database_url, monkeypatch, tmp_path) == 0
     report = list(csv.DictReader(io.StringIO((tmp_path / "report.csv").read_text())))
-    assert [(r["row"], r["status"]) for r in report] == [
-        ("2", "awarded"), ("3", "duplicate_record"), ("4", "unknown_resident"),
-        ("5", "unknown_activity"), ("6", "minutes_out_of_range"), ("7", "invalid_resident_id")]
+    assert [(r["resident"], r["code"], r["status"]) for r in report] == [
+        (f"I{place.realm}000003", "awarded", "已发放")]
+    assert "发放 1 行" in capsys.readouterr().err
 
 
 def test_broken_encoding_and_missing_column_are_refused(database_url, monkeypatch, tmp_path, capsys):
-    gbk = tmp_path / "gbk.csv"
-    gbk.write_bytes("活动编号,居民编号,分钟\n1,2,60\n".encode("gbk"))
+    gbk = tmp_path / "binary.csv"
+    gbk.write_bytes(b"\xff\xfe\x00\x81\x30\xff\xff\n")
     assert run_import(gbk, tmp_path / "r.csv", database_url, monkeypatch, tmp_path) == cli.EXIT_USAGE
     assert "csv_encoding_invalid" in capsys.readouterr().err
     missing = tmp_path / "missing.csv"

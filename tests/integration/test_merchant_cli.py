@@ -46,7 +46,8 @@ def test_settle_closes_each_merchants_period_once(database_url, tmp_path, monkey
     now = datetime.now(timezone.utc).isoformat()
     assert main(["settle", "--realm", realm, "--to", now]) == 0
     first = capsys.readouterr().out
-    assert f"merchant {shops[0]}: settlement" in first and "40 points = 1.20 yuan" in first
+    assert f"merchant {shops[0]} 店0: settlement" in first and "40 points = 1.20 yuan" in first
+    assert "(UTC+08:00)" in first  # the period in the realm's local time
     assert main(["settle", "--realm", realm, "--to", now]) == 0
     assert first.count("settlement") == capsys.readouterr().out.count("(already settled)") == 2
 

@@ -265,6 +265,28 @@ async def test_short_code_finds_the_voucher(vouchers, merchants, ledger, realm):
     assert await vouchers.code_for_short_code(typed) == voucher["code"]
 
 
+async def test_a_short_code_issued_before_the_new_check_still_finds_its_voucher(
+        vouchers, merchants, ledger, realm, monkeypatch):
+    await fund_resident(ledger, realm, 7)
+    monkeypatch.setattr(codec, "short_code", codec.legacy_short_code)  # as issued before
+    old = await issue(vouchers, realm, 10)
+    monkeypatch.undo()
+    typed = codec.format_short_code(old["short_code"])
+    assert await vouchers.code_for_short_code(typed) == old["code"]
+    typos = [first + old["short_code"][1:] for first in codec.CROCKFORD if first != old["short_code"][0]]
+    typo = next(t for t in typos if not _passes_new_check(t))
+    with pytest.raises(errors.ShortCodeInvalid):  # a typo is still a typo, not "not found"
+        await vouchers.code_for_short_code(typo)
+
+
+def _passes_new_check(typed: str) -> bool:
+    try:
+        codec.parse_short_code(typed)
+    except errors.ShortCodeInvalid:
+        return False
+    return True
+
+
 def test_the_app_role_cannot_delete_or_reopen_a_voucher(app_conn, realm_with_voucher):
     voucher_id = realm_with_voucher
     with pytest.raises(psycopg.errors.InsufficientPrivilege):

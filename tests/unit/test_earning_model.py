@@ -54,9 +54,37 @@ def test_csv_with_bom_and_chinese_headers():
     assert rows[2].record == model.Record(5, 7, 1002, -3)
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_csv_reads_utf8_gbk_and_gb18030(encoding):
+    raw = "活动编号,居民代码,时长（分钟）\n7,DEMO1001,90\n7,1234,30\n".encode(encoding)
+    rows = list(model.parse_csv(model.decode_csv(raw)))
+    assert [row.resident_code for row in rows] == ["DEMO1001", "1234"]
+    assert [row.record for row in rows] == [None, None]  # a code header: codes, even all-digit ones
+
+
+def test_csv_resident_codes_resolve_in_the_activitys_realm():
+    rows = list(model.parse_csv("activity_id,resident,minutes\n7,DEMO1001,90\n7,1001,30\n7,1002,30\n"
+                                "7,NOBODY9,30\n8,DEMO1001,30\n"))
+    realms = {7: "430104"}
+    ids = {("430104", "DEMO1001"): 5, ("430104", "1001"): 1001, ("430104", "1002"): 77}
+    resolved = [model.resolve_code(row, realms, ids) for row in rows]
+    assert resolved[0].record == model.Record(2, 7, 5, 90)
+    assert resolved[1].record == model.Record(3, 7, 1001, 30)       # id 1001 is also its own code
+    assert resolved[2].error == model.AMBIGUOUS_RESIDENT             # id 1002, yet code of resident 77
+    assert resolved[3].error == "unknown_resident"
+    assert resolved[4].error == "unknown_activity"
+
+
+def test_a_field_over_the_csv_limit_refuses_that_row_only():
+    text = "activity_id,resident_id,minutes\n7,\"" + "x" * 200_000 + "\",30\n7,1001,60\n"
+    rows = list(model.parse_csv(text))
+    assert rows[0].error == model.ROW_UNREADABLE and rows[0].n == 2
+    assert rows[1].record == model.Record(3, 7, 1001, 60)
+
+
 def test_csv_refuses_broken_encoding_and_missing_column():
     with pytest.raises(errors.CsvEncodingInvalid):
-        model.decode_csv("活动编号,居民编号,分钟\n".encode("gbk"))
+        model.decode_csv(b"\xff\xfe\x00\x81\x30\xff\xff")
     with pytest.raises(errors.CsvColumnMissing):
         model.parse_csv("activity_id,resident_id\n1,2\n")
 

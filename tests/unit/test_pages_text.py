@@ -19,13 +19,19 @@ PREFIX_VALUES = {
     "asset.": ("civic", "agri"),
     "kind.": ("fund", "earn", "hold", "capture", "clear", "release", "settle", "adjustment", "reversal"),
     "status.": ("issued", "redeemed", "partially_redeemed", "cancelled", "expired"),
+    "history.": ("earned", "voucher_made", "spent", "cancelled", "expired", "corrected", "other"),
+    "account.": ("resident", "budget", "hold", "merchant", "settled", "clearing", "funding"),
+    "settlement.": ("open", "paid"),
+    "role.": ("auditor", "admin"),
+    "page.": ("home", "resident", "merchant", "audit"),
 }
 
 
 def used_keys() -> set[str]:
     keys: set[str] = set()
     for template in (Path(pages.__file__).parent / "templates").glob("*.html"):
-        keys |= set(TEMPLATE_KEY.findall(template.read_text(encoding="utf-8")))
+        for key in TEMPLATE_KEY.findall(template.read_text(encoding="utf-8")):
+            keys |= {key + value for value in PREFIX_VALUES[key]} if key.endswith(".") else {key}
     for script in pages.STATIC_DIR.glob("*.js"):
         source = script.read_text(encoding="utf-8")
         keys |= set(SCRIPT_KEY.findall(source))

@@ -66,7 +66,7 @@ def test_short_codes_are_case_insensitive_and_catch_typos():
     assert codec.parse_short_code(shown.lower()) == stored
     assert codec.parse_short_code(shown.replace("-", " ")) == stored
     for position in range(13):
-        for replacement in codec.CROCKFORD_CHECK:
+        for replacement in codec.CROCKFORD:
             if replacement == stored[position]:
                 continue
             typo = stored[:position] + replacement + stored[position + 1:]
@@ -77,6 +77,16 @@ def test_short_codes_are_case_insensitive_and_catch_typos():
         if swapped != stored:
             with pytest.raises(errors.ShortCodeInvalid):
                 codec.parse_short_code(swapped)
+
+
+def test_short_codes_have_no_symbols_and_old_codes_still_parse():
+    for seed in range(2000):
+        serial = seed.to_bytes(2, "big") * 8
+        assert set(codec.short_code(serial)) <= set(codec.CROCKFORD)
+        legacy = codec.legacy_short_code(serial)
+        assert codec.parse_legacy_short_code(codec.format_short_code(legacy).lower()) == legacy
+    assert codec.parse_legacy_short_code("0000-0000-0000-0") == "0000000000000"
+    assert codec.parse_legacy_short_code("0000-0000-0000-1") is None
 
 
 def test_expiry_is_local_midnight_after_the_last_day():
@@ -107,3 +117,15 @@ def test_the_pdf_is_one_a6_page(tmp_path):
     pdf = render.voucher_pdf(printed)
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 1
     assert render.qr_svg(printed.code).lstrip().startswith(b"<")
+
+
+def test_the_pdf_without_a_cjk_font_falls_back_to_latin_text(tmp_path, monkeypatch):
+    """A machine with no CJK font still prints a merchant-scoped voucher (no 500)."""
+    monkeypatch.setattr(render, "cjk_font_path", lambda: None)
+    ring = KeyRing(tmp_path)
+    printed = render.PrintedVoucher(
+        code=codec.encode(signed(ring)), short_code="ABCD-EFGH-JKMN-P", amount=100, asset="agri",
+        expires_at=NOW, timezone="Asia/Shanghai", realm_name="长沙市岳麓区",
+        scope=render.scope_label("莲花镇助农店", None), scope_en=render.scope_label_en(7, None))
+    pdf = render.voucher_pdf(printed)
+    assert pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF")
