@@ -301,13 +301,16 @@ async def verify_realm(conn: AsyncConnection, realm: str, keys: list[RegisteredK
     return problems
 
 
-def registry_verifier(realm: str, keys: list[RegisteredKey]) -> Callable[[int, bytes, bytes], bool]:
+def registry_verifier(realm: str, keys: list[RegisteredKey],
+                      unknown_signer_passes: bool = True) -> Callable[[int, bytes, bytes], bool]:
     """`verify(key_id, message, signature)` for the heads of `realm`: some registered key
-    that `key_id` names (its id, or its legacy id) verifies; an unknown signer passes
-    here and is reported as unknown instead."""
+    that `key_id` names (its id, or its legacy id) verifies. For the audit an unknown
+    signer passes here (it is reported as `checkpoint_signer_unknown` instead)."""
     def verify(key_id: int, message: bytes, signature: bytes) -> bool:
         named = [key for key in keys if key.names(key_id) and key.realm in (None, realm)]
-        return not named or any(key.verify(message, signature) for key in named)
+        if not named:
+            return unknown_signer_passes
+        return any(key.verify(message, signature) for key in named)
 
     return verify
 

@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery
 
 from api.routes.common import Caller, services
 from ledger import audit, errors, model
-from ledger.checkpoints import head_signature_ok
+from ledger.checkpoints import head_signature_ok, registry_verifier
 
 READER_ROLES = ("auditor", "admin")
 
@@ -63,12 +63,13 @@ async def list_checkpoints(request: Request, principal: Caller, realm: FromQuery
 
 @get("/v1/audit/checkpoints/{realm:str}/latest")
 async def latest_checkpoint(request: Request, principal: Caller, realm: FromPath[str]) -> dict[str, Any]:
-    """The latest head, with `signature_valid`: checked here against the ledger key (a
+    """The latest head, with `signature_valid`: checked here against the key registry (a
     careful auditor also checks it offline with the published key)."""
     svc = services(request)
-    head = await svc.checkpoints.head(one_realm(principal, realm))
-    return {**head, "signature_valid": head_signature_ok(
-        head, lambda key_id, message, signature: svc.keys.verify(key_id, message, signature, "ledger"))}
+    realm = one_realm(principal, realm)
+    head = await svc.checkpoints.head(realm)
+    verify = registry_verifier(realm, await svc.checkpoints.registry.keys(), unknown_signer_passes=False)
+    return {**head, "signature_valid": head_signature_ok(head, verify)}
 
 
 @get("/v1/audit/checkpoints/{realm:str}/{seq:int}")
