@@ -6,15 +6,17 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from api.database import embedded_server_url, throwaway_database
+from api.database import embedded_server_url, with_database
 from ledger import db
 from ledger.service import Ledger
+from migrations.runner import upgrade
 
 TEST_DATA_DIR = Path(os.environ.get("POINTSBANK_TEST_DATA_DIR", ".pointsbank/test"))
 _realm_codes = itertools.count(random.randint(100000, 800000))
@@ -33,8 +35,14 @@ def server_url() -> str:
 
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
-    with throwaway_database(server_url, "pb_test") as url:
-        yield url
+    name = f"pb_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(server_url, name)
+    upgrade(url)
+    yield url
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
