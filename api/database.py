@@ -3,6 +3,9 @@ package) under the data directory, started on demand."""
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -31,6 +34,24 @@ def ensure_database(server_url: str, name: str) -> str:
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
     return with_database(server_url, name)
+
+
+@contextmanager
+def throwaway_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new database on the server, migrated to the newest revision, dropped after use;
+    its URL."""
+    from migrations.runner import upgrade  # imported late: the service itself never needs it
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = with_database(server_url, name)
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def with_database(server_url: str, name: str) -> str:

@@ -11,17 +11,14 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
 
-from api.database import embedded_server_url, with_database
-from migrations.runner import upgrade
+from api.database import embedded_server_url, throwaway_database
 
 BENCH_DATA_DIR = Path(os.environ.get("POINTSBANK_BENCH_DATA_DIR", ".pointsbank/bench"))
 SERVER_START_TIMEOUT_S = 60.0
@@ -80,16 +77,8 @@ class BenchContext:
 @contextmanager
 def fresh_database() -> Iterator[str]:
     server = os.environ.get("DATABASE_URL") or embedded_server_url(BENCH_DATA_DIR)
-    name = f"pb_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(server, name)
-    try:
-        upgrade(url)
+    with throwaway_database(server, "pb_bench") as url:
         yield url
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def free_port() -> int:

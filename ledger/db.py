@@ -44,14 +44,17 @@ def sqlalchemy_url(database_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def app_engine(database_url: str, pool_size: int = POOL_SIZE_DEFAULT) -> AsyncEngine:
-    """The service's engine: every connection runs as the application role."""
+def app_engine(database_url: str, pool_size: int = POOL_SIZE_DEFAULT, max_overflow: int | None = None,
+               options: str = "") -> AsyncEngine:
+    """The service's engine: every connection runs as the application role. Up to
+    `max_overflow` (default: `pool_size`) connections beyond the pool; `options` are more
+    server settings for each connection (`-c name=value ...`)."""
     return create_async_engine(
         sqlalchemy_url(database_url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_pre_ping=False,
-        connect_args={"options": f"-c role={APP_ROLE} -c timezone=UTC"},
+        connect_args={"options": f"-c role={APP_ROLE} -c timezone=UTC {options}".strip()},
     )
 
 

@@ -20,15 +20,14 @@ import os
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
-from types import SimpleNamespace
 
 import psycopg
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.catalogue_redemption import redeem_item
-from api.database import with_database
+from api.database import throwaway_database
 from bench.book import Book, generate_book
 from earning.service import Earning
 from ledger import db, model
@@ -37,7 +36,6 @@ from ledger.group_commit import GroupCommit
 from ledger.keys import KeyRing
 from ledger.service import Ledger
 from merchants.service import Catalogue, Merchants, Settlements
-from migrations.runner import upgrade
 from redemption import model as redemption_model
 from redemption.service import Vouchers
 
@@ -51,7 +49,7 @@ GROWING = ("accounts", "residents", "entries", "postings", "vouchers", "awards",
 
 
 # PB_EXPLAIN_SCANS=1 prints the plan of every statement that scans one of them.
-EXPLAIN_OPTIONS = (" -c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0"
+EXPLAIN_OPTIONS = ("-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0"
                    " -c auto_explain.log_nested_statements=on -c client_min_messages=log")
 
 
@@ -59,9 +57,7 @@ def scan_engine(database_url: str) -> AsyncEngine:
     """The application's engine, with a pool that never opens a connection beyond
     POOL_SIZE: holding all of them means holding every backend the services used."""
     explain = bool(os.environ.get("PB_EXPLAIN_SCANS"))
-    options = f"-c role={db.APP_ROLE} -c timezone=UTC" + (EXPLAIN_OPTIONS if explain else "")
-    engine = create_async_engine(db.sqlalchemy_url(database_url), pool_size=POOL_SIZE, max_overflow=0,
-                                 connect_args={"options": options})
+    engine = db.app_engine(database_url, POOL_SIZE, max_overflow=0, options=EXPLAIN_OPTIONS if explain else "")
     if explain:
         event.listen(engine.sync_engine, "connect",
                      lambda connection, _: connection.add_notice_handler(print_scanning_plan))
@@ -94,17 +90,12 @@ def sequential_scans(owner: psycopg.Connection) -> dict[str, int]:
 
 @pytest.fixture(params=["never-analyzed", "analyzed"])
 def book_url(request, server_url: str):
-    name = f"pb_scan_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(server_url, name)
-    upgrade(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        for table in GROWING:  # no statistics but those the test takes
-            conn.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
-    yield url, request.param == "analyzed"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """A database of its own: its statistics are the test's alone."""
+    with throwaway_database(server_url, "pb_scan") as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for table in GROWING:  # no statistics but those the test takes
+                conn.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+        yield url, request.param == "analyzed"
 
 
 class Paths:
