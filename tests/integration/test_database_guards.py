@@ -91,6 +91,40 @@ def test_an_unbalanced_entry_by_hand_fails_at_commit(app_conn, posted):
     assert balance == 100
 
 
+@pytest.mark.parametrize("skew", [1, -1])
+def test_an_entry_off_by_one_point_fails_at_commit_even_as_the_owner(owner_conn, posted, skew):
+    """One point made (or lost) by an entry written by hand: the deferred check refuses it."""
+    realm = posted["realm"]
+    entry_id = insert_entry(owner_conn, realm)
+    insert_posting(owner_conn, realm, entry_id, posted["budget"], -50)
+    insert_posting(owner_conn, realm, entry_id, posted["wallet"], 50 + skew)
+    with pytest.raises(psycopg.Error) as caught:
+        owner_conn.commit()
+    assert caught.value.diag.message_primary == "entry_unbalanced"
+    balance = owner_conn.execute("SELECT balance FROM accounts WHERE realm = %s AND id = %s",
+                                 (realm, posted["wallet"])).fetchone()[0]
+    assert balance == 100
+
+
+async def test_a_second_reversal_by_hand_is_refused_even_as_the_owner(owner_conn, posted, ledger):
+    realm, original = posted["realm"], posted["entry"]
+    await ledger.reverse(original, "test", None)
+    await ledger.post(earn(realm, posted["budget"], posted["wallet"], 100))  # enough to take back twice
+    with pytest.raises(psycopg.errors.UniqueViolation) as caught:
+        owner_conn.execute(
+            "INSERT INTO entries (realm, kind, reverses_entry_id, created_by, created_at, created_txid)"
+            " VALUES (%s, 'reversal', %s, 'hand', now(), 0) RETURNING id", (realm, original["id"]))
+        second = owner_conn.execute("SELECT max(id) FROM entries WHERE realm = %s", (realm,)).fetchone()[0]
+        insert_posting(owner_conn, realm, second, posted["budget"], 100)
+        insert_posting(owner_conn, realm, second, posted["wallet"], -100)
+        owner_conn.commit()
+    assert caught.value.diag.constraint_name == "entries_reversed_once"
+    owner_conn.rollback()
+    reversals = owner_conn.execute("SELECT count(*) FROM entries WHERE realm = %s AND reverses_entry_id = %s",
+                                   (realm, original["id"])).fetchone()[0]
+    assert reversals == 1
+
+
 def test_an_entry_with_one_posting_fails_at_commit(app_conn, posted):
     realm = posted["realm"]
     entry_id = insert_entry(app_conn, realm)

@@ -87,14 +87,6 @@ def test_floors_by_kind():
         model.check_floor("clearing", 5)
 
 
-def test_floor_refusal_names_the_budget():
-    budget, wallet = ACCOUNTS[1], ACCOUNTS[2]
-    assert model.floor_refusal(wallet, 10, -10) is None
-    assert isinstance(model.floor_refusal(wallet, 10, -11), errors.InsufficientPoints)
-    assert isinstance(model.floor_refusal(budget, 0, -1), errors.BudgetExhausted)
-    assert model.floor_refusal(ACCOUNTS[6], -10**9, -1) is None
-
-
 def test_request_hash_ignores_line_order_and_author_but_not_amounts():
     a = draft((1, -10), (2, 10), idempotency_key="k")
     b = EntryDraft(REALM, "earn", (Line(2, 10), Line(1, -10)), created_by="someone else")
