@@ -1,0 +1,141 @@
+"""Run the mutant catalogue: `python -m tests.mutants [--only a,b] [--list]` (`make mutate`).
+
+Copies the working tree (tracked and untracked, not ignored files) to a scratch
+directory once, then for each mutant: applies its patches there, runs only its named
+tests with `pytest -x` (a fresh, freshly migrated database per run: the test fixtures make
+one per session), and restores the files. A mutant is killed when its tests fail; it
+survives when they pass. Before the mutants, the same tests run once on the unmutated
+copy: a test that fails anyway kills nothing.
+
+The database: DATABASE_URL when set, else the embedded PostgreSQL under
+./.pointsbank/test, started once here and shared by every run. Exit status: 0 when every
+mutant is killed, 1 otherwise."""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.mutants import catalogue
+
+ROOT = Path(__file__).resolve().parents[2]
+MUTANT_TIMEOUT_S = 900      # one mutant's tests; longer counts as a failure to investigate
+FAILURE_SHOWN_CHARS = 200   # of the failing test's summary line, per killed mutant
+KILLED, SURVIVED, ERROR, TIMEOUT = "killed", "SURVIVED", "ERROR", "TIMEOUT"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.mutants", description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default="", help="comma-separated mutant names")
+    parser.add_argument("--list", action="store_true", help="list the mutants and stop")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip running the tests once on the unmutated copy")
+    args = parser.parse_args(argv)
+
+    mutants = catalogue.load()
+    if args.only:
+        wanted = [name.strip() for name in args.only.split(",") if name.strip()]
+        unknown = sorted(set(wanted) - {m.name for m in mutants})
+        if unknown:
+            print(f"no such mutant: {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        mutants = [m for m in mutants if m.name in wanted]
+    if args.list:
+        for mutant in mutants:
+            print(f"{mutant.name:40} {mutant.patches[0].file}\n    {mutant.invariant}")
+        return 0
+    for mutant in mutants:          # every patch must still match before anything runs
+        for patch in mutant.patches:
+            catalogue.check_patch(ROOT, patch)
+
+    env = dict(os.environ, DATABASE_URL=database_url(), PYTHONDONTWRITEBYTECODE="1")
+    scratch = Path(tempfile.mkdtemp(prefix="pointsbank-mutants-"))
+    try:
+        copy_tree(ROOT, scratch)
+        env["PYTHONPATH"] = str(scratch)
+        if not args.no_baseline:
+            tests = sorted({node for m in mutants for node in m.tests})
+            print(f"baseline: {len(tests)} tests on the unmutated copy ...", flush=True)
+            status, seconds, tail = run_tests(scratch, tests, env)
+            if status != SURVIVED:   # i.e. the tests did not all pass
+                print(f"baseline failed ({status}, {seconds:.0f} s): fix the tests first\n{tail}")
+                return 1
+            print(f"baseline passed in {seconds:.0f} s", flush=True)
+        return run_all(scratch, mutants, env)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def database_url() -> str:
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    from api.database import embedded_server_url
+
+    data_dir = Path(os.environ.get("POINTSBANK_TEST_DATA_DIR", ROOT / ".pointsbank" / "test"))
+    return embedded_server_url(data_dir)  # stays up while this process lives
+
+
+def copy_tree(source: Path, target: Path) -> None:
+    listed = subprocess.run(["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=source,
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        path = source / name
+        if path.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target / name)
+
+
+def run_tests(scratch: Path, tests: list[str], env: dict[str, str]) -> tuple[str, float, str]:
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "--no-header", "-p", "no:cacheprovider",
+               *tests]
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, cwd=scratch, env=env, capture_output=True, text=True,
+                              timeout=MUTANT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return TIMEOUT, time.perf_counter() - started, ""
+    seconds = time.perf_counter() - started
+    tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+    # pytest: 0 all passed, 1 some failed; anything else (usage, no tests) is our mistake
+    status = {0: SURVIVED, 1: KILLED}.get(done.returncode, ERROR)
+    return status, seconds, tail
+
+
+def first_failure(tail: str) -> str:
+    found = [line for line in tail.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    return (found[0] if found else tail.splitlines()[-1] if tail else "")[:FAILURE_SHOWN_CHARS]
+
+
+def run_all(scratch: Path, mutants: list[catalogue.Mutant], env: dict[str, str]) -> int:
+    results: list[tuple[str, str, float]] = []
+    started = time.perf_counter()
+    for number, mutant in enumerate(mutants, 1):
+        print(f"[{number}/{len(mutants)}] {mutant.name} ...", end=" ", flush=True)
+        originals = catalogue.apply(scratch, mutant)
+        try:
+            status, seconds, tail = run_tests(scratch, list(mutant.tests), env)
+        finally:
+            catalogue.restore(originals)
+        results.append((mutant.name, status, seconds))
+        print(f"{status} ({seconds:.0f} s)", flush=True)
+        if status == KILLED:   # by which test, and how: a mutant should die for its reason
+            print(f"    {first_failure(tail)}")
+        if status != KILLED:
+            print(f"    breaks: {mutant.invariant}\n    tests: {' '.join(mutant.tests)}")
+            if status == ERROR:
+                print("    " + tail.replace("\n", "\n    "))
+    total = time.perf_counter() - started
+    lost = [(name, status) for name, status, _ in results if status != KILLED]
+    print(f"\n{len(results) - len(lost)}/{len(results)} mutants killed in {total / 60:.1f} min")
+    for name, status in lost:
+        print(f"  {status}: {name}")
+    return 1 if lost else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
