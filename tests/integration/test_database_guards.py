@@ -125,6 +125,21 @@ async def test_a_second_reversal_by_hand_is_refused_even_as_the_owner(owner_conn
     assert reversals == 1
 
 
+async def test_a_reversal_of_a_reversal_by_hand_fails_at_commit(app_conn, posted, ledger):
+    """Only fund, earn and adjustment entries are reversed; a reversal is not, even when
+    its mirror is exact and written by hand past the service's own check."""
+    realm = posted["realm"]
+    reversal = await ledger.reverse(posted["entry"], "test", None)
+    entry_id = app_conn.execute(
+        "INSERT INTO entries (realm, kind, reverses_entry_id, created_by, created_at, created_txid)"
+        " VALUES (%s, 'reversal', %s, 'hand', now(), 0) RETURNING id", (realm, reversal["id"])).fetchone()[0]
+    insert_posting(app_conn, realm, entry_id, posted["budget"], -100)
+    insert_posting(app_conn, realm, entry_id, posted["wallet"], 100)
+    with pytest.raises(psycopg.Error) as caught:
+        app_conn.commit()
+    assert caught.value.diag.message_primary == "entry_not_reversible"
+
+
 def test_an_entry_with_one_posting_fails_at_commit(app_conn, posted):
     realm = posted["realm"]
     entry_id = insert_entry(app_conn, realm)

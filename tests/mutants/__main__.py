@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from tests.mutants import catalogue
 ROOT = Path(__file__).resolve().parents[2]
 MUTANT_TIMEOUT_S = 900      # one mutant's tests; longer counts as a failure to investigate
 FAILURE_SHOWN_CHARS = 200   # of the failing test's summary line, per killed mutant
+TAIL_SHOWN_LINES = 25       # of pytest's output, for a mutant in ERROR (or with --show)
 KILLED, SURVIVED, ERROR, TIMEOUT = "killed", "SURVIVED", "ERROR", "TIMEOUT"
 
 
@@ -33,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.mutants", description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="", help="comma-separated mutant names")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
+    parser.add_argument("--show", action="store_true", help="print the end of pytest's output for each mutant")
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip running the tests once on the unmutated copy")
     args = parser.parse_args(argv)
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"baseline failed ({status}, {seconds:.0f} s): fix the tests first\n{tail}")
                 return 1
             print(f"baseline passed in {seconds:.0f} s", flush=True)
-        return run_all(scratch, mutants, env)
+        return run_all(scratch, mutants, env, args.show)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -91,8 +94,10 @@ def copy_tree(source: Path, target: Path) -> None:
 
 
 def run_tests(scratch: Path, tests: list[str], env: dict[str, str]) -> tuple[str, float, str]:
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "--no-header", "-p", "no:cacheprovider",
-               *tests]
+    """Run `tests` in the scratch copy: SURVIVED when they pass, KILLED when one fails (or
+    the per-test invariant check fails at its teardown), ERROR when only a set-up broke
+    (a mutant that stops the migrations kills nothing: it is a broken mutant)."""
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "--no-header", "-p", "no:cacheprovider", *tests]
     started = time.perf_counter()
     try:
         done = subprocess.run(command, cwd=scratch, env=env, capture_output=True, text=True,
@@ -100,18 +105,22 @@ def run_tests(scratch: Path, tests: list[str], env: dict[str, str]) -> tuple[str
     except subprocess.TimeoutExpired:
         return TIMEOUT, time.perf_counter() - started, ""
     seconds = time.perf_counter() - started
-    tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-    # pytest: 0 all passed, 1 some failed; anything else (usage, no tests) is our mistake
-    status = {0: SURVIVED, 1: KILLED}.get(done.returncode, ERROR)
-    return status, seconds, tail
+    output = done.stdout + done.stderr
+    tail = "\n".join(output.strip().splitlines()[-TAIL_SHOWN_LINES:])
+    if done.returncode == 0:
+        return SURVIVED, seconds, tail
+    failed = re.search(r"^FAILED |^_+ ERROR at teardown of ", output, re.MULTILINE)
+    return (KILLED if done.returncode == 1 and failed else ERROR), seconds, tail
 
 
 def first_failure(tail: str) -> str:
-    found = [line for line in tail.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    lines = tail.splitlines()
+    found = ([line for line in lines if line.startswith("FAILED")]      # a failed assertion,
+             or [line for line in lines if line.startswith("ERROR")])  # else a fixture's error
     return (found[0] if found else tail.splitlines()[-1] if tail else "")[:FAILURE_SHOWN_CHARS]
 
 
-def run_all(scratch: Path, mutants: list[catalogue.Mutant], env: dict[str, str]) -> int:
+def run_all(scratch: Path, mutants: list[catalogue.Mutant], env: dict[str, str], show: bool) -> int:
     results: list[tuple[str, str, float]] = []
     started = time.perf_counter()
     for number, mutant in enumerate(mutants, 1):
@@ -125,10 +134,10 @@ def run_all(scratch: Path, mutants: list[catalogue.Mutant], env: dict[str, str])
         print(f"{status} ({seconds:.0f} s)", flush=True)
         if status == KILLED:   # by which test, and how: a mutant should die for its reason
             print(f"    {first_failure(tail)}")
-        if status != KILLED:
+        else:
             print(f"    breaks: {mutant.invariant}\n    tests: {' '.join(mutant.tests)}")
-            if status == ERROR:
-                print("    " + tail.replace("\n", "\n    "))
+        if status == ERROR or show:
+            print("    " + tail.replace("\n", "\n    "))
     total = time.perf_counter() - started
     lost = [(name, status) for name, status, _ in results if status != KILLED]
     print(f"\n{len(results) - len(lost)}/{len(results)} mutants killed in {total / 60:.1f} min")

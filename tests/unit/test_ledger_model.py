@@ -26,7 +26,8 @@ def test_a_balanced_earn_passes():
 
 @pytest.mark.parametrize("lines, error", [
     (((1, -10),), errors.TooFewPostings),
-    (((1, -10), (2, 9)), errors.EntryUnbalanced),
+    (((1, -10), (2, 9)), errors.EntryUnbalanced),    # a point lost
+    (((1, -10), (2, 11)), errors.EntryUnbalanced),   # a point made
     (((1, 0), (2, 0)), errors.ZeroAmount),
     (((1, -10), (1, 10)), errors.DuplicateAccount),
     (((1, -(10**12 + 1)), (2, 10**12 + 1)), errors.AmountOutOfRange),
