@@ -3,8 +3,9 @@
 Copies the working tree (tracked and untracked, not ignored files) to a scratch
 directory once, then for each mutant: applies its patches there, runs only its named
 tests with `pytest -x` (a fresh, freshly migrated database per run: the test fixtures make
-one per session), and restores the files. A mutant is killed when its tests fail; it
-survives when they pass. Before the mutants, the same tests run once on the unmutated
+one per session), and restores the files. A mutant is killed when one of its tests fails
+(a set-up that breaks, such as a migration that no longer runs, is an ERROR, not a kill);
+it survives when they pass. Before the mutants, the same tests run once on the unmutated
 copy: a test that fails anyway kills nothing.
 
 The database: DATABASE_URL when set, else the embedded PostgreSQL under
@@ -39,39 +40,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip running the tests once on the unmutated copy")
     args = parser.parse_args(argv)
-
-    mutants = catalogue.load()
-    if args.only:
-        wanted = [name.strip() for name in args.only.split(",") if name.strip()]
-        unknown = sorted(set(wanted) - {m.name for m in mutants})
-        if unknown:
-            print(f"no such mutant: {', '.join(unknown)}", file=sys.stderr)
-            return 2
-        mutants = [m for m in mutants if m.name in wanted]
+    try:
+        mutants = selected(catalogue.load(), args.only)
+        for mutant in mutants:          # every patch must still match before anything runs
+            for patch in mutant.patches:
+                catalogue.check_patch(ROOT, patch)
+    except catalogue.CatalogueError as problem:
+        print(f"mutant catalogue: {problem}", file=sys.stderr)
+        return 2
     if args.list:
         for mutant in mutants:
             print(f"{mutant.name:40} {mutant.patches[0].file}\n    {mutant.invariant}")
         return 0
-    for mutant in mutants:          # every patch must still match before anything runs
-        for patch in mutant.patches:
-            catalogue.check_patch(ROOT, patch)
 
     env = dict(os.environ, DATABASE_URL=database_url(), PYTHONDONTWRITEBYTECODE="1")
     scratch = Path(tempfile.mkdtemp(prefix="pointsbank-mutants-"))
     try:
         copy_tree(ROOT, scratch)
         env["PYTHONPATH"] = str(scratch)
-        if not args.no_baseline:
-            tests = sorted({node for m in mutants for node in m.tests})
-            print(f"baseline: {len(tests)} tests on the unmutated copy ...", flush=True)
-            status, seconds, tail = run_tests(scratch, tests, env)
-            if status != SURVIVED:   # i.e. the tests did not all pass
-                print(f"baseline failed ({status}, {seconds:.0f} s): fix the tests first\n{tail}")
-                return 1
-            print(f"baseline passed in {seconds:.0f} s", flush=True)
+        if not args.no_baseline and not baseline_passes(scratch, mutants, env):
+            return 1
         return run_all(scratch, mutants, env, args.show)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def selected(mutants: list[catalogue.Mutant], only: str) -> list[catalogue.Mutant]:
+    wanted = [name.strip() for name in only.split(",") if name.strip()]
+    unknown = sorted(set(wanted) - {m.name for m in mutants})
+    if unknown:
+        raise catalogue.CatalogueError(f"no such mutant: {', '.join(unknown)}")
+    return [m for m in mutants if m.name in wanted] if wanted else mutants
+
+
+def baseline_passes(scratch: Path, mutants: list[catalogue.Mutant], env: dict[str, str]) -> bool:
+    """The named tests pass on the unmutated copy (else a failure would kill nothing)."""
+    tests = sorted({node for m in mutants for node in m.tests})
+    print(f"baseline: {len(tests)} tests on the unmutated copy ...", flush=True)
+    status, seconds, tail = run_tests(scratch, tests, env)
+    if status != SURVIVED:   # i.e. the tests did not all pass
+        print(f"baseline failed ({status}, {seconds:.0f} s): fix the tests first\n{tail}")
+        return False
+    print(f"baseline passed in {seconds:.0f} s", flush=True)
+    return True
 
 
 def database_url() -> str:
