@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CATALOGUE = Path(__file__).with_name("catalogue.toml")
+MIGRATIONS_SQL = "migrations/sql"
 _NAME = re.compile(r"^[a-z0-9_]{3,60}$")
+# A SQL function or view definition: its name, and its body's span.
+_SQL_DEFINITION = re.compile(
+    r"CREATE (?:OR REPLACE )?(?:FUNCTION (\w+)\([^)]*\).*?\$\$.*?\$\$|VIEW (\w+) AS.*?;)", re.DOTALL)
 
 
 class CatalogueError(Exception):
@@ -106,3 +110,20 @@ def test_files(mutant: Mutant) -> set[tuple[str, str]]:
         function = rest.split("::")[-1].split("[")[0] if rest else ""
         named.add((file, function))
     return named
+
+
+def superseded_by(root: Path, patch: Patch) -> str | None:
+    """For a patch inside a SQL function or view of a migration: the later migration that
+    defines it again (so the patch would mutate a dead definition), else None."""
+    if not patch.file.startswith(MIGRATIONS_SQL + "/"):
+        return None
+    text = check_patch(root, patch)
+    at = text.index(patch.find)
+    names = [m.group(1) or m.group(2) for m in _SQL_DEFINITION.finditer(text) if m.start() <= at < m.end()]
+    if not names:
+        return None
+    later = sorted(f for f in (root / MIGRATIONS_SQL).glob("*.sql") if f.name > Path(patch.file).name)
+    for migration in later:
+        if re.search(rf"CREATE (?:OR REPLACE )?(?:FUNCTION|VIEW) {names[0]}\b", migration.read_text(encoding="utf-8")):
+            return f"{MIGRATIONS_SQL}/{migration.name}"
+    return None

@@ -20,12 +20,25 @@ def test_the_catalogue_covers_the_invariants_kinds():
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
-def test_each_patch_matches_once_and_each_test_exists(mutant):
+def test_each_patch_matches_once_in_the_newest_definition_and_each_test_exists(mutant):
     for patch in mutant.patches:
         catalogue.check_patch(ROOT, patch)
+        newer = catalogue.superseded_by(ROOT, patch)   # retarget the mutant's `file` there
+        assert newer is None, f"{mutant.name}: {patch.file} is redefined in {newer}"
     for file, function in catalogue.test_files(mutant):
         source = (ROOT / file).read_text(encoding="utf-8")
         assert not function or f"def {function}(" in source, f"{mutant.name}: no {file}::{function}"
+
+
+def test_a_patch_in_a_redefined_function_is_named(tmp_path):
+    sql = tmp_path / catalogue.MIGRATIONS_SQL
+    sql.mkdir(parents=True)
+    (sql / "0001_a.sql").write_text("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n")
+    (sql / "0002_b.sql").write_text("CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 2 $$;\n")
+    old = catalogue.Patch(f"{catalogue.MIGRATIONS_SQL}/0001_a.sql", "SELECT 1", "SELECT 0")
+    new = catalogue.Patch(f"{catalogue.MIGRATIONS_SQL}/0002_b.sql", "SELECT 2", "SELECT 0")
+    assert catalogue.superseded_by(tmp_path, old) == f"{catalogue.MIGRATIONS_SQL}/0002_b.sql"
+    assert catalogue.superseded_by(tmp_path, new) is None
 
 
 def test_a_patch_whose_text_is_gone_or_repeated_is_refused(tmp_path):
