@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from tests.mutants import catalogue
@@ -89,6 +90,8 @@ def database_url() -> str:
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
     from api.database import embedded_server_url
+
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")  # as in pytest's settings
 
     data_dir = Path(os.environ.get("POINTSBANK_TEST_DATA_DIR", ROOT / ".pointsbank" / "test"))
     return embedded_server_url(data_dir)  # stays up while this process lives
