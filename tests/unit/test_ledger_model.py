@@ -26,8 +26,7 @@ def test_a_balanced_earn_passes():
 
 @pytest.mark.parametrize("lines, error", [
     (((1, -10),), errors.TooFewPostings),
-    (((1, -10), (2, 9)), errors.EntryUnbalanced),    # a point lost
-    (((1, -10), (2, 11)), errors.EntryUnbalanced),   # a point made
+    (((1, -10), (2, 9)), errors.EntryUnbalanced),
     (((1, 0), (2, 0)), errors.ZeroAmount),
     (((1, -10), (1, 10)), errors.DuplicateAccount),
     (((1, -(10**12 + 1)), (2, 10**12 + 1)), errors.AmountOutOfRange),
@@ -35,6 +34,12 @@ def test_a_balanced_earn_passes():
 def test_shape_errors(lines, error):
     with pytest.raises(error):
         model.check_draft(draft(*lines), ACCOUNTS)
+
+
+@pytest.mark.parametrize("credited", [9, 11])
+def test_an_unbalanced_draft_is_refused_before_its_accounts_are_read(credited):
+    with pytest.raises(errors.EntryUnbalanced):
+        model.check_shape(draft((1, -10), (2, credited)))
 
 
 def test_too_many_postings():
