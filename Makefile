@@ -1,5 +1,6 @@
 # Points Bank. `make run` serves the demo; `make test` runs every test; `make bench`
-# prints the benchmark figures. Without DATABASE_URL an embedded PostgreSQL (pgserver)
+# prints the benchmark figures; `make mutate` runs the mutant catalogue (tests/mutants,
+# `ONLY=name[,name]` for some), which `make test` does not. Without DATABASE_URL an embedded PostgreSQL (pgserver)
 # runs under ./.pointsbank (or $POINTSBANK_DATA_DIR).
 
 PYTHON ?= python3
@@ -7,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast bench clean
+.PHONY: install run test test-fast bench mutate clean
 
 install: $(STAMP)
 
@@ -27,6 +28,9 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench
+
+mutate: install
+	$(BIN)/python -m tests.mutants $(if $(ONLY),--only $(ONLY))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

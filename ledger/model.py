@@ -182,14 +182,6 @@ def check_draft(draft: EntryDraft, accounts: Mapping[int, AccountMeta]) -> None:
     check_against_accounts(draft, accounts)
 
 
-def floor_refusal(account: AccountMeta, balance: int, amount: int) -> errors.DomainError | None:
-    """The error a posting of `amount` would meet on an account holding `balance`."""
-    if account.floor is None or balance + amount >= account.floor:
-        return None
-    cls = errors.BudgetExhausted if account.kind == "budget" else errors.InsufficientPoints
-    return cls(account_id=account.id, balance=balance, floor=account.floor, amount=amount)
-
-
 def mirror_lines(lines: tuple[Line, ...] | list[Line]) -> tuple[Line, ...]:
     """The postings that undo an entry."""
     return tuple(Line(line.account_id, -line.amount) for line in lines)

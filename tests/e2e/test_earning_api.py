@@ -133,6 +133,28 @@ async def test_scopes_per_role(client, tokens, site):
     assert register_elsewhere.status_code == 403
 
 
+async def test_a_station_organizer_reads_only_its_stations_activity_and_award_history(client, tokens, site):
+    realm, urban = tokens.realm, site["urban"]["id"]
+    activity = (await make_activity(client, site["station_organizer"], realm, urban)).json()
+    resident = site["residents"][0]
+    attended = await client.post(f"/v1/activities/{activity['id']}/attendance",
+                                 json={"records": [{"resident_id": resident["id"], "minutes": 60}]},
+                                 headers={**site["station_organizer"], "Idempotency-Key": "read-scope"})
+    assert attended.status_code == 200, attended.text
+    paths = [f"/v1/activities/{activity['id']}", f"/v1/residents/{resident['id']}/awards",
+             f"/v1/residents/{resident['id']}/totals"]
+    for path in paths:
+        for headers in (site["station_organizer"], tokens.organizer, tokens.auditor, tokens.admin):
+            assert (await client.get(path, headers=headers)).status_code == 200, path
+        for headers in (site["rural_organizer"], tokens.other_realm_admin):
+            refused = await client.get(path, headers=headers)
+            assert refused.status_code == 403 and refused.json()["code"] == "forbidden", path
+    neighbour = site["residents"][1]["id"]
+    for suffix in ("awards", "totals"):
+        assert (await client.get(f"/v1/residents/{resident['id']}/{suffix}", headers=site["resident"])).status_code == 200
+        assert (await client.get(f"/v1/residents/{neighbour}/{suffix}", headers=site["resident"])).status_code == 403
+
+
 async def test_rules_versions_and_leaderboard(client, tokens, site):
     realm = tokens.realm
     types = (await client.get(f"/v1/activity-types?realm={realm}", headers=tokens.organizer)).json()["items"]

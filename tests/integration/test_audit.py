@@ -72,6 +72,75 @@ async def test_changed_posting_amount_is_named(ledger, engine, keys, checkpoints
     assert found["trial_balance"][0]["postings_total"] == 5
 
 
+# Every field of the Merkle leaf, changed after sealing (triggers bypassed), is named by
+# the checkpoint verification: a leaf that left one out would let that edit through.
+LEAF_EDITS = {
+    "kind": "UPDATE entries SET kind = 'adjustment' WHERE realm = %s AND id = %s",
+    "reference": "UPDATE entries SET reference = 'forged' WHERE realm = %s AND id = %s",
+    "memo": "UPDATE entries SET memo = 'forged' WHERE realm = %s AND id = %s",
+    "created_by": "UPDATE entries SET created_by = 'someone else' WHERE realm = %s AND id = %s",
+    "created_at": "UPDATE entries SET created_at = created_at - interval '1 microsecond'"
+                  " WHERE realm = %s AND id = %s",
+    "reverses_entry_id": "UPDATE entries SET reverses_entry_id = reverses_entry_id + 1"
+                         " WHERE realm = %s AND id = %s",
+    "account_id": "UPDATE postings SET account_id = (SELECT max(id) FROM accounts WHERE realm = %s)"
+                  " WHERE realm = %s AND entry_id = %s AND amount > 0",  # to a spare account
+    "account_seq": "UPDATE postings SET account_seq = account_seq + 100 WHERE realm = %s AND entry_id = %s"
+                   " AND amount > 0",
+    "asset": "UPDATE postings SET asset = 'agri' WHERE realm = %s AND entry_id = %s",
+    "amount": "UPDATE postings SET amount = amount + 1, balance_after = balance_after + 1"
+              " WHERE realm = %s AND entry_id = %s AND amount > 0",
+    "balance_after": "UPDATE postings SET balance_after = balance_after + 1"
+                     " WHERE realm = %s AND entry_id = %s AND amount > 0",
+}
+
+
+@pytest.mark.parametrize("field", sorted(LEAF_EDITS))
+async def test_each_leaf_field_changed_after_sealing_is_named(ledger, engine, keys, checkpoints, realm,
+                                                              owner_conn, field):
+    book = await build_book(ledger, realm)
+    await ledger.create_account(realm, "resident", "civic", resident_id=99)  # spare, no postings
+    await checkpoints.seal_current(realm)
+    entry_id = (owner_conn.execute("SELECT id FROM entries WHERE realm = %s AND kind = 'reversal'",
+                                   (realm,)).fetchone()[0]
+                if field == "reverses_entry_id" else book["earnings"][1])
+    tamper(owner_conn, LEAF_EDITS[field], *([realm] * LEAF_EDITS[field].count("realm = %s")), entry_id)
+    found = await failures(engine, keys, realm)
+    assert ("entry or its postings changed after sealing", entry_id) in {
+        (row["problem"], row.get("entry_id")) for row in found.get("checkpoints_verify", [])}, found
+
+
+async def test_a_balance_below_its_floor_is_named(ledger, engine, keys, realm, owner_conn):
+    """Two forged adjustments, balanced and with true running balances, take a wallet one
+    point below zero and back (the cached balance never shows it, so the CHECK on it
+    cannot refuse it): only the floor check sees the posting below the floor."""
+    book = await build_book(ledger, realm)
+    low, high = book["residents"][1], book["residents"][2]   # hold 11 and 12
+    held = dict(owner_conn.execute("SELECT id, balance FROM accounts WHERE realm = %s AND id IN (%s, %s)",
+                                   (realm, low, high)).fetchall())
+    seqs = dict(owner_conn.execute("SELECT id, posting_count FROM accounts WHERE realm = %s AND id IN (%s, %s)",
+                                   (realm, low, high)).fetchall())
+    owner_conn.execute("SET session_replication_role = replica")
+    for moves in (((low, -12), (high, 12)), ((high, -12), (low, 12))):
+        entry_id = owner_conn.execute(
+            "INSERT INTO entries (realm, kind, created_by, created_at, created_txid)"
+            " VALUES (%s, 'adjustment', 'forger', now(), txid_current()) RETURNING id", (realm,)).fetchone()[0]
+        for account_id, amount in moves:
+            held[account_id] += amount
+            seqs[account_id] += 1
+            owner_conn.execute(
+                "INSERT INTO postings (realm, entry_id, account_id, account_seq, asset, amount, balance_after,"
+                " created_at) VALUES (%s, %s, %s, %s, 'civic', %s, %s, now())",
+                (realm, entry_id, account_id, seqs[account_id], amount, held[account_id]))
+    owner_conn.execute("UPDATE accounts SET posting_count = posting_count + 2 WHERE realm = %s AND id IN (%s, %s)",
+                       (realm, low, high))
+    owner_conn.execute("SET session_replication_role = origin")
+    owner_conn.commit()
+    found = await failures(engine, keys, realm)
+    assert list(found) == ["balance_floors"], found
+    assert [(row["account_id"], row["balance"]) for row in found["balance_floors"]] == [(low, -1)]
+
+
 async def test_deleted_newest_entry_is_named(ledger, engine, keys, checkpoints, realm, owner_conn):
     book = await build_book(ledger, realm)
     newest = await ledger.post(model.EntryDraft(
@@ -195,6 +264,21 @@ async def test_checkpoints_are_append_only(ledger, checkpoints, realm, app_conn)
         app_conn.rollback()
 
 
+async def test_even_the_owner_cannot_rewrite_checkpoints(ledger, checkpoints, realm, owner_conn):
+    import psycopg
+
+    await build_book(ledger, realm)
+    await checkpoints.seal_current(realm)
+    for statement in ("UPDATE checkpoints SET tree_size = 1 WHERE realm = %s",
+                      "DELETE FROM checkpoints WHERE realm = %s",
+                      "UPDATE checkpoint_entries SET leaf_hash = leaf_hash WHERE realm = %s",
+                      "DELETE FROM checkpoint_entries WHERE realm = %s"):
+        with pytest.raises(psycopg.Error) as caught:
+            owner_conn.execute(statement, (realm,))
+        assert caught.value.diag.message_primary == "append_only", statement
+        owner_conn.rollback()
+
+
 async def test_proofs_verify(ledger, checkpoints, realm):
     from ledger import merkle
 
@@ -274,19 +358,26 @@ async def test_database_refuses_a_checkpoint_out_of_chain(ledger, checkpoints, r
 
 
 async def test_leaf_hash_in_the_database_equals_python(ledger, engine, realm):
+    """For every entry of a book with each shape (fund, earn, reversal; memo and reference
+    set and unset), the database's leaf is the one Python builds."""
     from sqlalchemy import text
 
     from ledger import merkle
 
     book = await build_book(ledger, realm)
-    entry = await ledger.entry(book["earnings"][1])
+    await ledger.post(model.EntryDraft(realm, "earn", (model.Line(book["budget"], -1),
+                                                       model.Line(book["residents"][2], 1)),
+                                       "test", reference="ref:1", memo="备注"))
     async with engine.connect() as conn:
         stored = (await conn.execute(text(
-            "SELECT leaf_hash, audit_micros(e.created_at) FROM audit_entry_leaves l "
-            "JOIN entries e ON e.realm = l.realm AND e.id = l.entry_id WHERE l.realm = :r AND l.entry_id = :id"),
-            {"r": realm, "id": entry["id"]})).one()
-        postings = (await conn.execute(text(
-            "SELECT account_id, account_seq, asset, amount, balance_after FROM postings "
-            "WHERE realm = :r AND entry_id = :id"), {"r": realm, "id": entry["id"]})).mappings().all()
-    fields = dict(entry, created_at_us=stored[1])
-    assert merkle.entry_leaf_hash(fields, postings) == bytes(stored[0])
+            "SELECT l.entry_id, l.leaf_hash, audit_micros(e.created_at) FROM audit_entry_leaves l "
+            "JOIN entries e ON e.realm = l.realm AND e.id = l.entry_id WHERE l.realm = :r ORDER BY l.entry_id"),
+            {"r": realm})).all()
+        assert len(stored) == 6
+        for entry_id, leaf_hash, created_at_us in stored:
+            entry = await ledger.entry(entry_id)
+            postings = (await conn.execute(text(
+                "SELECT account_id, account_seq, asset, amount, balance_after FROM postings "
+                "WHERE realm = :r AND entry_id = :id"), {"r": realm, "id": entry_id})).mappings().all()
+            fields = dict(entry, created_at_us=created_at_us)
+            assert merkle.entry_leaf_hash(fields, postings) == bytes(leaf_hash), entry_id

@@ -78,17 +78,57 @@ def insert_posting(conn, realm: str, entry_id: int, account_id: int, amount: int
          time_off_s, realm, entry_id))
 
 
-def test_an_unbalanced_entry_by_hand_fails_at_commit(app_conn, posted):
+@pytest.mark.parametrize("who, credited", [
+    ("app_conn", 40),     # ten points lost
+    ("owner_conn", 51),   # one point made, by the schema's owner
+    ("owner_conn", 49),   # one point lost
+])
+def test_an_unbalanced_entry_by_hand_fails_at_commit(request, posted, who, credited):
+    conn = request.getfixturevalue(who)
     realm = posted["realm"]
-    entry_id = insert_entry(app_conn, realm)
-    insert_posting(app_conn, realm, entry_id, posted["budget"], -50)
-    insert_posting(app_conn, realm, entry_id, posted["wallet"], 40)   # accepted until COMMIT
+    entry_id = insert_entry(conn, realm)
+    insert_posting(conn, realm, entry_id, posted["budget"], -50)
+    insert_posting(conn, realm, entry_id, posted["wallet"], credited)   # accepted until COMMIT
+    with pytest.raises(psycopg.Error) as caught:
+        conn.commit()
+    assert caught.value.diag.message_primary == "entry_unbalanced"
+    balance = conn.execute("SELECT balance FROM accounts WHERE realm = %s AND id = %s",
+                           (realm, posted["wallet"])).fetchone()[0]
+    assert balance == 100
+
+
+async def test_a_second_reversal_by_hand_is_refused_even_as_the_owner(owner_conn, posted, ledger):
+    realm, original = posted["realm"], posted["entry"]
+    await ledger.reverse(original, "test", None)
+    await ledger.post(earn(realm, posted["budget"], posted["wallet"], 100))  # enough to take back twice
+    with pytest.raises(psycopg.errors.UniqueViolation) as caught:
+        owner_conn.execute(
+            "INSERT INTO entries (realm, kind, reverses_entry_id, created_by, created_at, created_txid)"
+            " VALUES (%s, 'reversal', %s, 'hand', now(), 0) RETURNING id", (realm, original["id"]))
+        second = owner_conn.execute("SELECT max(id) FROM entries WHERE realm = %s", (realm,)).fetchone()[0]
+        insert_posting(owner_conn, realm, second, posted["budget"], 100)
+        insert_posting(owner_conn, realm, second, posted["wallet"], -100)
+        owner_conn.commit()
+    assert caught.value.diag.constraint_name == "entries_reversed_once"
+    owner_conn.rollback()
+    reversals = owner_conn.execute("SELECT count(*) FROM entries WHERE realm = %s AND reverses_entry_id = %s",
+                                   (realm, original["id"])).fetchone()[0]
+    assert reversals == 1
+
+
+async def test_a_reversal_of_a_reversal_by_hand_fails_at_commit(app_conn, posted, ledger):
+    """Only fund, earn and adjustment entries are reversed; a reversal is not, even when
+    its mirror is exact and written by hand past the service's own check."""
+    realm = posted["realm"]
+    reversal = await ledger.reverse(posted["entry"], "test", None)
+    entry_id = app_conn.execute(
+        "INSERT INTO entries (realm, kind, reverses_entry_id, created_by, created_at, created_txid)"
+        " VALUES (%s, 'reversal', %s, 'hand', now(), 0) RETURNING id", (realm, reversal["id"])).fetchone()[0]
+    insert_posting(app_conn, realm, entry_id, posted["budget"], -100)
+    insert_posting(app_conn, realm, entry_id, posted["wallet"], 100)
     with pytest.raises(psycopg.Error) as caught:
         app_conn.commit()
-    assert caught.value.diag.message_primary == "entry_unbalanced"
-    balance = app_conn.execute("SELECT balance FROM accounts WHERE realm = %s AND id = %s",
-                               (realm, posted["wallet"])).fetchone()[0]
-    assert balance == 100
+    assert caught.value.diag.message_primary == "entry_not_reversible"
 
 
 def test_an_entry_with_one_posting_fails_at_commit(app_conn, posted):

@@ -115,6 +115,20 @@ async def test_budget_refuses_awards_past_its_balance(earning, ledger, realm):
     assert budget["balance"] == 6
 
 
+@pytest.mark.parametrize("fund, paid, left", [
+    (43, [22, "budget_exhausted"], 21),   # the second award overruns the budget by one point
+    (44, [22, 22], 0),                    # the second award takes the budget's last point
+])
+async def test_the_budget_pays_to_its_last_point_and_not_one_more(earning, ledger, realm, fund, paid, left):
+    place = await make_place(earning, realm, residents=2, fund=fund)
+    activity = await past_activity(earning, place)
+    outcome = await earning.record_attendance(
+        activity, [(r, 60) for r in place.residents], "test", "edge")
+    assert [r.get("points") or r["error"] for r in outcome.results] == paid
+    budget = await ledger.system_account(realm, "budget", "civic")
+    assert budget["balance"] == left
+
+
 async def test_agri_rule_pays_from_the_agri_budget(earning, ledger, realm):
     place = await make_place(earning, realm)
     await earning.create_activity_type(realm, "agri_training", "农技培训",

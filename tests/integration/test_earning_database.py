@@ -39,6 +39,24 @@ async def test_a_second_award_for_the_same_activity_is_refused(awarded, app_conn
             "current_date)", (place.realm, activity["id"], place.residents[0], award["entry_id"]))
 
 
+async def test_a_second_award_for_the_same_activity_with_its_own_entry_is_refused(awarded, ledger, app_conn):
+    """Even backed by an earn entry of its own, a resident is awarded once per activity."""
+    from tests.integration.helpers import earn
+
+    place, activity, award = awarded
+    budget = await ledger.system_account(place.realm, "budget", "civic")
+    wallet = await ledger.owned_account(place.realm, "resident", "civic", resident_id=place.residents[0])
+    entry = await ledger.post(earn(place.realm, budget["id"], wallet["id"], award["points"]))
+    with pytest.raises(psycopg.errors.UniqueViolation) as caught:
+        app_conn.execute(
+            "INSERT INTO awards (realm, activity_id, resident_id, entry_id, activity_type, rule_version, "
+            "asset, minutes, points, award_day) SELECT realm, activity_id, resident_id, %s, activity_type, "
+            "rule_version, asset, minutes, points, award_day FROM awards WHERE realm = %s AND entry_id = %s",
+            (entry["id"], place.realm, award["entry_id"]))
+    assert caught.value.diag.constraint_name == "awards_pkey"
+    app_conn.rollback()
+
+
 @pytest.mark.parametrize("entry", ["fund", "another award's"])
 async def test_an_award_without_its_earn_entry_is_refused(awarded, app_conn, entry):
     place, activity, award = awarded

@@ -195,6 +195,9 @@ async def test_the_signature_fails_after_any_edit(services, ledger, realm):
         forged = copy.deepcopy(settled)
         edit(forged["statement"])
         assert not services.settlements.verify(forged)
+        # a forger who also rewrites the stored SHA-256 still lacks the signature
+        forged["statement_sha256"] = model.statement_digest(forged["statement"])
+        assert not services.settlements.verify(forged)
 
 
 def test_the_database_keeps_statements_and_refuses_a_second_period_start(app_conn, owner_conn, settled_row):

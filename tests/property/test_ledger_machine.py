@@ -1,6 +1,8 @@
 """A hypothesis state machine posts random entries, valid and invalid, against the real
 database and a plain-dict model, and checks after every step that they agree and that
-the book's invariants hold."""
+the book's invariants hold. Some rules aim at the edges: an amount that takes an account
+exactly to its floor, one point short of it, or one point past it, so that a floor off
+by one in the book is found there (`make mutate ONLY=floor_sql_one_below_machine`)."""
 from __future__ import annotations
 
 import asyncio
@@ -21,6 +23,15 @@ WALLETS = 4
 BUDGET_POINTS = 300
 KEYS = [f"key-{i}" for i in range(4)]
 amounts = st.integers(min_value=-5, max_value=120)
+edges = st.sampled_from([-1, 0, 1])   # points past (1), at (0) or short of (-1) the floor
+
+
+def floor_refusal(account: model.AccountMeta, balance: int, amount: int) -> str | None:
+    """The model's floor rule: the error code a posting of `amount` meets on an account
+    holding `balance` (the book enforces it in SQL; this is the oracle)."""
+    if account.floor is None or balance + amount >= account.floor:
+        return None
+    return "budget_exhausted" if account.kind == "budget" else "insufficient_points"
 
 
 class LedgerMachine(RuleBasedStateMachine):
@@ -91,10 +102,10 @@ class LedgerMachine(RuleBasedStateMachine):
         if draft.reverses_entry_id in self.reversed:
             return "entry_already_reversed", None
         for line in sorted(draft.lines, key=lambda line: line.account_id):
-            refusal = model.floor_refusal(self.metas[line.account_id], self.balances[line.account_id],
-                                          line.amount)
+            refusal = floor_refusal(self.metas[line.account_id], self.balances[line.account_id],
+                                    line.amount)
             if refusal is not None:
-                return refusal.code, None
+                return refusal, None
         return None
 
     def attempt(self, kind: str, pairs, key: str | None = None, reverses: int | None = None) -> None:
@@ -129,6 +140,26 @@ class LedgerMachine(RuleBasedStateMachine):
     def transfer(self, pair, points, key):
         source, target = self.wallets[pair[0]], self.wallets[pair[1]]
         self.attempt("adjustment", ((source, -points), (target, points)), key)
+
+    def to_floor(self, account_id: int, edge: int) -> int:
+        """Points that take the account to its floor, one short of it, or one past it."""
+        return self.balances[account_id] - (self.metas[account_id].floor or 0) + edge
+
+    @rule(wallet=st.integers(0, WALLETS - 1), edge=edges)
+    def earn_the_budgets_remainder(self, wallet, edge):
+        asset = self.metas[self.wallets[wallet]].asset
+        points = self.to_floor(self.budget[asset], edge)
+        self.attempt("earn", ((self.budget[asset], -points), (self.wallets[wallet], points)))
+
+    @rule(pair=st.permutations(range(WALLETS)), edge=edges)
+    def spend_a_wallet_to_its_floor(self, pair, edge):
+        source, target = self.wallets[pair[0]], self.wallets[pair[1]]
+        points = self.to_floor(source, edge)
+        self.attempt("adjustment", ((source, -points), (target, points)))
+
+    @rule(asset=st.sampled_from(model.ASSETS), points=st.integers(1, 60))
+    def fund(self, asset, points):
+        self.attempt("fund", ((self.funding[asset], -points), (self.budget[asset], points)))
 
     @rule(wallet=st.integers(0, WALLETS - 1), points=st.integers(1, 50), skew=st.integers(1, 3))
     def unbalanced(self, wallet, points, skew):

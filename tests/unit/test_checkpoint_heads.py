@@ -1,4 +1,6 @@
 """Checkpoint heads: signed, chained, and any edit is named."""
+import hashlib
+
 from ledger import checkpoints, merkle
 from ledger.checkpoint_repository import full_xid
 from ledger.keys import KeyRing
@@ -63,3 +65,21 @@ def test_leaf_bytes_are_unambiguous():
     assert merkle.leaf_bytes(entry, postings) != merkle.leaf_bytes(other, postings)
     assert merkle.leaf_bytes(entry, postings) == merkle.leaf_bytes(entry, list(reversed(postings)))
     assert merkle.leaf_bytes(entry, postings).startswith(b"pb-leaf-v1")
+
+
+def test_leaf_bytes_are_exactly_the_published_format():
+    """The leaf encoding is a published format (offline verifiers rebuild it): every field,
+    in this order, length-prefixed; postings by account. Any change is a new format."""
+    entry = {"realm": "430104", "id": 7, "kind": "reversal", "reverses_entry_id": 5,
+             "reference": "ref-1", "memo": "冲正", "created_by": "admin:2", "created_at_us": 1700000000000001}
+    postings = [{"account_id": 12, "account_seq": 4, "asset": "civic", "amount": -30, "balance_after": 70},
+                {"account_id": 3, "account_seq": 9, "asset": "civic", "amount": 30, "balance_after": -130}]
+    expected = ("pb-leaf-v1" "6:430104" "1:7" "8:reversal" "1:5" "5:ref-1" "6:冲正" "7:admin:2"
+                "16:1700000000000001"
+                "|1:3" "1:9" "5:civic" "2:30" "4:-130"
+                "|2:12" "1:4" "5:civic" "3:-30" "2:70").encode()
+    assert merkle.leaf_bytes(entry, postings) == expected
+    assert merkle.entry_leaf_hash(entry, postings) == hashlib.sha256(b"\x00" + expected).digest()
+    bare = dict(entry, reverses_entry_id=None, reference=None, memo=None)
+    assert merkle.leaf_bytes(bare, postings[:1]).startswith(
+        "pb-leaf-v1" "6:430104" "1:7" "8:reversal" "-" "-" "-" "7:admin:2".encode())

@@ -36,6 +36,12 @@ def test_shape_errors(lines, error):
         model.check_draft(draft(*lines), ACCOUNTS)
 
 
+@pytest.mark.parametrize("credited", [9, 11])
+def test_an_unbalanced_draft_is_refused_before_its_accounts_are_read(credited):
+    with pytest.raises(errors.EntryUnbalanced):
+        model.check_shape(draft((1, -10), (2, credited)))
+
+
 def test_too_many_postings():
     lines = [(1, -(model.POSTINGS_PER_ENTRY_MAX))] + [(100 + i, 1) for i in range(model.POSTINGS_PER_ENTRY_MAX)]
     with pytest.raises(errors.TooManyPostings):
@@ -85,14 +91,6 @@ def test_floors_by_kind():
         model.check_floor("budget", -1000)
     with pytest.raises(errors.InvalidFloor):
         model.check_floor("clearing", 5)
-
-
-def test_floor_refusal_names_the_budget():
-    budget, wallet = ACCOUNTS[1], ACCOUNTS[2]
-    assert model.floor_refusal(wallet, 10, -10) is None
-    assert isinstance(model.floor_refusal(wallet, 10, -11), errors.InsufficientPoints)
-    assert isinstance(model.floor_refusal(budget, 0, -1), errors.BudgetExhausted)
-    assert model.floor_refusal(ACCOUNTS[6], -10**9, -1) is None
 
 
 def test_request_hash_ignores_line_order_and_author_but_not_amounts():

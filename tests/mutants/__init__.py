@@ -1,0 +1,1 @@
+"""The mutant catalogue and its runner (`make mutate`); see catalogue.toml."""
