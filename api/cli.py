@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, DomainError):
             print(f"pointsbank: {exc.code}: {exc.detail}", file=sys.stderr)
             return EXIT_USAGE
-        if is_unreachable(exc) or _is_psycopg_operational(exc):
+        if is_unreachable(exc):
             where = settings.database_url or f"embedded PostgreSQL under {settings.data_dir}"
             print(f"pointsbank: cannot reach the database ({_redacted(where)}): "
                   f"{str(exc).splitlines()[0]}", file=sys.stderr)
@@ -353,12 +353,6 @@ def run_with_services(settings: Settings, work: Callable[[Any], Awaitable[Any]])
             await services.close()
 
     return asyncio.run(run())
-
-
-def _is_psycopg_operational(exc: BaseException) -> bool:
-    import psycopg
-
-    return isinstance(exc, psycopg.OperationalError)
 
 
 def _redacted(url: str) -> str:

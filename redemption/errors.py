@@ -21,6 +21,8 @@ VoucherVersionUnknown = _define("VoucherVersionUnknown", VoucherCodeError, "vouc
 VoucherKeyUnknown = _define("VoucherKeyUnknown", VoucherCodeError, "voucher_key_unknown")
 VoucherKeyRetired = _define("VoucherKeyRetired", VoucherCodeError, "voucher_key_retired")
 VoucherSignatureInvalid = _define("VoucherSignatureInvalid", VoucherCodeError, "voucher_signature_invalid")
+# Genuinely signed, but not what was issued under its serial (amount or asset differ).
+VoucherCodeMismatch = _define("VoucherCodeMismatch", VoucherCodeError, "voucher_code_mismatch")
 ShortCodeInvalid = _define("ShortCodeInvalid", VoucherCodeError, "short_code_invalid")
 
 VoucherExpired = _define("VoucherExpired", errors.Refused, "voucher_expired")

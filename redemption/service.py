@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 db.CONSTRAINT_ERRORS.setdefault("vouchers_idempotency_key", errors.VoucherKeyRaced)
 db.CONSTRAINT_ERRORS.setdefault("redemptions_idempotency_key", errors.VoucherKeyRaced)
 db.CONSTRAINT_ERRORS.setdefault("redemptions_voucher_once", errors.VoucherAlreadyRedeemed)
+# A capture of more than the row holds: the code claimed a larger amount than was issued.
+db.CONSTRAINT_ERRORS.setdefault("vouchers_captured", errors.VoucherCodeMismatch)
 
 
 def now_utc() -> datetime:
@@ -289,8 +291,8 @@ class Vouchers:
         """The voucher moved out of `issued`, or the error saying why it cannot be."""
         closed = await repository.close_voucher(conn, token.realm, token.serial, status, captured)
         if closed is not None:
-            require(closed["amount"] == token.amount and closed["asset"] == token.asset,
-                    "a voucher row disagrees with its signed code")
+            if (closed["amount"], closed["asset"]) != (token.amount, token.asset):
+                raise errors.VoucherCodeMismatch("this code is not the voucher issued under its serial")
             return closed
         current = await repository.find_by_serial(conn, token.realm, token.serial)
         raise refusal_for(current)
