@@ -51,6 +51,7 @@ _CROCKFORD_VALUE = {char: value for value, char in enumerate(CROCKFORD)}
 _CROCKFORD_VALUE.update({"O": 0, "I": 1, "L": 1})
 SHORT_CODE_DIGITS = 12
 SHORT_CODE_BITS = SHORT_CODE_DIGITS * 5       # 60
+SHORT_CODE_SEED_BYTES = 8                      # random bytes a short code is made of
 
 
 @dataclass(frozen=True)
@@ -154,9 +155,10 @@ def decode(code: object) -> Token:
 
 # Short codes -------------------------------------------------------------------------------
 
-def short_code(serial: bytes) -> str:
-    """The 13 characters stored (no hyphens): 12 Crockford digits and the check character."""
-    number = int.from_bytes(serial[:8], "big") >> (64 - SHORT_CODE_BITS)
+def short_code(seed: bytes) -> str:
+    """The 13 characters stored (no hyphens): 12 Crockford digits and the check character.
+    `seed` is random and secret: never the serial, which ledger references show."""
+    number = int.from_bytes(seed[:SHORT_CODE_SEED_BYTES], "big") >> (64 - SHORT_CODE_BITS)
     digits = "".join(CROCKFORD[(number >> (5 * i)) & 31] for i in reversed(range(SHORT_CODE_DIGITS)))
     return digits + CROCKFORD_CHECK[number % 37]
 

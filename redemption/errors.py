@@ -38,6 +38,7 @@ OfflineNotAllowed = _define("OfflineNotAllowed", errors.Refused, "voucher_not_of
 BatchTooLarge = _define("BatchTooLarge", errors.InvalidInput, "batch_too_large")
 InvalidPolicy = _define("InvalidPolicy", errors.InvalidInput, "invalid_voucher_policy")
 
+VoucherCodeWithheld = _define("VoucherCodeWithheld", errors.Forbidden, "voucher_code_withheld")
 VoucherNotFound = _define("VoucherNotFound", errors.NotFound, "voucher_not_found")
 VoucherAlreadyRedeemed = _define("VoucherAlreadyRedeemed", errors.Conflict, "voucher_already_redeemed")
 VoucherCancelled = _define("VoucherCancelled", errors.Conflict, "voucher_cancelled")

@@ -177,7 +177,7 @@ class Vouchers:
             memo="voucher issued", lines=(Line(wallet["id"], -amount), Line(hold["id"], amount))))
         voucher, _ = await repository.post_then_insert(
             conn, repository.vouchers, ledger_repository.draft_json(draft), "hold_entry_id",
-            realm=realm, serial=token.serial, short_code=codec.short_code(token.serial),
+            realm=realm, serial=token.serial, short_code=codec.short_code(secrets.token_bytes(codec.SHORT_CODE_SEED_BYTES)),
             code=codec.encode(token), key_id=token.key_id, resident_id=resident_id,
             resident_account_id=wallet["id"], hold_account_id=hold["id"], asset=asset, amount=amount,
             scope_merchant_id=token.scope_merchant_id, scope_merchant_kind=merchant_kind,

@@ -109,7 +109,7 @@
     if (!voucherRows.length) list.appendChild(PB.element("li", "none", PB.t("common.none")));
     voucherRows.forEach(function (voucher) {
       var row = PB.element("li", "row");
-      row.appendChild(PB.element("span", "code", "#" + voucher.id + " " + voucher.short_code));
+      row.appendChild(PB.element("span", "code", "#" + voucher.id));  // the code is the resident's alone
       row.appendChild(PB.element("span", "amount", voucher.amount + " " + PB.t("asset." + voucher.asset)));
       row.appendChild(PB.element("span", "status status-" + voucher.status, PB.t("status." + voucher.status)));
       row.appendChild(PB.element("span", "time", PB.when(voucher.created_at)));
