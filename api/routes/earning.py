@@ -13,7 +13,6 @@ from api.routes.common import (REPLAYED_HEADER, Caller, IdempotencyKey, entry_re
                                parse_timestamp, required_idempotency_key, services)
 from earning import model
 from earning.service import Earning
-from ledger import errors
 
 READERS = ("admin", "organizer", "auditor")
 

@@ -99,8 +99,8 @@ async def voucher_code(request: Request, principal: Caller, voucher_id: int) -> 
     """The voucher, for a caller that may hold its code (to render it)."""
     voucher = await readable_voucher(request, principal, voucher_id)
     if not holds_code(principal, voucher, services(request).vouchers.clock()):
-        raise redemption_errors.VoucherCodeWithheld("only the voucher's resident (or, for a while, the organizer "
-                                         "who issued it) may see its code")
+        raise redemption_errors.VoucherCodeWithheld(
+            "only the voucher's resident (or, for a while, the organizer who issued it) may see its code")
     return voucher
 
 
