@@ -40,7 +40,9 @@ def need_chromium() -> None:
 def base_url(database_url: str, tmp_path_factory) -> Iterator[str]:
     need_chromium()
     data_dir = tmp_path_factory.mktemp("served")
-    with served_app(database_url, POINTSBANK_DATA_DIR=str(data_dir)) as port:
+    # no background sealing: it would seal every realm of the test database with this
+    # server's own keys, and other tests' audits would not verify those checkpoints
+    with served_app(database_url, POINTSBANK_DATA_DIR=str(data_dir), POINTSBANK_SEAL_INTERVAL_S="0") as port:
         yield f"http://127.0.0.1:{port}"
 
 
