@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import msgspec
@@ -22,7 +21,6 @@ from ledger import errors
 BIGINT_MIN = -(2 ** 63)
 BIGINT_MAX = 2 ** 63 - 1
 JSON_DEPTH_MAX = 32          # levels of arrays and objects in a request body
-_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 InvalidText = errors.define("InvalidText", errors.BadRequest, "invalid_text", __name__)
@@ -82,7 +80,7 @@ class CheckedRequest(Request):
 
 async def check_parameters(request: Request) -> None:
     """App-wide `before_request`: path and query parameters get the same checks as bodies.
-    A query value written as an integer must fit 64 bits whatever its parameter's type."""
+    A query value that reads as an integer must fit 64 bits whatever its parameter's type."""
     for name, value in request.path_params.items():
         if isinstance(value, str):
             check_text(value, name)
@@ -91,5 +89,8 @@ async def check_parameters(request: Request) -> None:
     for name, value in request.query_params.multi_items():
         check_text(name, name)
         check_text(value, name)
-        if _INTEGER.fullmatch(value):
-            check_integer(int(value), name)
+        try:  # read as the handler's integer parameters will be (which also takes "5e3")
+            number = msgspec.convert(value, int, strict=False)
+        except msgspec.ValidationError:
+            continue
+        check_integer(number, name)
