@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast bench mutate clean
+.PHONY: install run test test-fast fuzz bench mutate clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# the fuzzing of tests/e2e/test_fuzz.py with many more requests per operation and role
+fuzz: install
+	POINTSBANK_FUZZ_EXAMPLES=$${POINTSBANK_FUZZ_EXAMPLES:-25} $(BIN)/python -m pytest -q -s tests/e2e/test_fuzz.py
 
 bench: install
 	$(BIN)/python -m bench

@@ -21,6 +21,7 @@ from api import pages
 from api.auth import Authenticator, auditors_read_only, current_principal
 from api.background import PeriodicJobs
 from api.database import resolve_database_url
+from api.decoding import CheckedRequest, check_parameters
 from api.errors import EXCEPTION_HANDLERS
 from api.routes import audit as audit_routes
 from api.routes import earning as earning_routes
@@ -120,6 +121,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                         *reward_routes.ROUTES, *settlement_routes.ROUTES, *audit_routes.ROUTES,
                         *pages.ROUTES],
         guards=[auditors_read_only],
+        request_class=CheckedRequest,
+        before_request=check_parameters,
         dependencies={"principal": Provide(current_principal)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

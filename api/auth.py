@@ -64,6 +64,26 @@ class Principal:
         self.require_role(*roles)
         self.require_realm(realm)
 
+    def require_station(self, realm: str, station_id: int | None) -> None:
+        """Realm scope, and an organizer whose token names a station acts only there."""
+        self.require_realm(realm)
+        if self.role == "organizer" and self.station_id is not None and station_id != self.station_id:
+            raise errors.Forbidden(f"this token is scoped to station {self.station_id}")
+
+    def require_resident(self, realm: str, resident_id: int, station_id: int | None) -> None:
+        """Who may read or act on one resident's data (accounts, vouchers, awards ...): the
+        resident itself; an organizer of its station, or of its whole realm; an admin or an
+        auditor of its realm (the auditor only reads: `auditors_read_only`). Never a
+        merchant or another resident. `station_id` is the resident's station (needed only
+        for a station organizer; `api.routes.common.require_resident_scope` looks it up)."""
+        self.require_realm(realm)
+        if self.role == "resident":
+            if self.resident_id != resident_id:
+                raise errors.Forbidden("a resident acts only for itself")
+            return
+        self.require_role("organizer", "admin", "auditor")
+        self.require_station(realm, station_id)
+
 
 def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()

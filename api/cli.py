@@ -583,12 +583,6 @@ def run_with_services(settings: Settings, work: Callable[[Any], Awaitable[Any]])
     return asyncio.run(run())
 
 
-def _is_psycopg_operational(exc: BaseException) -> bool:
-    import psycopg
-
-    return isinstance(exc, psycopg.OperationalError)
-
-
 def _redacted(url: str) -> str:
     from sqlalchemy.engine import make_url
 

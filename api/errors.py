@@ -5,17 +5,21 @@ import logging
 from typing import Any
 
 import msgspec
+import psycopg
 from litestar import Request, Response
 from litestar.exceptions import (HTTPException, MethodNotAllowedException, NotAuthorizedException,
                                  NotFoundException, PermissionDeniedException,
                                  SerializationException, ValidationException)
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from ledger import errors
+from ledger import db, errors
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 # A domain error's category decides its status; the error's own class gives the code.
 STATUS_BY_CATEGORY: tuple[tuple[type[errors.DomainError], int], ...] = (
+    (errors.BadRequest, 400),
     (errors.Unauthorized, 401),
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
@@ -24,6 +28,8 @@ STATUS_BY_CATEGORY: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.InvalidInput, 422),
     (errors.Unavailable, 503),
 )
+
+RETRY_AFTER_S = 2   # what a 503 asks a client to wait before it retries (same Idempotency-Key)
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +44,8 @@ def status_of(error: errors.DomainError) -> int:
 def problem(status: int, code: str, detail: str, **extra: Any) -> Response[dict[str, Any]]:
     body = {"type": f"urn:pointsbank:problem:{code}", "title": code.replace("_", " "),
             "status": status, "code": code, "detail": detail, **extra}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = ({"WWW-Authenticate": "Bearer"} if status == 401
+               else {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None)
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -79,10 +86,25 @@ def http_handler(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
+def retry_advice(request: Request) -> str:
+    """What a caller should do after a 5xx: a read is simply tried again; a write is
+    retried with the same Idempotency-Key, so it takes effect at most once."""
+    return "try again in a moment" if request.method in SAFE_METHODS else "retry with the same Idempotency-Key"
+
+
+def database_handler(request: Request, exc: Exception) -> Response[dict[str, Any]]:
+    """The database cannot be reached (refused, dropped, shut down, pool exhausted): 503,
+    whatever the route. Any other database error is a defect: 500."""
+    if isinstance(exc, PoolTimeout) or db.is_unreachable(exc):
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, _first_line(exc))
+        return problem(503, "database_unavailable",
+                       f"the database cannot be reached; {retry_advice(request)}")
+    return internal_handler(request, exc)
+
+
 def internal_handler(request: Request, exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    advice = ("try again in a moment" if request.method in SAFE_METHODS
-              else "retry with the same Idempotency-Key")
+    advice = retry_advice(request)
     return problem(500, "internal_error", f"the service failed unexpectedly; {advice}")
 
 
@@ -91,6 +113,9 @@ EXCEPTION_HANDLERS = {
     ValidationException: validation_handler,
     SerializationException: serialization_handler,
     HTTPException: http_handler,
+    DBAPIError: database_handler,
+    PoolTimeout: database_handler,
+    psycopg.OperationalError: database_handler,
     Exception: internal_handler,
 }
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import psycopg
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -92,7 +93,10 @@ def error_from_raise(code: str, detail: str | dict | None) -> errors.DomainError
 
 
 def is_unreachable(exc: BaseException) -> bool:
-    return isinstance(exc, OperationalError) or sqlstate(exc) in ("08001", "08006", "57P03")
+    """The database could not be reached or dropped the connection (not a refusal)."""
+    return (isinstance(exc, (OperationalError, psycopg.OperationalError))
+            or bool(getattr(exc, "connection_invalidated", False))
+            or sqlstate(exc) in ("08001", "08006", "57P03"))
 
 
 async def in_transaction(engine: AsyncEngine,

@@ -15,6 +15,11 @@ class DomainError(Exception):
         self.context = context
 
 
+class BadRequest(DomainError):
+    """The request itself is malformed or empty, before any rule is consulted."""
+    code = "bad_request"
+
+
 class InvalidInput(DomainError):
     """The request is well-formed but asks for something the rules do not allow."""
     code = "invalid_input"

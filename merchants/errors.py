@@ -19,6 +19,7 @@ MerchantImmutable = _define("MerchantImmutable", errors.InvalidInput, "merchant_
 CatalogueItemNotFound = _define("CatalogueItemNotFound", errors.NotFound, "catalogue_item_not_found")
 InvalidCatalogueItem = _define("InvalidCatalogueItem", errors.InvalidInput, "invalid_catalogue_item")
 InvalidPrice = _define("InvalidPrice", errors.InvalidInput, "invalid_price")
+NothingToChange = _define("NothingToChange", errors.BadRequest, "nothing_to_change")
 OutOfStock = _define("OutOfStock", errors.Refused, "out_of_stock")
 ItemNotAvailable = _define("ItemNotAvailable", errors.Refused, "catalogue_item_not_available")
 # Same codes as redemption's (registered there for the database; one class per package here).

@@ -88,6 +88,14 @@ def check_stock(stock: object) -> int:
     return stock  # type: ignore[return-value]
 
 
+def check_item_change(restock: object, active: object) -> None:
+    """A change names something to change: a restock, or the item's active flag."""
+    if restock is None and active is None:
+        raise errors.NothingToChange("send restock or active (or both)")
+    if restock is not None:
+        check_restock(restock)
+
+
 def check_restock(added: object) -> int:
     if not _whole(added) or not 0 < added <= ITEM_STOCK_MAX:  # type: ignore[operator]
         raise errors.InvalidCatalogueItem(f"restock adds 1 to {ITEM_STOCK_MAX} items")

@@ -150,8 +150,7 @@ class Catalogue:
         return found
 
     async def change_item(self, item_id: int, restock: int | None, active: bool | None) -> dict[str, Any]:
-        if restock is not None:
-            model.check_restock(restock)
+        model.check_item_change(restock, active)
         item = await self.item(item_id)
         if restock is not None and item["stock"] is None:
             raise errors.InvalidCatalogueItem("this item's stock is unlimited")

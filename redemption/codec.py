@@ -63,6 +63,7 @@ _CROCKFORD_VALUE = {char: value for value, char in enumerate(CROCKFORD)}
 _CROCKFORD_VALUE.update({"O": 0, "I": 1, "L": 1})
 SHORT_CODE_DIGITS = 12
 SHORT_CODE_BITS = SHORT_CODE_DIGITS * 5       # 60
+SHORT_CODE_SEED_BYTES = 8                      # random bytes a short code is made of
 
 
 @dataclass(frozen=True)
@@ -185,9 +186,10 @@ def check_character(digits: str) -> str:
     return CROCKFORD[_times_x(check_sum([_CROCKFORD_VALUE[char] for char in digits]))]
 
 
-def short_code(serial: bytes) -> str:
-    """The 13 characters stored (no hyphens): 12 Crockford digits and the check character."""
-    digits = _serial_digits(serial)
+def short_code(seed: bytes) -> str:
+    """The 13 characters stored (no hyphens): 12 Crockford digits and the check character.
+    `seed` is random and secret: never the serial, which ledger references show."""
+    digits = _serial_digits(seed)
     return digits + check_character(digits)
 
 
@@ -197,8 +199,8 @@ def legacy_short_code(serial: bytes) -> str:
     return digits + LEGACY_CHECK[_number(digits) % 37]
 
 
-def _serial_digits(serial: bytes) -> str:
-    number = int.from_bytes(serial[:8], "big") >> (64 - SHORT_CODE_BITS)
+def _serial_digits(seed: bytes) -> str:
+    number = int.from_bytes(seed[:SHORT_CODE_SEED_BYTES], "big") >> (64 - SHORT_CODE_BITS)
     return "".join(CROCKFORD[(number >> (5 * i)) & 31] for i in reversed(range(SHORT_CODE_DIGITS)))
 
 

@@ -21,6 +21,8 @@ VoucherVersionUnknown = _define("VoucherVersionUnknown", VoucherCodeError, "vouc
 VoucherKeyUnknown = _define("VoucherKeyUnknown", VoucherCodeError, "voucher_key_unknown")
 VoucherKeyRetired = _define("VoucherKeyRetired", VoucherCodeError, "voucher_key_retired")
 VoucherSignatureInvalid = _define("VoucherSignatureInvalid", VoucherCodeError, "voucher_signature_invalid")
+# Genuinely signed, but not what was issued under its serial (amount or asset differ).
+VoucherCodeMismatch = _define("VoucherCodeMismatch", VoucherCodeError, "voucher_code_mismatch")
 ShortCodeInvalid = _define("ShortCodeInvalid", VoucherCodeError, "short_code_invalid")
 
 VoucherExpired = _define("VoucherExpired", errors.Refused, "voucher_expired")
@@ -36,6 +38,7 @@ OfflineNotAllowed = _define("OfflineNotAllowed", errors.Refused, "voucher_not_of
 BatchTooLarge = _define("BatchTooLarge", errors.InvalidInput, "batch_too_large")
 InvalidPolicy = _define("InvalidPolicy", errors.InvalidInput, "invalid_voucher_policy")
 
+VoucherCodeWithheld = _define("VoucherCodeWithheld", errors.Forbidden, "voucher_code_withheld")
 VoucherNotFound = _define("VoucherNotFound", errors.NotFound, "voucher_not_found")
 VoucherAlreadyRedeemed = _define("VoucherAlreadyRedeemed", errors.Conflict, "voucher_already_redeemed")
 VoucherCancelled = _define("VoucherCancelled", errors.Conflict, "voucher_cancelled")

@@ -46,6 +46,9 @@ OUTSTANDING_VOUCHERS_DEFAULT = 20     # per resident (the database uses the same
 OUTSTANDING_VOUCHERS_MAX = 1000
 VOUCHER_AMOUNT_MAX = 1_000_000        # points on one voucher
 BATCH_ITEMS_MAX = 200                 # items in one offline upload
+# An organizer who issued a voucher for a resident without a phone may read its code (to
+# print the paper voucher) this long after issuing; afterwards only the resident may.
+PRINT_WINDOW_S = 15 * 60
 # A retired key still verifies until every voucher it can have signed has expired.
 KEY_GRACE_S = (VOUCHER_LIFETIME_DAYS_MAX + 1) * 86400
 
@@ -80,6 +83,10 @@ def expiry(issued_at: datetime, lifetime_days: int, tz_name: str) -> datetime:
     last_day: date = issued_at.astimezone(zone).date() + timedelta(days=lifetime_days)
     end = datetime.combine(last_day + timedelta(days=1), time(0), zone)
     return end.astimezone(timezone.utc)
+
+
+def within_print_window(issued_at: datetime, now: datetime) -> bool:
+    return (now - issued_at).total_seconds() <= PRINT_WINDOW_S
 
 
 def check_amount(amount: object) -> int:

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 db.CONSTRAINT_ERRORS.setdefault("vouchers_idempotency_key", errors.VoucherKeyRaced)
 db.CONSTRAINT_ERRORS.setdefault("redemptions_idempotency_key", errors.VoucherKeyRaced)
 db.CONSTRAINT_ERRORS.setdefault("redemptions_voucher_once", errors.VoucherAlreadyRedeemed)
+# A capture of more than the row holds: the code claimed a larger amount than was issued.
+db.CONSTRAINT_ERRORS.setdefault("vouchers_captured", errors.VoucherCodeMismatch)
 
 
 def now_utc() -> datetime:
@@ -175,7 +177,7 @@ class Vouchers:
             memo="voucher issued", lines=(Line(wallet["id"], -amount), Line(hold["id"], amount))))
         voucher, _ = await repository.post_then_insert(
             conn, repository.vouchers, ledger_repository.draft_json(draft), "hold_entry_id",
-            realm=realm, serial=token.serial, short_code=codec.short_code(token.serial),
+            realm=realm, serial=token.serial, short_code=codec.short_code(secrets.token_bytes(codec.SHORT_CODE_SEED_BYTES)),
             code=codec.encode(token), key_id=token.key_id, resident_id=resident_id,
             resident_account_id=wallet["id"], hold_account_id=hold["id"], asset=asset, amount=amount,
             scope_merchant_id=token.scope_merchant_id, scope_merchant_kind=merchant_kind,
@@ -321,8 +323,8 @@ class Vouchers:
         """The voucher moved out of `issued`, or the error saying why it cannot be."""
         closed = await repository.close_voucher(conn, token.realm, token.serial, status, captured)
         if closed is not None:
-            require(closed["amount"] == token.amount and closed["asset"] == token.asset,
-                    "a voucher row disagrees with its signed code")
+            if (closed["amount"], closed["asset"]) != (token.amount, token.asset):
+                raise errors.VoucherCodeMismatch("this code is not the voucher issued under its serial")
             return closed
         current = await repository.find_by_serial(conn, token.realm, token.serial)
         raise refusal_for(current)

@@ -1,10 +1,12 @@
 """Fixtures and helpers for the voucher tests (imported by their modules)."""
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from earning.service import Earning
 from ledger import model as ledger_model
 from ledger.keys import KeyRing
 from merchants.service import Merchants
@@ -60,6 +62,23 @@ async def fund_resident(ledger, realm: str, resident_id: int, points: int = STAR
         realm=realm, kind="earn", created_by="test",
         lines=(ledger_model.Line(budget["id"], -points), ledger_model.Line(account["id"], points))))
     return await ledger.account(account["id"])
+
+
+async def registered_resident(engine, ledger, realm: str, points: int = STARTING_POINTS) -> int:
+    """A resident registered at a new station of `realm` (as an organizer finds it), with
+    `points` civic points earned from a funded budget."""
+    earning = Earning(engine, ledger)
+    town = await earning.create_town(realm, f"街道{secrets.token_hex(3)}")
+    station = await earning.create_station(realm, town["id"], f"社区{secrets.token_hex(3)}", "urban")
+    resident = (await earning.register_resident(realm, station["id"], f"R{secrets.token_hex(6)}"))["id"]
+    funding = await ledger.system_account(realm, "funding", "civic")
+    budget = await ledger.system_account(realm, "budget", "civic")
+    wallet = await ledger.owned_account(realm, "resident", "civic", resident_id=resident)
+    for source, target in ((funding, budget), (budget, wallet)):
+        await ledger.post(ledger_model.EntryDraft(
+            realm=realm, kind="fund" if source is funding else "earn", created_by="test",
+            lines=(ledger_model.Line(source["id"], -points), ledger_model.Line(target["id"], points))))
+    return resident
 
 
 async def shop(merchants: Merchants, realm: str, kind: str = "general", name: str = "商店") -> model.Merchant:

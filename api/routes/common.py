@@ -54,11 +54,26 @@ def services(request: Request[Any, Any, Any]) -> Any:
     return request.app.state.services
 
 
+async def require_resident_scope(request: Request[Any, Any, Any], principal: Principal, realm: str,
+                                 resident_id: int, *, named: bool = False) -> None:
+    """The one check in front of a resident's data in `realm` (`Principal.require_resident`).
+    An organizer's resident is looked up when its station matters (a station organizer)
+    or when the caller `named` the resident itself (it must be of the caller's realm);
+    data that carries its own realm (an account, a voucher) needs no look-up otherwise."""
+    station_id = None
+    if principal.role == "organizer" and (named or principal.station_id is not None):
+        principal.require_realm(realm)
+        resident = await services(request).earning.resident(resident_id)
+        if resident["realm"] != realm:
+            raise errors.Forbidden(f"resident {resident_id} is not of realm {realm}")
+        station_id = resident["station_id"]
+    principal.require_resident(realm, resident_id, station_id)
+
+
 async def resident_acted_for(request: Request[Any, Any, Any], principal: Principal,
                              resident_id: int | None) -> tuple[str, int]:
-    """(realm, resident) a request acts for: a resident only for itself, an organizer for
-    the resident it names in its realm (and, when its token names a station, only for a
-    resident registered there)."""
+    """(realm, resident) a write acts for: a resident only for itself, an organizer for
+    the resident it names, within its scope (`require_resident_scope`)."""
     if principal.role == "resident":
         if resident_id not in (None, principal.resident_id):
             raise errors.Forbidden("a resident acts only for itself")
@@ -66,8 +81,5 @@ async def resident_acted_for(request: Request[Any, Any, Any], principal: Princip
     principal.require_role("organizer")
     if resident_id is None or principal.realm is None:
         raise errors.InvalidInput("an organizer names the resident_id it acts for")
-    if principal.station_id is not None:
-        resident = await services(request).earning.resident(resident_id)
-        if (resident["realm"], resident["station_id"]) != (principal.realm, principal.station_id):
-            raise errors.Forbidden(f"this token is scoped to station {principal.station_id}")
+    await require_resident_scope(request, principal, principal.realm, resident_id, named=True)
     return principal.realm, resident_id

@@ -13,7 +13,6 @@ from api.routes.common import (REPLAYED_HEADER, Caller, IdempotencyKey, entry_re
                                parse_timestamp, required_idempotency_key, services)
 from earning import model
 from earning.service import Earning
-from ledger import errors
 
 READERS = ("admin", "organizer", "auditor")
 
@@ -86,31 +85,13 @@ def earning(request: Request) -> Earning:
     return services(request).earning
 
 
-def require_station_scope(principal: Caller, realm: str, station_id: int) -> None:
-    """An organizer with a station acts only there; others within their realm."""
-    principal.require_realm(realm)
-    if principal.role == "organizer" and principal.station_id not in (None, station_id):
-        raise errors.Forbidden(f"this token is scoped to station {principal.station_id}")
-
-
 def scoped_station(principal: Caller, station_id: int | None) -> int | None:
     """The station a list is limited to: the organizer's own, if it has one."""
     if principal.role == "organizer" and principal.station_id is not None:
-        if station_id not in (None, principal.station_id):
-            raise errors.Forbidden(f"this token is scoped to station {principal.station_id}")
+        if station_id is not None:
+            principal.require_station(principal.realm, station_id)  # type: ignore[arg-type]
         return principal.station_id
     return station_id
-
-
-def check_can_read_resident(principal: Caller, resident: dict[str, Any]) -> None:
-    principal.require_realm(resident["realm"])
-    if principal.role == "resident":
-        if principal.resident_id != resident["id"]:
-            raise errors.Forbidden("a resident reads only their own record")
-        return
-    principal.require_role(*READERS)
-    if principal.role == "organizer":
-        require_station_scope(principal, resident["realm"], resident["station_id"])
 
 
 # places ----------------------------------------------------------------------------
@@ -156,7 +137,7 @@ async def read_station(request: Request, principal: Caller, station_id: FromPath
 async def register_resident(request: Request, principal: Caller,
                             data: JSONBody[ResidentIn]) -> dict[str, Any]:
     principal.require(data.realm, "admin", "organizer")
-    require_station_scope(principal, data.realm, data.station_id)
+    principal.require_station(data.realm, data.station_id)
     return await earning(request).register_resident(data.realm, data.station_id, data.code,
                                                     data.display_name, data.phone)
 
@@ -173,7 +154,7 @@ async def list_residents(request: Request, principal: Caller, realm: FromQuery[s
 
 async def readable_resident(request: Request, principal: Caller, resident_id: int) -> dict[str, Any]:
     resident = await earning(request).resident(resident_id)
-    check_can_read_resident(principal, resident)
+    principal.require_resident(resident["realm"], resident["id"], resident["station_id"])
     return resident
 
 
@@ -233,7 +214,7 @@ async def change_rule(request: Request, principal: Caller, code: FromPath[str],
 @post("/v1/activities", status_code=201)
 async def create_activity(request: Request, principal: Caller, data: JSONBody[ActivityIn]) -> dict[str, Any]:
     principal.require(data.realm, "admin", "organizer")
-    require_station_scope(principal, data.realm, data.station_id)
+    principal.require_station(data.realm, data.station_id)
     return await earning(request).create_activity(
         data.realm, data.activity_type, data.station_id, data.title,
         parse_timestamp(data.starts_at), parse_timestamp(data.ends_at), principal.actor)
@@ -253,7 +234,7 @@ async def scoped_activity(request: Request, principal: Caller, activity_id: int,
                           *roles: str) -> dict[str, Any]:
     activity = await earning(request).activity(activity_id)
     principal.require(activity["realm"], *roles)
-    require_station_scope(principal, activity["realm"], activity["station_id"])
+    principal.require_station(activity["realm"], activity["station_id"])
     return activity
 
 

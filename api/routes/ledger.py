@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.auth import Principal
 from api.routes.common import (Caller, IdempotencyKey, entry_response, page_body, parse_timestamp,
-                               required_idempotency_key, services)
+                               require_resident_scope, required_idempotency_key, services)
 from ledger import errors, model
 
 
@@ -51,19 +51,6 @@ def account_body(account: dict[str, Any]) -> dict[str, Any]:
                                     "label", "created_at")}
 
 
-def check_can_read(principal: Caller, account: dict[str, Any]) -> None:
-    principal.require_realm(account["realm"])
-    if principal.role in ("admin", "auditor"):
-        return
-    if principal.role == "resident" and account["resident_id"] == principal.resident_id:
-        return
-    if principal.role == "merchant" and account["merchant_id"] == principal.merchant_id:
-        return
-    if principal.role == "organizer" and account["kind"] == "resident":
-        return
-    raise errors.Forbidden("this token cannot read that account")
-
-
 @post("/v1/realms", status_code=201)
 async def create_realm(request: Request, principal: Caller, data: JSONBody[RealmIn]) -> dict[str, Any]:
     principal.require_role("admin")
@@ -90,8 +77,15 @@ async def create_account(request: Request, principal: Caller, data: JSONBody[Acc
 
 
 async def readable_account(request: Request, principal: Caller, account_id: FromPath[int]) -> dict[str, Any]:
+    """A resident's account for whoever may see that resident's data; a merchant's for the
+    merchant itself; any of its realm for an admin or an auditor."""
     account = await services(request).ledger.account(account_id)
-    check_can_read(principal, account)
+    principal.require_realm(account["realm"])
+    if account["kind"] == "resident":
+        await require_resident_scope(request, principal, account["realm"], account["resident_id"])
+    elif not (principal.role in ("admin", "auditor")
+              or (principal.role == "merchant" and account["merchant_id"] == principal.merchant_id)):
+        raise errors.Forbidden("this token cannot read that account")
     return account
 
 

@@ -11,10 +11,11 @@ import msgspec
 from litestar import Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from api.routes.common import (REPLAYED_HEADER, Caller, IdempotencyKey, page_body,
+from api.routes.common import (REPLAYED_HEADER, Caller, IdempotencyKey, page_body, require_resident_scope,
                                required_idempotency_key, resident_acted_for, services)
 from ledger import errors
 from redemption import codec, model, render
+from redemption import errors as redemption_errors
 from redemption.service import redemption_body
 
 
@@ -68,17 +69,36 @@ class PolicyIn(msgspec.Struct, forbid_unknown_fields=True):
     outstanding_max: int
 
 
-def voucher_body(voucher: dict[str, Any]) -> dict[str, Any]:
+def holds_code(principal: Caller, voucher: dict[str, Any], now: datetime) -> bool:
+    """A code is cash (invariant 13): only its resident holds it, and the organizer token
+    that issued it (for a resident without a phone) while it prints the paper voucher,
+    `model.PRINT_WINDOW_S` after issuing. Everyone else sees the voucher without it."""
+    if principal.realm not in (None, voucher["realm"]):
+        return False
+    if principal.role == "resident":
+        return principal.resident_id == voucher["resident_id"]
+    return (principal.role == "organizer" and voucher["created_by"] == principal.actor
+            and model.within_print_window(voucher["created_at"], now))
+
+
+def voucher_body(voucher: dict[str, Any], shown: bool) -> dict[str, Any]:
+    """The voucher; its code, short code and renderings only when `shown` (`holds_code`)."""
     base = f"/v1/vouchers/{voucher['id']}"
-    return {"id": voucher["id"], "realm": voucher["realm"], "code": voucher["code"],
-            "short_code": codec.format_short_code(voucher["short_code"]),
+    secret = {"code": voucher["code"], "short_code": codec.format_short_code(voucher["short_code"]),
+              "qr_png_url": f"{base}/qr.png", "qr_svg_url": f"{base}/qr.svg", "pdf_url": f"{base}/voucher.pdf"}
+    return {"id": voucher["id"], "realm": voucher["realm"],
             "resident_id": voucher["resident_id"], "asset": voucher["asset"],
             "amount": voucher["amount"], "merchant_id": voucher["scope_merchant_id"],
             "merchant_kind": voucher["scope_merchant_kind"], "status": voucher["status"],
             "captured_amount": voucher["captured_amount"], "expires_at": voucher["expires_at"],
             "created_at": voucher["created_at"], "closed_at": voucher["closed_at"],
             "hold_entry_id": voucher["hold_entry_id"],
-            "qr_png_url": f"{base}/qr.png", "qr_svg_url": f"{base}/qr.svg", "pdf_url": f"{base}/voucher.pdf"}
+            **(secret if shown else dict.fromkeys(secret))}
+
+
+def voucher_view(request: Request, principal: Caller, voucher: dict[str, Any]) -> dict[str, Any]:
+    """`voucher_body` as this caller may see it."""
+    return voucher_body(voucher, holds_code(principal, voucher, services(request).vouchers.clock()))
 
 
 def created(body: dict[str, Any], replayed: bool) -> Response[dict[str, Any]]:
@@ -92,12 +112,17 @@ async def merchant_view(request: Request, merchant_id: int) -> model.Merchant:
 
 async def readable_voucher(request: Request, principal: Caller, voucher_id: int) -> dict[str, Any]:
     voucher = await services(request).vouchers.get(voucher_id)
-    principal.require_realm(voucher["realm"])
-    if principal.role == "resident" and principal.resident_id == voucher["resident_id"]:
-        return voucher
-    if principal.role in ("organizer", "admin", "auditor"):
-        return voucher
-    raise errors.Forbidden("this token cannot read that voucher")
+    await require_resident_scope(request, principal, voucher["realm"], voucher["resident_id"])
+    return voucher
+
+
+async def voucher_code(request: Request, principal: Caller, voucher_id: int) -> dict[str, Any]:
+    """The voucher, for a caller that may hold its code (to render it)."""
+    voucher = await readable_voucher(request, principal, voucher_id)
+    if not holds_code(principal, voucher, services(request).vouchers.clock()):
+        raise redemption_errors.VoucherCodeWithheld(
+            "only the voucher's resident (or, for a while, the organizer who issued it) may see its code")
+    return voucher
 
 
 @post("/v1/vouchers")
@@ -108,12 +133,12 @@ async def issue_voucher(request: Request, principal: Caller, data: JSONBody[Vouc
     merchant = await merchant_view(request, data.merchant_id) if data.merchant_id is not None else None
     voucher = await services(request).vouchers.issue(
         realm, resident_id, data.asset, data.amount, merchant, data.merchant_kind, key, principal.actor)
-    return created(voucher_body(voucher), voucher["replayed"])
+    return created(voucher_view(request, principal, voucher), voucher["replayed"])
 
 
 @get("/v1/vouchers/{voucher_id:int}")
 async def read_voucher(request: Request, principal: Caller, voucher_id: FromPath[int]) -> dict[str, Any]:
-    return voucher_body(await readable_voucher(request, principal, voucher_id))
+    return voucher_view(request, principal, await readable_voucher(request, principal, voucher_id))
 
 
 @get("/v1/vouchers")
@@ -121,16 +146,21 @@ async def list_vouchers(request: Request, principal: Caller, status: FromQuery[s
                         resident_id: FromQuery[int | None] = None, realm: FromQuery[str | None] = None,
                         cursor: FromQuery[str | None] = None,
                         limit: FromQuery[int | None] = None) -> dict[str, Any]:
-    if principal.role == "resident":
-        realm, resident_id = principal.realm, principal.resident_id
+    """A resident's own; one resident's (`resident_id`) for whoever may see its data; the
+    whole realm's for an admin, an auditor or a realm-wide organizer."""
+    realm = realm or principal.realm
+    if realm is None:
+        raise errors.InvalidInput("name the realm")
+    if principal.role == "resident" and resident_id is None:
+        resident_id = principal.resident_id
+    if resident_id is not None:
+        await require_resident_scope(request, principal, realm, resident_id, named=True)
     else:
-        principal.require_role("organizer", "admin", "auditor")
-        realm = realm or principal.realm
-        if realm is None:
-            raise errors.InvalidInput("name the realm")
-        principal.require_realm(realm)
+        principal.require(realm, "organizer", "admin", "auditor")
+        if principal.role == "organizer" and principal.station_id is not None:
+            raise errors.Forbidden("a station organizer lists one resident's vouchers: name resident_id")
     page = await services(request).vouchers.page(realm, resident_id, status, cursor, limit)  # type: ignore[arg-type]
-    return page_body(page, voucher_body)
+    return page_body(page, lambda voucher: voucher_view(request, principal, voucher))
 
 
 @post("/v1/vouchers/{voucher_id:int}/cancel", status_code=200)
@@ -141,24 +171,24 @@ async def cancel_voucher(request: Request, principal: Caller, voucher_id: FromPa
     principal.require_role("resident", "organizer")
     cancelled = await services(request).vouchers.cancel(voucher, principal.actor)
     headers = {REPLAYED_HEADER: "true"} if cancelled["replayed"] else {}
-    return Response(voucher_body(cancelled), status_code=200, headers=headers)
+    return Response(voucher_view(request, principal, cancelled), status_code=200, headers=headers)
 
 
 @get("/v1/vouchers/{voucher_id:int}/qr.png", media_type="image/png")
 async def voucher_png(request: Request, principal: Caller, voucher_id: FromPath[int]) -> Response[bytes]:
-    voucher = await readable_voucher(request, principal, voucher_id)
+    voucher = await voucher_code(request, principal, voucher_id)
     return Response(render.qr_png(voucher["code"]), media_type="image/png")
 
 
 @get("/v1/vouchers/{voucher_id:int}/qr.svg", media_type="image/svg+xml")
 async def voucher_svg(request: Request, principal: Caller, voucher_id: FromPath[int]) -> Response[bytes]:
-    voucher = await readable_voucher(request, principal, voucher_id)
+    voucher = await voucher_code(request, principal, voucher_id)
     return Response(render.qr_svg(voucher["code"]), media_type="image/svg+xml")
 
 
 @get("/v1/vouchers/{voucher_id:int}/voucher.pdf", media_type="application/pdf")
 async def voucher_pdf(request: Request, principal: Caller, voucher_id: FromPath[int]) -> Response[bytes]:
-    voucher = await readable_voucher(request, principal, voucher_id)
+    voucher = await voucher_code(request, principal, voucher_id)
     realm = await services(request).ledger.realm(voucher["realm"])
     merchant_name = None
     if voucher["scope_merchant_id"] is not None:

@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from api.catalogue_redemption import redeem_item
 from api.routes.common import (REPLAYED_HEADER, Caller, IdempotencyKey, page_body, parse_timestamp,
                                required_idempotency_key, resident_acted_for, services)
-from api.routes.redemption import voucher_body
+from api.routes.redemption import voucher_view
 from ledger import errors
 from merchants import errors as merchant_errors
 
@@ -112,7 +112,7 @@ async def take_item(request: Request, principal: Caller, item_id: FromPath[int],
     realm, resident_id = await resident_acted_for(request, principal, data.resident_id)
     key = required_idempotency_key(idempotency_key)
     taken = await redeem_item(services(request), item_id, realm, resident_id, key, principal.actor)
-    body = {"voucher": voucher_body(taken["voucher"]), "item": item_body(taken["item"]),
+    body = {"voucher": voucher_view(request, principal, taken["voucher"]), "item": item_body(taken["item"]),
             "reserved": taken["reservation"] is not None}
     return Response(body, status_code=201, headers={REPLAYED_HEADER: "true"} if taken["replayed"] else {})
 

@@ -12,7 +12,7 @@ from api.auth import create_token
 from ledger.keys import public_key_from_json
 from merchants import model
 from tests.e2e.conftest import bearer
-from tests.redemption_support import fund_resident
+from tests.redemption_support import fund_resident, registered_resident
 
 RATE = 7
 
@@ -190,18 +190,18 @@ async def test_rewards_nearest_station_first_and_agri_report(client, tokens, eng
     assert refused.status_code == 403
 
 
-async def test_an_organizer_takes_an_item_for_a_resident_and_cancelling_returns_the_stock(client, tokens, ledger):
-    await fund_resident(ledger, tokens.realm, 44, 100)
+async def test_an_organizer_takes_an_item_for_a_resident_and_cancelling_returns_the_stock(client, tokens, ledger, engine):
+    resident = await registered_resident(engine, ledger, tokens.realm, 100)
     merchant, item = await shop_with_item(client, tokens, stock=1)
     for_resident = {**tokens.organizer, **key()}
-    taken = await client.post(f"/v1/rewards/{item['id']}/redeem", headers=for_resident, json={"resident_id": 44})
+    taken = await client.post(f"/v1/rewards/{item['id']}/redeem", headers=for_resident, json={"resident_id": resident})
     assert taken.status_code == 201, taken.text
     voucher = taken.json()["voucher"]
-    assert voucher["resident_id"] == 44 and voucher["merchant_id"] == merchant["id"] and voucher["amount"] == 30
-    replay = await client.post(f"/v1/rewards/{item['id']}/redeem", headers=for_resident, json={"resident_id": 44})
+    assert voucher["resident_id"] == resident and voucher["merchant_id"] == merchant["id"] and voucher["amount"] == 30
+    replay = await client.post(f"/v1/rewards/{item['id']}/redeem", headers=for_resident, json={"resident_id": resident})
     assert replay.headers.get("Idempotent-Replayed") == "true" and replay.json()["voucher"]["id"] == voucher["id"]
     gone = await client.post(f"/v1/rewards/{item['id']}/redeem", headers={**tokens.organizer, **key()},
-                             json={"resident_id": 44})
+                             json={"resident_id": resident})
     assert gone.status_code == 422 and gone.json()["code"] == "out_of_stock"
     listed = (await client.get("/v1/rewards", params={"realm": tokens.realm}, headers=tokens.resident)).json()
     assert item["id"] not in [i["id"] for i in listed["items"]]
@@ -209,7 +209,7 @@ async def test_an_organizer_takes_an_item_for_a_resident_and_cancelling_returns_
     assert cancelled.status_code == 200
     assert (await client.get(f"/v1/catalogue/{item['id']}", headers=tokens.resident)).json()["stock"] == 1
     not_for_others = await client.post(f"/v1/rewards/{item['id']}/redeem", headers={**tokens.resident, **key()},
-                                       json={"resident_id": 44})
+                                       json={"resident_id": resident})
     assert not_for_others.status_code == 403
     restocked = await client.post(f"/v1/catalogue/{item['id']}", headers=tokens.admin, json={"restock": 4})
     assert restocked.status_code == 200 and restocked.json()["stock"] == 5

@@ -370,3 +370,21 @@ async def test_issues_captures_and_cancels_at_once_never_deadlock(vouchers, merc
     await asyncio.sleep(0.6)  # statistics reach pg_stat_database within half a second
     owner_conn.execute("SELECT pg_stat_clear_snapshot()")
     assert deadlocks() == before
+
+
+@pytest.mark.parametrize("change", [+50, -50], ids=["more", "less"])
+async def test_a_resigned_code_with_another_amount_moves_nothing(vouchers, merchants, ledger, realm, key_ring,
+                                                                 change):
+    """Signed with the real voucher key but not what was issued under its serial: a
+    mapped refusal on both capture paths (never a check-constraint 500), nothing moves."""
+    from dataclasses import replace
+
+    wallet = await fund_resident(ledger, realm, 7)
+    store = await shop(merchants, realm)
+    voucher = await issue(vouchers, realm, 100, store)
+    token = replace(codec.decode(voucher["code"]), amount=100 + change)
+    _, signature = key_ring.sign("voucher", token.body())
+    with pytest.raises((errors.VoucherCodeMismatch, errors.VoucherImmutable)):
+        await vouchers.redeem(store, codec.encode(replace(token, signature=signature)), None, "forged", "merchant:1")
+    assert (await vouchers.get(voucher["id"]))["status"] == "issued"
+    assert await balance(ledger, wallet["id"]) == 900
