@@ -62,7 +62,7 @@ def explain(exc: Exception, settings: Settings) -> tuple[int | None, str]:
         return EXIT_USAGE, str(exc)
     if isinstance(exc, PortBusy):
         return EXIT_PORT_BUSY, str(exc)
-    if is_unreachable(exc) or _is_psycopg_operational(exc):
+    if is_unreachable(exc):
         where = settings.database_url or f"embedded PostgreSQL under {settings.data_dir}"
         return EXIT_UNREACHABLE, (f"cannot reach the database ({_redacted(where)}): "
                                   f"{str(exc).splitlines()[0]}")
