@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from api.settings import Settings
+from api.settings import Settings, SettingsError
 
 EXIT_CHECK_FAILED = 1   # audit or verify-bundle found a problem
 EXIT_USAGE = 2
@@ -24,7 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for chatty in ("alembic", "pgserver", "httpx"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    settings = Settings.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None))
+    try:
+        settings = Settings.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None))
+    except SettingsError as exc:
+        print(f"pointsbank: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return args.command(args, settings) or 0
     except Exception as exc:  # the database being away is a message, not a traceback

@@ -10,7 +10,7 @@ from litestar.exceptions import (HTTPException, MethodNotAllowedException, NotAu
                                  NotFoundException, PermissionDeniedException,
                                  SerializationException, ValidationException)
 
-from ledger import errors
+from ledger import db, errors
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -23,7 +23,9 @@ STATUS_BY_CATEGORY: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.Refused, 422),
     (errors.InvalidInput, 422),
     (errors.Unavailable, 503),
+    (errors.Throttled, 429),
 )
+RETRY_AFTER_S = 1   # what a 503 tells a client to wait when the error names no time
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> Response[dict[
     body = {"type": f"urn:pointsbank:problem:{code}", "title": code.replace("_", " "),
             "status": status, "code": code, "detail": detail, **extra}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status in (429, 503):  # shed or throttled: say when to come back
+        headers = {"Retry-After": str(extra.get("retry_after_s") or RETRY_AFTER_S)}
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -76,6 +80,10 @@ def http_handler(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
     return problem(exc.status_code, code, _first_line(exc.detail))
 
 
+def pool_timeout_handler(request: Request, _: db.PoolTimeout) -> Response[dict[str, Any]]:
+    return domain_error_handler(request, db.pool_exhausted())
+
+
 def internal_handler(request: Request, exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "internal_error", "the service failed unexpectedly; retry with the same Idempotency-Key")
@@ -86,6 +94,7 @@ EXCEPTION_HANDLERS = {
     ValidationException: validation_handler,
     SerializationException: serialization_handler,
     HTTPException: http_handler,
+    db.PoolTimeout: pool_timeout_handler,
     Exception: internal_handler,
 }
 
