@@ -1,13 +1,14 @@
 # Points Bank. `make run` serves the demo; `make test` runs every test; `make bench`
-# prints the benchmark figures. Without DATABASE_URL an embedded PostgreSQL (pgserver)
-# runs under ./.pointsbank (or $POINTSBANK_DATA_DIR).
+# prints the benchmark figures; `make chaos` runs the bank under faults for 10 minutes.
+# Without DATABASE_URL an embedded PostgreSQL (pgserver) runs under ./.pointsbank
+# (or $POINTSBANK_DATA_DIR).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast bench clean
+.PHONY: install run test test-fast bench chaos clean
 
 install: $(STAMP)
 
@@ -27,6 +28,9 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench
+
+chaos: install
+	$(BIN)/python -m tests.chaos.bank --minutes 10
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
