@@ -50,7 +50,7 @@ CLIENTS = 32
 RESIDENTS = 48
 MERCHANTS = 6
 REALM = "431000"
-FAULT_PAUSE_S = (2.0, 6.0)          # between two faults, uniformly
+FAULT_PAUSE_S = (1.0, 4.0)          # between two faults, uniformly
 PG_DOWN_S = (0.5, 3.0)              # how long PostgreSQL stays stopped
 DUPLICATE_SHARE = 0.05              # writes sent twice at once
 REQUEST_TIMEOUT_S = 10.0
@@ -60,8 +60,10 @@ EXPIRY_SWEEP_EVERY_S = 20.0
 SETUP_WAIT_S = 60.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_CODES = frozenset({"voucher_idempotency_raced"})   # a twin with the same key still running
-WEIGHTS = {"attend": 4, "issue": 5, "redeem": 3, "race": 1, "cancel": 2, "expire": 1,
+WEIGHTS = {"attend": 4, "issue": 5, "redeem": 2, "partial": 1, "race": 1, "cancel": 2, "expire": 1,
            "settle": 1, "fund": 1, "reverse": 1}
+WARM_UP_ATTENDANCE = 3      # rounds of attendance for every resident before the clients start
+WARM_UP_VOUCHERS = 40       # vouchers issued before the clients start
 
 
 @dataclass
@@ -104,7 +106,6 @@ class History:
 
 @dataclass
 class World:
-    realm: str
     admin: dict[str, str]
     organizer: dict[str, str]
     station_id: int
@@ -117,6 +118,7 @@ class World:
 class Answer:
     status: int
     body: Any
+    retry_after_s: float = 0.0     # what a 429 or 503 asked for
 
     @property
     def ok(self) -> bool:
@@ -145,7 +147,6 @@ class Bank:
         self.http: httpx.AsyncClient
         self.world: World
         self.deadline = 0.0
-        self._service_lock = asyncio.Lock()    # one fault at a time on the service / database
         self._keys = iter(range(1, 10**9))
 
     # the HTTP client ---------------------------------------------------------------------
@@ -170,10 +171,7 @@ class Bank:
                 return answer
             reason = "timeout or connection" if answer is None else f"{answer.status} {answer.code}"
             self.tally.retries[reason] += 1
-            wait = pause
-            if answer is not None and answer.status in (429, 503):
-                wait = min(float(answer.body.get("retry_after_s", 0) if isinstance(answer.body, dict) else 0) or pause,
-                           RETRY_PAUSE_S_MAX)
+            wait = min(answer.retry_after_s, RETRY_PAUSE_S_MAX) if answer and answer.retry_after_s else pause
             await asyncio.sleep(wait * (0.5 + self.random.random()))
             pause = min(pause * 2, RETRY_PAUSE_S_MAX)
         self.tally.unknown[kind or path] += 1
@@ -188,7 +186,8 @@ class Bank:
             parsed = response.json()
         except ValueError:
             parsed = response.text
-        return Answer(response.status_code, parsed)
+        retry_after = response.headers.get("Retry-After", "")
+        return Answer(response.status_code, parsed, float(retry_after) if retry_after.isdigit() else 0.0)
 
     async def _twice(self, method: str, path: str, headers: dict[str, str], body: Any) -> Answer | None:
         """The same request twice at once: both answers must tell the same story."""
@@ -235,7 +234,7 @@ class Bank:
             organizer = _bearer(await create_token(engine, "organizer", REALM))
         finally:
             await engine.dispose()
-        self.world = World(REALM, admin, organizer, station["id"], residents, merchants)
+        self.world = World(admin, organizer, station["id"], residents, merchants)
 
     async def _must(self, method: str, path: str, headers: dict[str, str], body: Any) -> Any:
         for _ in range(int(SETUP_WAIT_S * 10)):
@@ -259,7 +258,7 @@ class Bank:
         elif self._outcome("fund", answer):
             self.history.fundings[answer.body["id"]] = points
 
-    async def op_attend(self) -> None:
+    async def op_attend(self, everyone: bool = False) -> None:
         starts = datetime.now(timezone.utc) - timedelta(hours=4)
         activity = await self.call("POST", "/v1/activities", self.world.organizer, {
             "realm": REALM, "activity_type": self.world.activity_type, "station_id": self.world.station_id,
@@ -267,7 +266,7 @@ class Bank:
             kind="activity")
         if activity is None or not self._outcome("activity", activity, count=False):
             return
-        chosen = self.random.sample(self.world.residents, self.random.randint(1, 8))
+        chosen = self.world.residents if everyone else self.random.sample(self.world.residents, self.random.randint(1, 8))
         records = [{"resident_id": resident_id, "minutes": self.random.randint(30, 180)} for resident_id, _ in chosen]
         answer = await self.call("POST", f"/v1/activities/{activity.body['id']}/attendance", self.world.organizer,
                                  {"records": records}, self.new_key("attend"), "attend")
@@ -299,13 +298,15 @@ class Bank:
         pool = self.history.pool
         return pool.pop(self.random.randrange(len(pool))) if pool else None
 
-    async def op_redeem(self) -> None:
+    async def op_redeem(self, partial: bool = False) -> None:
         voucher = self._take_voucher()
         if voucher is None:
             return await self.op_issue()
-        amount = self.random.randint(1, voucher.amount - 1) if voucher.amount > 1 and self.random.random() < 0.3 else None
-        merchant = self.random.choice(self.world.merchants)
-        await self._redeem(voucher, merchant, amount)
+        amount = self.random.randint(1, voucher.amount - 1) if partial else None
+        await self._redeem(voucher, self.random.choice(self.world.merchants), amount)
+
+    async def op_partial(self) -> None:
+        await self.op_redeem(partial=True)
 
     async def op_race(self) -> None:
         """The same code at two merchants at once: one capture, one refusal."""
@@ -396,11 +397,22 @@ class Bank:
             self.tally.anomaly(f"{kind}: {answer.status} {answer.body}")
         return False
 
-    async def client(self) -> None:
+    async def client(self, number: int) -> None:
+        """Client `number` starts with one kind in turn (so every kind runs early, even in
+        a short run), then picks at random by weight."""
         kinds, weights = list(WEIGHTS), list(WEIGHTS.values())
+        kind = kinds[number % len(kinds)]
         while time.monotonic() < self.deadline:
-            kind = self.random.choices(kinds, weights)[0]
             await getattr(self, f"op_{kind}")()
+            kind = self.random.choices(kinds, weights)[0]
+
+    async def warm_up(self) -> None:
+        """Budget, points for every resident and some vouchers, before any fault."""
+        for _ in range(4):
+            await self.op_fund()
+        for _ in range(WARM_UP_ATTENDANCE):
+            await self.op_attend(everyone=True)
+        await asyncio.gather(*(self.op_issue() for _ in range(WARM_UP_VOUCHERS)))
 
     # faults ------------------------------------------------------------------------------
 
@@ -428,19 +440,17 @@ class Bank:
         self.tally.faults["backend terminated"] += killed or 0
 
     async def fault_kill_service(self) -> None:
-        async with self._service_lock:
-            await asyncio.to_thread(self.served.kill)
-            await asyncio.sleep(self.random.uniform(0.0, 1.0))
-            await asyncio.to_thread(self.served.start)
+        await asyncio.to_thread(self.served.kill)
+        await asyncio.sleep(self.random.uniform(0.0, 1.0))
+        await asyncio.to_thread(self.served.start)
 
     async def fault_restart_postgres(self) -> None:
         from pgserver._commands import pg_ctl
 
         mode = self.random.choice(["fast", "immediate"])   # immediate: a crash, recovery on start
-        async with self._service_lock:
-            await asyncio.to_thread(pg_ctl, ["-w", "-m", mode, "stop"], pgdata=self.pg.pgdata, user=self.pg.system_user)
-            await asyncio.sleep(self.random.uniform(*PG_DOWN_S))
-            await asyncio.to_thread(self.pg.ensure_postgres_running)
+        await asyncio.to_thread(pg_ctl, ["-w", "-m", mode, "stop"], pgdata=self.pg.pgdata, user=self.pg.system_user)
+        await asyncio.sleep(self.random.uniform(*PG_DOWN_S))
+        await asyncio.to_thread(self.pg.ensure_postgres_running)
 
     async def fault_cut_request(self) -> None:
         """A funding POST cut off after half its body; then the whole one, same key."""
@@ -468,11 +478,10 @@ class Bank:
                                          timeout=REQUEST_TIMEOUT_S, limits=limits) as self.http:
                 self.deadline = time.monotonic() + SETUP_WAIT_S
                 await self.setup()
+                await self.warm_up()
                 self.deadline = time.monotonic() + self.seconds
-                for _ in range(4):
-                    await self.op_fund()
                 progress = asyncio.create_task(self._progress())
-                await asyncio.gather(self.faults(), *(self.client() for _ in range(CLIENTS)))
+                await asyncio.gather(self.faults(), *(self.client(number) for number in range(CLIENTS)))
                 progress.cancel()
                 await self.quiesce()
         finally:
