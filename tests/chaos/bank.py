@@ -75,6 +75,7 @@ class Tally:
     faults: Counter[str] = field(default_factory=Counter)
     unknown: Counter[str] = field(default_factory=Counter)      # never answered (gave up)
     anomalies: list[str] = field(default_factory=list)
+    seconds: float = 0.0                                        # how long the clients ran
 
     def anomaly(self, text: str) -> None:
         self.anomalies.append(text)
@@ -147,6 +148,7 @@ class Bank:
         self.http: httpx.AsyncClient
         self.world: World
         self.deadline = 0.0
+        self._every_fault_once = asyncio.Event()
         self._keys = iter(range(1, 10**9))
 
     # the HTTP client ---------------------------------------------------------------------
@@ -402,7 +404,7 @@ class Bank:
         a short run), then picks at random by weight."""
         kinds, weights = list(WEIGHTS), list(WEIGHTS.values())
         kind = kinds[number % len(kinds)]
-        while time.monotonic() < self.deadline:
+        while self.running():
             await getattr(self, f"op_{kind}")()
             kind = self.random.choices(kinds, weights)[0]
 
@@ -416,22 +418,27 @@ class Bank:
 
     # faults ------------------------------------------------------------------------------
 
+    def running(self) -> bool:
+        """The clients run until the deadline, and at least until every fault kind struck
+        once (a slow machine stretches a short run rather than skip a kind)."""
+        return time.monotonic() < self.deadline or not self._every_fault_once.is_set()
+
     async def faults(self) -> None:
-        """One fault every few seconds; every kind in turn, in a shuffled order each round,
-        so even a short run has each kind."""
+        """One fault every few seconds; every kind in turn, in a shuffled order each round."""
         kinds = ["kill backends", "kill service", "cut request"] + (["restart postgres"] if self.pg else [])
         next_sweep = time.monotonic() + EXPIRY_SWEEP_EVERY_S
         while True:
             self.random.shuffle(kinds)
             for kind in kinds:
                 await asyncio.sleep(self.random.uniform(*FAULT_PAUSE_S))
-                if time.monotonic() >= self.deadline:
+                if not self.running():
                     return
                 if time.monotonic() >= next_sweep:
                     await self.expiry_sweep()
                     next_sweep = time.monotonic() + EXPIRY_SWEEP_EVERY_S
                 await getattr(self, "fault_" + kind.replace(" ", "_"))()
                 self.tally.faults[kind] += 1
+            self._every_fault_once.set()
 
     async def fault_kill_backends(self) -> None:
         killed = await asyncio.to_thread(self._owner_execute, (
@@ -481,7 +488,9 @@ class Bank:
                 await self.warm_up()
                 self.deadline = time.monotonic() + self.seconds
                 progress = asyncio.create_task(self._progress())
+                started = time.monotonic()
                 await asyncio.gather(self.faults(), *(self.client(number) for number in range(CLIENTS)))
+                self.tally.seconds = time.monotonic() - started
                 progress.cancel()
                 await self.quiesce()
         finally:
@@ -564,13 +573,13 @@ def bank_database() -> Iterator[tuple[str, Any | None]]:
         yield url, server
 
 
-def summary(tally: Tally, seconds: float, on_server: bool) -> str:
+def summary(tally: Tally, on_server: bool) -> str:
     def block(title: str, counts: Counter[str]) -> list[str]:
         lines = [f"{title}: {sum(counts.values())}"]
         lines += [f"  {name:<48} {count:>8}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1])]
         return lines
 
-    lines = [f"chaos bank: {CLIENTS} clients for {seconds:.0f} s"]
+    lines = [f"chaos bank: {CLIENTS} clients for {tally.seconds:.0f} s"]
     lines += block("acknowledged operations", tally.acked)
     lines += block("refusals (answered, no effect)", tally.refused)
     lines += block("retries", tally.retries)
@@ -591,7 +600,7 @@ async def run_bank(seconds: float, seed: int | None = None) -> Tally:
         key_dir = run_dir / "keys"   # shared by serve and the audit/checkpoint commands
         bank = Bank(url, server, seconds, seed, key_dir, run_dir)
         tally = await bank.run()
-    print(summary(tally, seconds, on_server=server is None), flush=True)
+    print(summary(tally, on_server=server is None), flush=True)
     if tally.anomalies:
         print(f"the service's log is kept in {run_dir / 'serve.log'}", flush=True)
     else:

@@ -24,7 +24,7 @@ EVERY_OPERATION = ("attend", "issue", "redeem", "partial capture", "race (two me
 
 async def test_the_bank_under_faults_loses_nothing_and_doubles_nothing():
     tally = await run_bank(SHORT_RUN_S)
-    report = summary(tally, SHORT_RUN_S, on_server=bool(os.environ.get("DATABASE_URL")))
+    report = summary(tally, on_server=bool(os.environ.get("DATABASE_URL")))
     assert tally.anomalies == [], report
     assert sum(tally.acked.values()) >= ACKNOWLEDGED_MIN, report
     assert all(tally.acked[kind] >= 1 for kind in EVERY_OPERATION), report
