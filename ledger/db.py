@@ -140,6 +140,11 @@ async def read(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[
             return await work(conn)
     except PoolTimeout:
         raise pool_exhausted() from None
+    except DBAPIError as exc:
+        mapped = domain_error(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
 
 
 def pool_exhausted() -> errors.Overloaded:
