@@ -1,14 +1,15 @@
 # Points Bank. `make run` serves the demo; `make test` runs every test; `make bench`
-# prints the benchmark figures; `make mutate` runs the mutant catalogue (tests/mutants,
-# `ONLY=name[,name]` for some), which `make test` does not. Without DATABASE_URL an embedded PostgreSQL (pgserver)
-# runs under ./.pointsbank (or $POINTSBANK_DATA_DIR).
+# prints the benchmark figures; `make chaos` runs the bank under faults for 10 minutes;
+# `make mutate` runs the mutant catalogue (tests/mutants, `ONLY=name[,name]` for some) and
+# `make fuzz` a longer schemathesis run, which `make test` does not. Without DATABASE_URL an
+# embedded PostgreSQL (pgserver) runs under ./.pointsbank (or $POINTSBANK_DATA_DIR).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast fuzz bench mutate clean
+.PHONY: install run test test-fast fuzz bench chaos mutate clean
 
 install: $(STAMP)
 
@@ -35,6 +36,9 @@ bench: install
 
 mutate: install
 	$(BIN)/python -m tests.mutants $(if $(ONLY),--only $(ONLY))
+
+chaos: install
+	$(BIN)/python -m tests.chaos.bank --minutes 10
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -23,6 +23,7 @@ from api.background import PeriodicJobs
 from api.database import resolve_database_url
 from api.decoding import CheckedRequest, check_parameters
 from api.errors import EXCEPTION_HANDLERS
+from api.limits import Limits, per_address
 from api.routes import audit as audit_routes
 from api.routes import earning as earning_routes
 from api.routes import history as history_routes
@@ -65,14 +66,17 @@ class Services:
 
 
 def build_services(database_url: str, settings: Settings) -> Services:
-    engine = db.app_engine(database_url, settings.db_pool_size)
-    group_commit = (GroupCommit(engine, writers=settings.group_commit_writers)
+    engine = db.app_engine(database_url, settings.db_pool_size, settings.db_pool_overflow,
+                           settings.db_pool_timeout_s, settings.db_statement_timeout_s)
+    group_commit = (GroupCommit(engine, writers=settings.group_commit_writers,
+                                queue_depth_max=settings.group_commit_queue_max)
                     if settings.group_commit_writers > 0 else None)
     ledger = Ledger(engine, group_commit)
     keys = KeyRing(settings.signing_key_dir)
     return Services(engine=engine, keys=keys, ledger=ledger, earning=Earning(engine, ledger),
                     merchants=Merchants(engine, ledger),
-                    vouchers=Vouchers(engine, ledger, keys, capture_writers=settings.group_commit_writers),
+                    vouchers=Vouchers(engine, ledger, keys, capture_writers=settings.group_commit_writers,
+                                      capture_queue_max=settings.group_commit_queue_max),
                     catalogue=Catalogue(engine), settlements=Settlements(engine, ledger, keys),
                     checkpoints=Checkpoints(engine, keys))
 
@@ -82,7 +86,7 @@ class Health(msgspec.Struct):
     database: str   # "ok" or "unreachable"
 
 
-@get("/healthz", include_in_schema=False)
+@get("/healthz", include_in_schema=False, guards=[per_address("public")])
 async def healthz(state: State) -> Response[Health]:
     """Alive and the database answers (one `SELECT 1` on a pooled connection, bounded by
     HEALTH_TIMEOUT_S): what a load balancer or a container healthcheck asks."""
@@ -106,6 +110,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         services = build_services(url, settings)
         app.state.services = services
         app.state.authenticator = Authenticator(services.engine)
+        app.state.limits = Limits.from_settings(settings)
         jobs = PeriodicJobs()
         jobs.start("voucher expiry", VOUCHER_EXPIRY_INTERVAL_S, services.vouchers.expire_due)
         jobs.start("checkpoint sealing", settings.seal_interval_s, services.checkpoints.seal_periodically)

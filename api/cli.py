@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from api.settings import Settings
+from api.settings import Settings, SettingsError
 
 # Exit codes (README "The command line" lists them).
 EXIT_CHECK_FAILED = 1   # audit or verify-bundle found a problem
@@ -40,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for chatty in CHATTY_LOGGERS:
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    settings = Settings.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None))
+    try:
+        settings = Settings.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None))
+    except SettingsError as exc:
+        print(f"pointsbank: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return args.command(args, settings) or 0
     except Exception as exc:  # a user's mistake or an absent database is a line, not a traceback

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -16,15 +17,20 @@ log = logging.getLogger(__name__)
 _servers: dict[Path, object] = {}
 
 
-def embedded_server_url(data_dir: Path) -> str:
-    """Start (or join) the embedded server under `data_dir/pg`; return its admin URL."""
+def embedded_server(data_dir: Path) -> Any:
+    """Start (or join) the embedded server under `data_dir/pg` (a `pgserver.PostgresServer`)."""
     import pgserver  # imported late: only needed without DATABASE_URL
 
     pgdata = (data_dir / "pg").resolve()
     if pgdata not in _servers:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         _servers[pgdata] = pgserver.get_server(pgdata, cleanup_mode="stop")
-    return _servers[pgdata].get_uri()
+    return _servers[pgdata]
+
+
+def embedded_server_url(data_dir: Path) -> str:
+    """Start (or join) the embedded server under `data_dir/pg`; return its admin URL."""
+    return embedded_server(data_dir).get_uri()
 
 
 def ensure_database(server_url: str, name: str) -> str:

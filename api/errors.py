@@ -11,7 +11,6 @@ from litestar.exceptions import (HTTPException, MethodNotAllowedException, NotAu
                                  NotFoundException, PermissionDeniedException,
                                  SerializationException, ValidationException)
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ledger import db, errors
 
@@ -27,9 +26,9 @@ STATUS_BY_CATEGORY: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.Refused, 422),
     (errors.InvalidInput, 422),
     (errors.Unavailable, 503),
+    (errors.Throttled, 429),
 )
-
-RETRY_AFTER_S = 2   # what a 503 asks a client to wait before it retries (same Idempotency-Key)
+RETRY_AFTER_S = 2   # what a 429 or 503 asks a client to wait when the error names no time
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +43,9 @@ def status_of(error: errors.DomainError) -> int:
 def problem(status: int, code: str, detail: str, **extra: Any) -> Response[dict[str, Any]]:
     body = {"type": f"urn:pointsbank:problem:{code}", "title": code.replace("_", " "),
             "status": status, "code": code, "detail": detail, **extra}
-    headers = ({"WWW-Authenticate": "Bearer"} if status == 401
-               else {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status in (429, 503):  # shed or throttled: say when to come back
+        headers = {"Retry-After": str(extra.get("retry_after_s") or RETRY_AFTER_S)}
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -95,11 +95,17 @@ def retry_advice(request: Request) -> str:
 def database_handler(request: Request, exc: Exception) -> Response[dict[str, Any]]:
     """The database cannot be reached (refused, dropped, shut down, pool exhausted): 503,
     whatever the route. Any other database error is a defect: 500."""
-    if isinstance(exc, PoolTimeout) or db.is_unreachable(exc):
+    if isinstance(exc, db.PoolTimeout):
+        return pool_timeout_handler(request, exc)
+    if db.is_unreachable(exc):
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, _first_line(exc))
         return problem(503, "database_unavailable",
                        f"the database cannot be reached; {retry_advice(request)}")
     return internal_handler(request, exc)
+
+
+def pool_timeout_handler(request: Request, _: db.PoolTimeout) -> Response[dict[str, Any]]:
+    return domain_error_handler(request, db.pool_exhausted())
 
 
 def internal_handler(request: Request, exc: Exception) -> Response[dict[str, Any]]:
@@ -114,7 +120,7 @@ EXCEPTION_HANDLERS = {
     SerializationException: serialization_handler,
     HTTPException: http_handler,
     DBAPIError: database_handler,
-    PoolTimeout: database_handler,
+    db.PoolTimeout: pool_timeout_handler,
     psycopg.OperationalError: database_handler,
     Exception: internal_handler,
 }

@@ -1,15 +1,30 @@
-"""Settings from the environment, read once at start."""
+"""Settings from the environment, read once at start. A bad value stops the command with
+one line naming the variable (`SettingsError`)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from api.limits import PUBLIC_BURST, PUBLIC_RATE_PER_S, RENDER_BURST, RENDER_RATE_PER_S
 from ledger.checkpoints import SEAL_INTERVAL_S
+from ledger.group_commit import QUEUE_DEPTH_MAX
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_DATA_DIR = ".pointsbank"
+DB_POOL_SIZE = 20
+DB_POOL_OVERFLOW = 20            # connections opened beyond the pool under load, closed when idle
+DB_POOL_TIMEOUT_S = 3.0          # a request waits this long for a connection, then 503 overloaded
+DB_STATEMENT_TIMEOUT_S = 30.0    # PostgreSQL cancels a longer statement (503 overloaded); 0: never
+
+N = TypeVar("N", int, float)
+
+
+class SettingsError(ValueError):
+    """A setting the service cannot run with; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -19,7 +34,15 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     group_commit_writers: int = 2     # 0 turns group commit off (one commit per post)
-    db_pool_size: int = 20
+    group_commit_queue_max: int = QUEUE_DEPTH_MAX  # waiting posts; past it: 503 overloaded
+    db_pool_size: int = DB_POOL_SIZE
+    db_pool_overflow: int = DB_POOL_OVERFLOW
+    db_pool_timeout_s: float = DB_POOL_TIMEOUT_S      # then: 503 overloaded
+    db_statement_timeout_s: float = DB_STATEMENT_TIMEOUT_S  # 0: no limit
+    render_rate_per_s: float = RENDER_RATE_PER_S   # QR and PDF renderings per token
+    render_burst: int = RENDER_BURST
+    public_rate_per_s: float = PUBLIC_RATE_PER_S   # unauthenticated requests per client address
+    public_burst: int = PUBLIC_BURST
     key_dir: Path | None = None       # None: <data_dir>/keys
     seal_interval_s: float = SEAL_INTERVAL_S  # `serve` seals a checkpoint this often; 0 turns it off
     access_log: bool = True           # `serve` logs one line per request
@@ -29,18 +52,42 @@ class Settings:
         return self.key_dir or self.data_dir / "keys"
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "Settings":
-        env = os.environ
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        env = os.environ if env is None else env
         values: dict[str, object] = {
             "database_url": env.get("DATABASE_URL") or None,
             "data_dir": Path(env.get("POINTSBANK_DATA_DIR", DEFAULT_DATA_DIR)),
             "host": env.get("POINTSBANK_HOST", DEFAULT_HOST),
-            "port": int(env.get("POINTSBANK_PORT", DEFAULT_PORT)),
-            "group_commit_writers": int(env.get("POINTSBANK_GROUP_COMMIT_WRITERS", 2)),
-            "db_pool_size": int(env.get("POINTSBANK_DB_POOL_SIZE", 20)),
+            "port": _number(env, "POINTSBANK_PORT", int, DEFAULT_PORT, 1),
+            "group_commit_writers": _number(env, "POINTSBANK_GROUP_COMMIT_WRITERS", int, 2, 0),
+            "group_commit_queue_max": _number(env, "POINTSBANK_GROUP_COMMIT_QUEUE_MAX", int, QUEUE_DEPTH_MAX, 1),
+            "db_pool_size": _number(env, "POINTSBANK_DB_POOL_SIZE", int, DB_POOL_SIZE, 1),
+            "db_pool_overflow": _number(env, "POINTSBANK_DB_POOL_OVERFLOW", int, DB_POOL_OVERFLOW, 0),
+            "db_pool_timeout_s": _number(env, "POINTSBANK_DB_POOL_TIMEOUT_S", float,
+                                         DB_POOL_TIMEOUT_S, 0.01),
+            "db_statement_timeout_s": _number(env, "POINTSBANK_DB_STATEMENT_TIMEOUT_S", float,
+                                              DB_STATEMENT_TIMEOUT_S, 0),
+            "render_rate_per_s": _number(env, "POINTSBANK_RENDER_RATE_PER_S", float, RENDER_RATE_PER_S, 0.001),
+            "render_burst": _number(env, "POINTSBANK_RENDER_BURST", int, RENDER_BURST, 1),
+            "public_rate_per_s": _number(env, "POINTSBANK_PUBLIC_RATE_PER_S", float, PUBLIC_RATE_PER_S, 0.001),
+            "public_burst": _number(env, "POINTSBANK_PUBLIC_BURST", int, PUBLIC_BURST, 1),
             "key_dir": Path(env["POINTSBANK_KEY_DIR"]) if env.get("POINTSBANK_KEY_DIR") else None,
-            "seal_interval_s": float(env.get("POINTSBANK_SEAL_INTERVAL_S", SEAL_INTERVAL_S)),
+            "seal_interval_s": _number(env, "POINTSBANK_SEAL_INTERVAL_S", float, SEAL_INTERVAL_S, 0),
             "access_log": env.get("POINTSBANK_ACCESS_LOG", "1") not in ("0", "false", "no", "off"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _number(env: Mapping[str, str], name: str, kind: Callable[[str], N], default: N, minimum: N) -> N:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise SettingsError(f"{name} must be {noun}, not {raw!r}") from None
+    if not value >= minimum:  # also refuses nan
+        raise SettingsError(f"{name} must be at least {minimum}, not {raw!r}")
+    return value

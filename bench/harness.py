@@ -75,8 +75,10 @@ class BenchContext:
 
 
 @contextmanager
-def fresh_database() -> Iterator[str]:
-    server = os.environ.get("DATABASE_URL") or embedded_server_url(BENCH_DATA_DIR)
+def fresh_database(server: str | None = None) -> Iterator[str]:
+    """A new migrated database on `server` (default: DATABASE_URL's server, or the bench's
+    embedded one), dropped afterwards."""
+    server = server or os.environ.get("DATABASE_URL") or embedded_server_url(BENCH_DATA_DIR)
     with throwaway_database(server, "pb_bench") as url:
         yield url
 
@@ -87,29 +89,62 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ServedProcess:
+    """`pointsbank serve` in a subprocess on one free port, signing with the keys in
+    `key_dir` when given, its log appended to `output` when given; it can be killed (-9)
+    and started again on the same port."""
+
+    def __init__(self, database_url: str, key_dir: Path | None = None, output: Path | None = None,
+                 **env: str) -> None:
+        self.port = free_port()
+        keys = {"POINTSBANK_KEY_DIR": str(key_dir)} if key_dir else {}
+        self._env = {**os.environ, "DATABASE_URL": database_url, "POINTSBANK_ACCESS_LOG": "0", **keys, **env}
+        self._output = output
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)]
+        if self._output is None:
+            self.process = subprocess.Popen(command, env=self._env)
+        else:
+            self._output.parent.mkdir(parents=True, exist_ok=True)
+            with self._output.open("ab") as log:
+                self.process = subprocess.Popen(command, env=self._env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("the server did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no goodbye to the database."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
 @contextmanager
 def served_app(database_url: str, key_dir: Path | None = None, **env: str) -> Iterator[int]:
     """`pointsbank serve` in a subprocess on a free port (signing with the keys in
     `key_dir` when given); yields the port."""
-    port = free_port()
-    keys = {"POINTSBANK_KEY_DIR": str(key_dir)} if key_dir else {}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        env={**os.environ, "DATABASE_URL": database_url, "POINTSBANK_ACCESS_LOG": "0", **keys, **env})
+    served = ServedProcess(database_url, key_dir, **env)
+    served.start()
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("the server did not start")
-        yield port
+        yield served.port
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        served.stop()
 
 
 async def http_load(port: int, request: Callable[[int], bytes], total: int,

@@ -10,16 +10,19 @@ import psycopg
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ledger import errors
 
 APP_ROLE = "pointsbank_app"
 POOL_SIZE_DEFAULT = 20
+POOL_TIMEOUT_S_DEFAULT = 30.0  # tools and tests wait this long; `serve` waits less (api.settings)
 RETRIES_MAX = 8          # deadlock / serialization retries before giving up
 RETRY_PAUSE_S = 0.005
 
 RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+STATEMENT_TIMEOUT_SQLSTATE = "57014"      # query_canceled: the statement timeout struck
 # Unique constraints whose violation means "already done", by constraint name.
 CONSTRAINT_ERRORS: dict[str, type[errors.DomainError]] = {
     "entries_reversed_once": errors.EntryAlreadyReversed,
@@ -45,17 +48,22 @@ def sqlalchemy_url(database_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def app_engine(database_url: str, pool_size: int = POOL_SIZE_DEFAULT, max_overflow: int | None = None,
-               options: str = "") -> AsyncEngine:
-    """The service's engine: every connection runs as the application role. Up to
-    `max_overflow` (default: `pool_size`) connections beyond the pool; `options` are more
-    server settings for each connection (`-c name=value ...`)."""
+def app_engine(database_url: str, pool_size: int = POOL_SIZE_DEFAULT,
+               pool_overflow: int | None = None, pool_timeout_s: float = POOL_TIMEOUT_S_DEFAULT,
+               statement_timeout_s: float = 0, options: str = "") -> AsyncEngine:
+    """The service's engine: every connection runs as the application role, with a
+    statement timeout (0: none) and `options`, more server settings (`-c name=value ...`);
+    at most `pool_size + pool_overflow` connections (overflow: as many again by default),
+    and a caller waits at most `pool_timeout_s` for one (then `Overloaded`)."""
+    statement_timeout_ms = round(statement_timeout_s * 1000)
     return create_async_engine(
         sqlalchemy_url(database_url),
         pool_size=pool_size,
-        max_overflow=pool_size if max_overflow is None else max_overflow,
+        max_overflow=pool_size if pool_overflow is None else pool_overflow,
+        pool_timeout=pool_timeout_s,
         pool_pre_ping=False,
-        connect_args={"options": f"-c role={APP_ROLE} -c timezone=UTC {options}".strip()},
+        connect_args={"options": f"-c role={APP_ROLE} -c timezone=UTC "
+                                 f"-c statement_timeout={statement_timeout_ms} {options}".strip()},
     )
 
 
@@ -74,6 +82,8 @@ def domain_error(exc: DBAPIError) -> errors.DomainError | None:
     orig = exc.orig
     diag = getattr(orig, "diag", None)
     state = sqlstate(exc)
+    if state == STATEMENT_TIMEOUT_SQLSTATE:
+        return errors.Overloaded("the database is too slow to answer now; retry later")
     if state == "P0001" and diag is not None:
         return error_from_raise(diag.message_primary or "", diag.message_detail)
     if state in ("23505", "23514") and diag is not None:
@@ -128,15 +138,30 @@ async def in_one_statement(engine: AsyncEngine,
 async def read(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
     """Run read-only `work` on a pooled connection without BEGIN/ROLLBACK round trips
     (each statement sees its own snapshot)."""
-    async with engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        return await work(conn)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await work(conn)
+    except PoolTimeout:
+        raise pool_exhausted() from None
+    except DBAPIError as exc:
+        mapped = domain_error(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def pool_exhausted() -> errors.Overloaded:
+    """No pooled connection came free in time: shed the request (nothing was done)."""
+    return errors.Overloaded("every database connection is busy; retry shortly")
 
 
 async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
     for number in range(1, RETRIES_MAX + 1):
         try:
             return await attempt()
+        except PoolTimeout:
+            raise pool_exhausted() from None
         except DBAPIError as exc:
             if sqlstate(exc) in RETRYABLE_SQLSTATES and number < RETRIES_MAX:
                 await asyncio.sleep(RETRY_PAUSE_S * number)

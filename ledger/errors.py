@@ -51,6 +51,11 @@ class Unavailable(DomainError):
     code = "service_unavailable"
 
 
+class Throttled(DomainError):
+    """This caller sent more than its share; it may retry after `retry_after_s`."""
+    code = "throttled"
+
+
 _BY_CODE: dict[str, type[DomainError]] = {}
 
 
@@ -91,6 +96,9 @@ RealmExists = define("RealmExists", Conflict, "realm_exists")
 AccountNotFound = define("AccountNotFound", NotFound, "account_not_found")
 EntryNotFound = define("EntryNotFound", NotFound, "entry_not_found")
 RealmNotFound = define("RealmNotFound", NotFound, "realm_not_found")
+# load shedding: answered at once with Retry-After instead of a client timing out
+Overloaded = define("Overloaded", Unavailable, "overloaded")
+RateLimited = define("RateLimited", Throttled, "rate_limited")
 # audit: checkpoints and proofs
 CheckpointNotFound = define("CheckpointNotFound", NotFound, "checkpoint_not_found")
 EntryNotSealed = define("EntryNotSealed", NotFound, "entry_not_sealed")

@@ -6,6 +6,10 @@ function in SQL (`ledger_post_batch` for entries, `voucher_capture_batch` for ca
 each item in its own subtransaction, so one refusal does not sink the others, one result
 per item) as a single autocommitted statement, and answers each caller. Durability is
 unchanged: a request is acknowledged only after the COMMIT that contains it returned.
+
+The queue is bounded (`queue_depth_max`): when the writers fall that far behind, a new
+request is refused at once with `Overloaded` (503 with Retry-After) rather than
+waiting until its client times out; nothing of it was written, so a retry is safe.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from ledger.require import require
 
 BATCH_SIZE_MAX = 256
 WRITERS_DEFAULT = 2
+QUEUE_DEPTH_MAX = 4096   # requests waiting for a writer; past it, new ones are shed
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +37,23 @@ _Pending = tuple[dict[str, Any], "asyncio.Future[dict[str, Any]]"]
 
 class GroupCommit:
     def __init__(self, engine: AsyncEngine, batch_function: str = "ledger_post_batch",
-                 writers: int = WRITERS_DEFAULT, batch_size_max: int = BATCH_SIZE_MAX) -> None:
+                 writers: int = WRITERS_DEFAULT, batch_size_max: int = BATCH_SIZE_MAX,
+                 queue_depth_max: int = QUEUE_DEPTH_MAX) -> None:
         require(re.fullmatch(r"[a-z_]+", batch_function) is not None, "a batch function is a plain name")
+        require(queue_depth_max >= 1, "the queue holds at least one request")
         self._engine = engine
         self._statement = text(f"SELECT {batch_function}(CAST(:requests AS jsonb))")
         self._writer_count = writers
         self._batch_size_max = batch_size_max
+        self._queue_depth_max = queue_depth_max
         self._queue: asyncio.Queue[_Pending] | None = None
         self._writers: list[asyncio.Task[None]] = []
 
     async def submit(self, request: dict[str, Any]) -> dict[str, Any]:
         """The item's result once its batch committed; its refusal raised as a domain error."""
         queue = self._started()
+        if queue.qsize() >= self._queue_depth_max:
+            raise errors.Overloaded("the ledger's write queue is full; retry shortly")
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         queue.put_nowait((request, future))
         return await future
@@ -84,6 +94,10 @@ class GroupCommit:
                 for _, future in batch:
                     _settle(future, errors.Unavailable("the database connection failed; retry with "
                                                        "the same Idempotency-Key"))
+                return
+            if isinstance(exc, errors.Overloaded):  # no connection came free: nothing ran
+                for _, future in batch:
+                    _settle(future, exc)
                 return
             if len(batch) > 1:  # a refusal at COMMIT: find the culprit by committing each alone
                 for pending in batch:

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger import db, errors as ledger_errors, repository as ledger_repository
-from ledger.group_commit import GroupCommit
+from ledger.group_commit import QUEUE_DEPTH_MAX, GroupCommit
 from ledger.keys import KeyRing
 from ledger.model import EntryDraft, Line, check_idempotency_key
 from ledger import model as ledger_model
@@ -56,13 +56,16 @@ def now_utc() -> datetime:
 
 class Vouchers:
     def __init__(self, engine: AsyncEngine, ledger: Ledger, keys: KeyRing,
-                 clock: Callable[[], datetime] = now_utc, capture_writers: int = 0) -> None:
-        """`capture_writers` > 0 folds concurrent same-realm captures into group commits."""
+                 clock: Callable[[], datetime] = now_utc, capture_writers: int = 0,
+                 capture_queue_max: int = QUEUE_DEPTH_MAX) -> None:
+        """`capture_writers` > 0 folds concurrent same-realm captures into group commits
+        (at most `capture_queue_max` waiting)."""
         self.engine = engine
         self.ledger = ledger
         self.keys = keys
         self.clock = clock
-        self._capture_commit = (GroupCommit(engine, "voucher_capture_batch", capture_writers)
+        self._capture_commit = (GroupCommit(engine, "voucher_capture_batch", capture_writers,
+                                            queue_depth_max=capture_queue_max)
                                 if capture_writers > 0 else None)
         self._merchant_accounts: dict[tuple[str, int, str], int] = {}
 

@@ -11,6 +11,7 @@ import msgspec
 from litestar import Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from api.limits import per_address, per_token
 from api.routes.common import (REPLAYED_HEADER, Caller, IdempotencyKey, page_body, require_resident_scope,
                                required_idempotency_key, resident_acted_for, services)
 from ledger import errors
@@ -174,19 +175,19 @@ async def cancel_voucher(request: Request, principal: Caller, voucher_id: FromPa
     return Response(voucher_view(request, principal, cancelled), status_code=200, headers=headers)
 
 
-@get("/v1/vouchers/{voucher_id:int}/qr.png", media_type="image/png")
+@get("/v1/vouchers/{voucher_id:int}/qr.png", media_type="image/png", guards=[per_token("render")])
 async def voucher_png(request: Request, principal: Caller, voucher_id: FromPath[int]) -> Response[bytes]:
     voucher = await voucher_code(request, principal, voucher_id)
     return Response(render.qr_png(voucher["code"]), media_type="image/png")
 
 
-@get("/v1/vouchers/{voucher_id:int}/qr.svg", media_type="image/svg+xml")
+@get("/v1/vouchers/{voucher_id:int}/qr.svg", media_type="image/svg+xml", guards=[per_token("render")])
 async def voucher_svg(request: Request, principal: Caller, voucher_id: FromPath[int]) -> Response[bytes]:
     voucher = await voucher_code(request, principal, voucher_id)
     return Response(render.qr_svg(voucher["code"]), media_type="image/svg+xml")
 
 
-@get("/v1/vouchers/{voucher_id:int}/voucher.pdf", media_type="application/pdf")
+@get("/v1/vouchers/{voucher_id:int}/voucher.pdf", media_type="application/pdf", guards=[per_token("render")])
 async def voucher_pdf(request: Request, principal: Caller, voucher_id: FromPath[int]) -> Response[bytes]:
     voucher = await voucher_code(request, principal, voucher_id)
     realm = await services(request).ledger.realm(voucher["realm"])
@@ -268,7 +269,7 @@ async def set_policy(request: Request, principal: Caller, code: FromPath[str],
     return {"realm": code, "lifetime_days": policy.lifetime_days, "outstanding_max": policy.outstanding_max}
 
 
-@get("/.well-known/pointsbank-keys.json")
+@get("/.well-known/pointsbank-keys.json", guards=[per_address("public")])
 async def published_keys(request: Request) -> dict[str, Any]:
     """Every purpose's public keys: ledger keys from the key registry, voucher and
     statement keys from the service's key directory. A retired voucher key stays until

@@ -11,6 +11,7 @@ import msgspec
 from litestar import Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from api.limits import per_token
 from api.routes.common import (REPLAYED_HEADER, Caller, IdempotencyKey, page_body, parse_timestamp,
                                required_idempotency_key, services)
 from ledger import errors
@@ -139,7 +140,7 @@ async def statement_csv(request: Request, principal: Caller, settlement_id: From
                     headers={"Content-Disposition": f'attachment; filename="statement-{settlement_id}.csv"'})
 
 
-@get("/v1/settlements/{settlement_id:int}/statement.pdf", media_type="application/pdf")
+@get("/v1/settlements/{settlement_id:int}/statement.pdf", media_type="application/pdf", guards=[per_token("render")])
 async def statement_pdf(request: Request, principal: Caller, settlement_id: FromPath[int]) -> Response[bytes]:
     settlement = await readable_settlement(request, principal, settlement_id)
     pdf = await asyncio.to_thread(rendering.statement_pdf, settlement)

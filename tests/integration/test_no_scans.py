@@ -57,7 +57,7 @@ def scan_engine(database_url: str) -> AsyncEngine:
     """The application's engine, with a pool that never opens a connection beyond
     POOL_SIZE: holding all of them means holding every backend the services used."""
     explain = bool(os.environ.get("PB_EXPLAIN_SCANS"))
-    engine = db.app_engine(database_url, POOL_SIZE, max_overflow=0, options=EXPLAIN_OPTIONS if explain else "")
+    engine = db.app_engine(database_url, POOL_SIZE, pool_overflow=0, options=EXPLAIN_OPTIONS if explain else "")
     if explain:
         event.listen(engine.sync_engine, "connect",
                      lambda connection, _: connection.add_notice_handler(print_scanning_plan))
