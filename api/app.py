@@ -11,6 +11,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from access.service import Access
 import merchants.audit  # noqa: F401  (registers the merchant checks with the audit)
 import redemption.audit  # noqa: F401  (registers the voucher checks with the audit)
 from api import pages
@@ -18,6 +19,7 @@ from api.auth import Authenticator, auditors_read_only, current_principal
 from api.background import PeriodicJobs
 from api.database import resolve_database_url
 from api.errors import EXCEPTION_HANDLERS
+from api.routes import access as access_routes
 from api.routes import audit as audit_routes
 from api.routes import earning as earning_routes
 from api.routes import ledger as ledger_routes
@@ -50,6 +52,7 @@ class Services:
     catalogue: Catalogue
     settlements: Settlements
     checkpoints: Checkpoints
+    access: Access
 
     async def close(self) -> None:
         await self.vouchers.close()
@@ -67,7 +70,8 @@ def build_services(database_url: str, settings: Settings) -> Services:
                     merchants=Merchants(engine, ledger),
                     vouchers=Vouchers(engine, ledger, keys, capture_writers=settings.group_commit_writers),
                     catalogue=Catalogue(engine), settlements=Settlements(engine, ledger, keys),
-                    checkpoints=Checkpoints(engine, keys))
+                    checkpoints=Checkpoints(engine, keys),
+                    access=Access(engine, settings.device_token_lifetime_s))
 
 
 @get("/healthz", include_in_schema=False)
@@ -83,7 +87,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         url = database_url or resolve_database_url(settings.database_url, settings.data_dir)
         services = build_services(url, settings)
         app.state.services = services
-        app.state.authenticator = Authenticator(services.engine)
+        app.state.authenticator = Authenticator(services.access)
         jobs = PeriodicJobs()
         jobs.start("voucher expiry", VOUCHER_EXPIRY_INTERVAL_S, services.vouchers.expire_due)
         jobs.start("checkpoint sealing", settings.seal_interval_s, services.checkpoints.seal_all)
@@ -97,6 +101,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         route_handlers=[healthz, *ledger_routes.ROUTES, *merchant_routes.ROUTES,
                         *redemption_routes.ROUTES, *earning_routes.ROUTES,
                         *reward_routes.ROUTES, *settlement_routes.ROUTES, *audit_routes.ROUTES,
+                        *access_routes.ROUTES,
                         *pages.ROUTES],
         guards=[auditors_read_only],
         dependencies={"principal": Provide(current_principal)},

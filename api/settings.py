@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from access.model import DEVICE_TOKEN_LIFETIME_S_DEFAULT
 from ledger.checkpoints import SEAL_INTERVAL_S
 
 DEFAULT_HOST = "127.0.0.1"
@@ -22,6 +23,8 @@ class Settings:
     db_pool_size: int = 20
     key_dir: Path | None = None       # None: <data_dir>/keys
     seal_interval_s: float = SEAL_INTERVAL_S  # `serve` seals a checkpoint this often; 0 turns it off
+    device_token_lifetime_s: int = DEVICE_TOKEN_LIFETIME_S_DEFAULT  # renewed on use
+    activity_close_interval_s: float = 60.0   # `serve` closes ended activities this often; 0: never
 
     @property
     def signing_key_dir(self) -> Path:
@@ -39,6 +42,9 @@ class Settings:
             "db_pool_size": int(env.get("POINTSBANK_DB_POOL_SIZE", 20)),
             "key_dir": Path(env["POINTSBANK_KEY_DIR"]) if env.get("POINTSBANK_KEY_DIR") else None,
             "seal_interval_s": float(env.get("POINTSBANK_SEAL_INTERVAL_S", SEAL_INTERVAL_S)),
+            "device_token_lifetime_s": int(env.get("POINTSBANK_DEVICE_TOKEN_LIFETIME_S",
+                                                   DEVICE_TOKEN_LIFETIME_S_DEFAULT)),
+            "activity_close_interval_s": float(env.get("POINTSBANK_ACTIVITY_CLOSE_INTERVAL_S", 60.0)),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
