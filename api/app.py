@@ -20,6 +20,7 @@ from api.background import PeriodicJobs
 from api.database import resolve_database_url
 from api.errors import EXCEPTION_HANDLERS
 from api.routes import access as access_routes
+from api.routes import activities as activity_routes
 from api.routes import audit as audit_routes
 from api.routes import earning as earning_routes
 from api.routes import ledger as ledger_routes
@@ -29,6 +30,7 @@ from api.routes import rewards as reward_routes
 from api.routes import settlements as settlement_routes
 from api.settings import Settings
 from earning.service import Earning
+from earning.venue import Venue
 from ledger import db
 from ledger.checkpoints import Checkpoints
 from ledger.group_commit import GroupCommit
@@ -53,6 +55,7 @@ class Services:
     settlements: Settlements
     checkpoints: Checkpoints
     access: Access
+    venue: Venue
 
     async def close(self) -> None:
         await self.vouchers.close()
@@ -71,7 +74,7 @@ def build_services(database_url: str, settings: Settings) -> Services:
                     vouchers=Vouchers(engine, ledger, keys, capture_writers=settings.group_commit_writers),
                     catalogue=Catalogue(engine), settlements=Settlements(engine, ledger, keys),
                     checkpoints=Checkpoints(engine, keys),
-                    access=Access(engine, settings.device_token_lifetime_s))
+                    access=Access(engine, settings.device_token_lifetime_s), venue=Venue(engine))
 
 
 @get("/healthz", include_in_schema=False)
@@ -101,7 +104,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         route_handlers=[healthz, *ledger_routes.ROUTES, *merchant_routes.ROUTES,
                         *redemption_routes.ROUTES, *earning_routes.ROUTES,
                         *reward_routes.ROUTES, *settlement_routes.ROUTES, *audit_routes.ROUTES,
-                        *access_routes.ROUTES,
+                        *access_routes.ROUTES, *activity_routes.ROUTES,
                         *pages.ROUTES],
         guards=[auditors_read_only],
         dependencies={"principal": Provide(current_principal)},

@@ -35,6 +35,13 @@ LEADERBOARD_SIZE_MAX = 100
 STATION_SETTINGS = ("urban", "rural")
 DUPLICATE_RECORD = "duplicate_record"     # a per-record error code
 LEADERBOARD_ORDERS = ("points", "hours")
+ACTIVITY_STATUSES = ("draft", "published", "cancelled", "closed")
+NEW_ACTIVITY_STATUSES = ("draft", "published")
+PLACE_LENGTH_MAX = 200
+DESCRIPTION_LENGTH_MAX = 4000
+CAPACITY_MAX = 100_000
+WAITLIST_SIZE_MAX = 50                # waitlisted sign-ups per activity; past it: activity_full
+UPCOMING_PAGE_DEFAULT = 20
 
 _RESIDENT_CODE = re.compile(r"^[A-Za-z0-9_-]{4,40}$")
 _PHONE = re.compile(r"^\+?[0-9]{5,20}$")
@@ -131,6 +138,59 @@ def check_activity_times(starts_at: datetime, ends_at: datetime) -> None:
         raise ledger_errors.InvalidTimestamp("timestamps carry a UTC offset")
     if ends_at <= starts_at:
         raise errors.EndBeforeStart("an activity ends after it starts")
+
+
+@dataclass(frozen=True)
+class ActivityDetails:
+    """What residents see of an activity besides its title and times."""
+    place: str | None = None
+    description: str | None = None
+    capacity: int | None = None            # None: no limit
+    signup_opens_at: datetime | None = None
+    signup_closes_at: datetime | None = None   # None: when the activity starts
+    status: str = "published"
+
+
+def check_activity_details(details: ActivityDetails, starts_at: datetime) -> ActivityDetails:
+    place = check_name(details.place, "a place", PLACE_LENGTH_MAX) if details.place is not None else None
+    description = details.description.strip() if details.description is not None else None
+    if description is not None and len(description) > DESCRIPTION_LENGTH_MAX:
+        raise errors.InvalidActivity(f"a description is at most {DESCRIPTION_LENGTH_MAX} characters")
+    if details.capacity is not None and (not isinstance(details.capacity, int)
+                                         or not 1 <= details.capacity <= CAPACITY_MAX):
+        raise errors.InvalidActivity(f"capacity is between 1 and {CAPACITY_MAX} places, or none")
+    if details.status not in NEW_ACTIVITY_STATUSES:
+        raise errors.InvalidActivity(f"a new activity is {' or '.join(NEW_ACTIVITY_STATUSES)}")
+    for moment in (details.signup_opens_at, details.signup_closes_at):
+        if moment is not None and moment.tzinfo is None:
+            raise ledger_errors.InvalidTimestamp("timestamps carry a UTC offset")
+    closes = details.signup_closes_at or starts_at
+    if details.signup_opens_at is not None and details.signup_opens_at >= closes:
+        raise errors.InvalidActivity("sign-up opens before it closes")
+    return ActivityDetails(place or None, description or None, details.capacity,
+                           details.signup_opens_at, details.signup_closes_at, details.status)
+
+
+def signup_open(activity: dict[str, Any], now: datetime) -> bool:
+    opens = activity.get("signup_opens_at")
+    closes = activity.get("signup_closes_at") or activity["starts_at"]
+    return (opens is None or opens <= now) and now < closes
+
+
+def signup_place(activity: dict[str, Any], waitlisted: int) -> str:
+    """Where a new sign-up goes: a seat, the waitlist, or nowhere (activity_full)."""
+    capacity = activity.get("capacity")
+    if capacity is None or activity["confirmed_count"] < capacity:
+        return "confirmed"
+    if waitlisted < WAITLIST_SIZE_MAX:
+        return "waitlisted"
+    raise errors.ActivityFull("every place and the waitlist are taken",
+                              activity_id=activity["id"], capacity=capacity)
+
+
+def points_on_offer(rule: Rule, starts_at: datetime, ends_at: datetime) -> int:
+    """What staying the whole activity earns under the rule in force (before daily caps)."""
+    return award_points(rule, min(activity_minutes(starts_at, ends_at), MINUTES_PER_RECORD_MAX))
 
 
 # attendance ---------------------------------------------------------------------------
