@@ -28,6 +28,7 @@ from api.routes import merchants as merchant_routes
 from api.routes import redemption as redemption_routes
 from api.routes import rewards as reward_routes
 from api.routes import settlements as settlement_routes
+from api.routes import venue as venue_routes
 from api.settings import Settings
 from earning.service import Earning
 from earning.venue import Venue
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         jobs = PeriodicJobs()
         jobs.start("voucher expiry", VOUCHER_EXPIRY_INTERVAL_S, services.vouchers.expire_due)
         jobs.start("checkpoint sealing", settings.seal_interval_s, services.checkpoints.seal_all)
+        jobs.start("activity closing", settings.activity_close_interval_s, services.venue.close_ended)
         try:
             yield
         finally:
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                         *redemption_routes.ROUTES, *earning_routes.ROUTES,
                         *reward_routes.ROUTES, *settlement_routes.ROUTES, *audit_routes.ROUTES,
                         *access_routes.ROUTES, *activity_routes.ROUTES,
+                        *venue_routes.ROUTES,
                         *pages.ROUTES],
         guards=[auditors_read_only],
         dependencies={"principal": Provide(current_principal)},

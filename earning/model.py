@@ -3,15 +3,17 @@ periods, cursors and the attendance CSV format. No I/O here; the database applie
 same formula (migrations/sql/0002_earning.sql, `earning_award_chunk`)."""
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
+import hmac
 import io
 import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from earning import errors
@@ -191,6 +193,97 @@ def signup_place(activity: dict[str, Any], waitlisted: int) -> str:
 def points_on_offer(rule: Rule, starts_at: datetime, ends_at: datetime) -> int:
     """What staying the whole activity earns under the rule in force (before daily caps)."""
     return award_points(rule, min(activity_minutes(starts_at, ends_at), MINUTES_PER_RECORD_MAX))
+
+
+# venue codes: signed, rotating; check-in minutes --------------------------------------
+
+CHECKIN_CODE_STEP_S = 30               # a code rotates this often
+CHECKIN_CODE_STEPS_ACCEPTED = 2        # the current code and the one just before it
+CHECKIN_WINDOW_MARGIN_S = 15 * 60      # codes work from 15 min before the start to 15 min after the end
+CHECKOUT_AFTER_S_MIN = 60              # a second scan sooner than this is the same scan twice
+CLOSE_GRACE_S = 30 * 60                # the background job closes an activity this long after its end
+CHECKIN_CODE_LENGTH_MAX = 100
+CODE_MAC_BYTES = 10
+VENUE_CODE = "PBV1"                    # the desk's code for one activity
+PERSONAL_CODE = "PBP1"                 # a resident's own code
+
+
+@dataclass(frozen=True)
+class SignedCode:
+    kind: str          # VENUE_CODE or PERSONAL_CODE
+    subject_id: int    # the activity or the resident
+    step: int          # which 30-second step it was made for
+    mac: str
+
+
+def code_step(now: datetime) -> int:
+    return int(now.timestamp()) // CHECKIN_CODE_STEP_S
+
+
+def step_ends_at(step: int) -> datetime:
+    return datetime.fromtimestamp((step + 1) * CHECKIN_CODE_STEP_S, timezone.utc)
+
+
+def _mac(secret: bytes, kind: str, subject_id: int, step: int) -> str:
+    digest = hmac.new(secret, f"{kind}:{subject_id}:{step}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:CODE_MAC_BYTES]).decode().rstrip("=")
+
+
+def sign_code(secret: bytes, kind: str, subject_id: int, now: datetime) -> str:
+    step = code_step(now)
+    return f"{kind}.{subject_id}.{step}.{_mac(secret, kind, subject_id, step)}"
+
+
+def parse_code(code: str, kind: str) -> SignedCode:
+    """The parts of a signed code of `kind`; anything else is `checkin_code_invalid`."""
+    parts = code.strip().split(".") if isinstance(code, str) and len(code) <= CHECKIN_CODE_LENGTH_MAX else []
+    if len(parts) != 4 or parts[0] != kind or not parts[1].isdigit() or not parts[2].isdigit():
+        raise errors.CheckinCodeInvalid("this is not a check-in code")
+    return SignedCode(kind, int(parts[1]), int(parts[2]), parts[3])
+
+
+def check_code(secret: bytes, code: SignedCode, now: datetime) -> None:
+    """Forged (`checkin_code_invalid`) or older than the accepted steps (`checkin_code_expired`)."""
+    if not hmac.compare_digest(code.mac, _mac(secret, code.kind, code.subject_id, code.step)):
+        raise errors.CheckinCodeInvalid("this check-in code is not genuine")
+    age = code_step(now) - code.step
+    if not 0 <= age < CHECKIN_CODE_STEPS_ACCEPTED:
+        raise errors.CheckinCodeExpired("this check-in code has expired; scan the current one")
+
+
+def checkin_window(activity: dict[str, Any]) -> tuple[datetime, datetime]:
+    margin = timedelta(seconds=CHECKIN_WINDOW_MARGIN_S)
+    return activity["starts_at"] - margin, activity["ends_at"] + margin
+
+
+def check_in_window(activity: dict[str, Any], now: datetime) -> None:
+    opens, closes = checkin_window(activity)
+    if not opens <= now <= closes:
+        raise errors.CheckinOutsideWindow("check-in is open from 15 minutes before the start to "
+                                          "15 minutes after the end", opens_at=opens.isoformat(),
+                                          closes_at=closes.isoformat())
+
+
+def checkin_action(existing: dict[str, Any] | None, direction: str | None, now: datetime) -> str:
+    """`in` or `out` for a scan; a first scan checks in, a second checks out."""
+    if direction not in (None, "in", "out"):
+        raise ledger_errors.InvalidInput("direction is in or out")
+    if existing is None:
+        if direction == "out":
+            raise errors.NotCheckedIn("check in before checking out")
+        return "in"
+    if existing["checked_out_at"] is not None:
+        raise errors.AlreadyCheckedOut("already checked in and out of this activity")
+    if direction == "in" or (now - existing["checked_in_at"]).total_seconds() < CHECKOUT_AFTER_S_MIN:
+        raise errors.AlreadyCheckedIn("already checked in; scan again when leaving")
+    return "out"
+
+
+def attended_minutes(checked_in_at: datetime, checked_out_at: datetime, starts_at: datetime,
+                     ends_at: datetime) -> int:
+    """Check-out minus check-in, clipped to the activity's time; whole minutes."""
+    stayed = min(checked_out_at, ends_at) - max(checked_in_at, starts_at)
+    return max(int(stayed.total_seconds()) // 60, 0)
 
 
 # attendance ---------------------------------------------------------------------------

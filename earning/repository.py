@@ -353,6 +353,81 @@ async def activities_page(conn: AsyncConnection, realm: str, station_id: int | N
         {"realm": realm, "station": station_id, "after": after_id, "limit": limit}))
 
 
+# the venue -------------------------------------------------------------------------
+
+async def realm_secret(conn: AsyncConnection, realm: str, purpose: str, fresh: bytes) -> bytes:
+    """The realm's secret for `purpose`: `fresh` if this call made it, else the stored one."""
+    await conn.execute(text(
+        "INSERT INTO realm_secrets (realm, purpose, secret) VALUES (:realm, :purpose, :secret) "
+        "ON CONFLICT DO NOTHING"), {"realm": realm, "purpose": purpose, "secret": fresh})
+    return bytes((await conn.execute(text(
+        "SELECT secret FROM realm_secrets WHERE realm = :realm AND purpose = :purpose"),
+        {"realm": realm, "purpose": purpose})).scalar_one())
+
+
+async def share_activity(conn: AsyncConnection, realm: str, activity_id: int) -> dict[str, Any] | None:
+    """The activity's row under a share lock: check-ins go in together, closing waits for them."""
+    return _one((await conn.execute(text(
+        f"SELECT {_ACTIVITY_COLUMNS} FROM activities WHERE realm = :realm AND id = :id FOR SHARE"),
+        {"realm": realm, "id": activity_id})).first())
+
+
+_CHECKIN_COLUMNS = "realm, activity_id, resident_id, checked_in_at, checked_out_at, in_by, out_by"
+
+
+async def lock_checkin(conn: AsyncConnection, realm: str, activity_id: int,
+                       resident_id: int) -> dict[str, Any] | None:
+    return _one((await conn.execute(text(
+        f"SELECT {_CHECKIN_COLUMNS} FROM activity_checkins "
+        "WHERE realm = :realm AND activity_id = :activity AND resident_id = :resident FOR UPDATE"),
+        {"realm": realm, "activity": activity_id, "resident": resident_id})).first())
+
+
+async def insert_checkin(conn: AsyncConnection, realm: str, activity_id: int, resident_id: int,
+                         at: datetime, by: str) -> dict[str, Any] | None:
+    """The check-in, or None when a concurrent scan checked in first."""
+    return _one((await conn.execute(text(
+        "INSERT INTO activity_checkins (realm, activity_id, resident_id, checked_in_at, in_by) "
+        "VALUES (:realm, :activity, :resident, :at, :by) ON CONFLICT DO NOTHING "
+        f"RETURNING {_CHECKIN_COLUMNS}"),
+        {"realm": realm, "activity": activity_id, "resident": resident_id, "at": at, "by": by})).first())
+
+
+async def check_out(conn: AsyncConnection, realm: str, activity_id: int, resident_id: int,
+                    at: datetime, by: str) -> dict[str, Any]:
+    row = (await conn.execute(text(
+        "UPDATE activity_checkins SET checked_out_at = :at, out_by = :by "
+        "WHERE realm = :realm AND activity_id = :activity AND resident_id = :resident "
+        f"RETURNING {_CHECKIN_COLUMNS}"),
+        {"realm": realm, "activity": activity_id, "resident": resident_id, "at": at, "by": by})).one()
+    return dict(row._mapping)
+
+
+async def checkins(conn: AsyncConnection, realm: str, activity_id: int) -> list[dict[str, Any]]:
+    return _all(await conn.execute(text(
+        "SELECT c.resident_id, r.code, r.display_name, c.checked_in_at, c.checked_out_at "
+        "FROM activity_checkins c JOIN residents r ON r.realm = c.realm AND r.id = c.resident_id "
+        "WHERE c.realm = :realm AND c.activity_id = :activity ORDER BY c.checked_in_at, c.resident_id"),
+        {"realm": realm, "activity": activity_id}))
+
+
+async def close_activity(conn: AsyncConnection, realm: str, activity_id: int, at: datetime,
+                         summary: dict[str, Any]) -> None:
+    await conn.execute(text(
+        "UPDATE activities SET status = 'closed', closed_at = :at, close_summary = CAST(:summary AS jsonb) "
+        "WHERE realm = :realm AND id = :id"),
+        {"realm": realm, "id": activity_id, "at": at, "summary": json.dumps(summary, default=str)})
+
+
+async def ended_activities(conn: AsyncConnection, realm: str | None, before: datetime,
+                           limit: int) -> list[dict[str, Any]]:
+    """Published activities that ended before `before` (the background job closes them)."""
+    return _all(await conn.execute(text(
+        f"SELECT {_ACTIVITY_COLUMNS} FROM activities WHERE status = 'published' AND ends_at < :before "
+        "AND (CAST(:realm AS text) IS NULL OR realm = :realm) ORDER BY ends_at LIMIT :limit"),
+        {"realm": realm, "before": before, "limit": limit}))
+
+
 # attendance ------------------------------------------------------------------------
 
 async def award_chunk(conn: AsyncConnection, realm: str, records: list[model.Record],

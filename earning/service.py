@@ -256,31 +256,12 @@ class Earning:
         """Award `(resident_id, minutes)` records for one activity, all in one transaction
         (one statement: the realm's budget is never locked across a round trip),
         idempotent under the key: a retry returns the first results."""
-        model.check_record_count(len(attendees))
-        ledger_model.check_idempotency_key(idempotency_key)
         if activity["starts_at"] > datetime.now(timezone.utc):
             raise errors.ActivityNotStarted("attendance is recorded once the activity has started",
                                             activity_id=activity["id"])
-        realm, activity_id = activity["realm"], activity["id"]
-        records = [model.Record(n, activity_id, resident_id, minutes)
-                   for n, (resident_id, minutes) in enumerate(attendees, start=1)]
-        request_hash = model.attendance_hash(activity_id, records)
-        minutes_max = model.activity_minutes(activity["starts_at"], activity["ends_at"])
-        refused = model.record_errors(records, minutes_max)
-        request = {
-            "realm": realm, "idempotency_key": idempotency_key, "request_hash": request_hash.hex(),
-            "activity_id": activity_id, "created_by": created_by,
-            "records": [{"n": r.n, "activity_id": r.activity_id, "resident_id": r.resident_id,
-                         "minutes": r.minutes} for r in records if r.n not in refused],
-            "refused": [{"n": r.n, "activity_id": r.activity_id, "resident_id": r.resident_id,
-                         "error": refused[r.n]} for r in records if r.n in refused]}
+        request = attendance_request(activity, attendees, created_by, idempotency_key)
         stored = await db.in_one_statement(self.engine, lambda conn: repository.record_attendance(conn, request))
-        if stored["replay"]:
-            return _replay({"request_hash": bytes.fromhex(stored["request_hash"]),
-                            "activity_id": stored["activity_id"], "results": stored["outcome"]}, request_hash)
-        results = stored["outcome"]["results"]
-        require(len(results) == len(records), "one attendance result per record")
-        return Attendance(activity_id, results)
+        return attendance_outcome(activity["id"], request, stored)
 
     async def _award(self, conn: AsyncConnection, realm: str, records: list[model.Record],
                      created_by: str,
@@ -388,6 +369,37 @@ class Earning:
             realm=realm, kind="fund", created_by=created_by, idempotency_key=idempotency_key,
             memo=memo or "budget funding", lines=(ledger_model.Line(funding["id"], -amount),
                                                   ledger_model.Line(budget["id"], amount))))
+
+
+def attendance_request(activity: dict[str, Any], attendees: list[tuple[int, int]], created_by: str,
+                       idempotency_key: str) -> dict[str, Any]:
+    """The one attendance request the database awards (`earning_record_attendance`):
+    records the pure rules accept, and those they refuse with why."""
+    model.check_record_count(len(attendees))
+    ledger_model.check_idempotency_key(idempotency_key)
+    realm, activity_id = activity["realm"], activity["id"]
+    records = [model.Record(n, activity_id, resident_id, minutes)
+               for n, (resident_id, minutes) in enumerate(attendees, start=1)]
+    minutes_max = model.activity_minutes(activity["starts_at"], activity["ends_at"])
+    refused = model.record_errors(records, minutes_max)
+    return {
+        "realm": realm, "idempotency_key": idempotency_key,
+        "request_hash": model.attendance_hash(activity_id, records).hex(),
+        "activity_id": activity_id, "created_by": created_by,
+        "records": [{"n": r.n, "activity_id": r.activity_id, "resident_id": r.resident_id,
+                     "minutes": r.minutes} for r in records if r.n not in refused],
+        "refused": [{"n": r.n, "activity_id": r.activity_id, "resident_id": r.resident_id,
+                     "error": refused[r.n]} for r in records if r.n in refused]}
+
+
+def attendance_outcome(activity_id: int, request: dict[str, Any], stored: dict[str, Any]) -> Attendance:
+    request_hash = bytes.fromhex(request["request_hash"])
+    if stored["replay"]:
+        return _replay({"request_hash": bytes.fromhex(stored["request_hash"]),
+                        "activity_id": stored["activity_id"], "results": stored["outcome"]}, request_hash)
+    results = stored["outcome"]["results"]
+    require(len(results) == len(request["records"]) + len(request["refused"]), "one attendance result per record")
+    return Attendance(activity_id, results)
 
 
 def _with_points(row: dict[str, Any]) -> dict[str, Any]:

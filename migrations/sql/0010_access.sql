@@ -119,6 +119,7 @@ ALTER TABLE activities
         signup_opens_at IS NULL OR signup_closes_at IS NULL OR signup_opens_at < signup_closes_at),
     ADD CONSTRAINT activities_closed_summary CHECK ((status = 'closed') = (closed_at IS NOT NULL));
 CREATE INDEX activities_upcoming ON activities (realm, ends_at) WHERE status = 'published';
+CREATE INDEX activities_to_close ON activities (ends_at) WHERE status = 'published';
 
 -- Status moves forward only: draft -> published -> closed; draft or published -> cancelled.
 CREATE FUNCTION activities_status_forward() RETURNS trigger

@@ -15,7 +15,8 @@ from api.settings import Settings
 @pytest.fixture(scope="session")
 async def client(database_url: str, tmp_path_factory) -> AsyncIterator[AsyncTestClient]:
     # no background sealing: tests seal when they mean to (tests/e2e/test_audit.py covers it)
-    settings = Settings(group_commit_writers=2, data_dir=tmp_path_factory.mktemp("data"), seal_interval_s=0)
+    settings = Settings(group_commit_writers=2, data_dir=tmp_path_factory.mktemp("data"), seal_interval_s=0,
+                        activity_close_interval_s=0)
     app = create_app(settings, database_url=database_url)
     async with AsyncTestClient(app=app) as client:
         yield client
