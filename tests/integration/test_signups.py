@@ -21,8 +21,18 @@ async def future_activity(earning: Earning, realm: str, station_id: int, capacit
                                          model.ActivityDetails(place="村委会", capacity=capacity))
 
 
-async def test_a_hundred_residents_at_once_for_ten_places(engine, ledger, realm):
-    earning, venue = Earning(engine, ledger), Venue(engine)
+@pytest.fixture
+async def small_engine(database_url):
+    """Ten connections (the server is shared): a hundred sign-ups still contend for them."""
+    from ledger import db
+
+    engine = db.app_engine(database_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+async def test_a_hundred_residents_at_once_for_ten_places(engine, small_engine, ledger, realm):
+    earning, venue = Earning(engine, ledger), Venue(small_engine)
     place = await make_place(earning, realm, residents=0, fund=0)
     residents = await earning.register_residents(realm, place.station_id, [f"S{realm}{n:03d}" for n in range(100)])
     activity = await future_activity(earning, realm, place.station_id, capacity=10)
