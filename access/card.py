@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import qrcode
-
 from ledger.fonts import use_cjk_font
+from ledger.qr import qr_png
 
 A6_MM = (105.0, 148.0)
 CARD_QR_MM = 70.0
@@ -28,15 +27,6 @@ class Card:
     station: str | None
     expires_at: datetime
     timezone: str
-
-
-def qr_png(link: str) -> bytes:
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=4)
-    qr.add_data(link)
-    qr.make(fit=True)
-    out = io.BytesIO()
-    qr.make_image().save(out, format="PNG")
-    return out.getvalue()
 
 
 def card_pdf(card: Card) -> bytes:

@@ -218,7 +218,10 @@ class Venue:
         if paid:
             request = attendance_request(activity, paid, by, f"close:{activity['id']}")
             stored = await repository.record_attendance(conn, request)
-            results = attendance_outcome(activity["id"], request, stored).results
+            names = {row["resident_id"]: (row["display_name"], row["code"]) for row in rows}
+            results = [{**result, "display_name": names[result["resident_id"]][0],
+                        "code": names[result["resident_id"]][1]}
+                       for result in attendance_outcome(activity["id"], request, stored).results]
         awarded = [r for r in results if "error" not in r]
         return {"activity_id": activity["id"], "title": activity["title"],
                 "awarded": len(awarded), "points": sum(r["points"] for r in awarded),

@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
 from api.routes.activities import station_activity, venue
 from api.routes.common import Caller, services
 from earning import errors as earning_errors
 from ledger import errors
+from ledger.qr import qr_png
 
 
 class CodeOut(msgspec.Struct):
@@ -74,13 +75,34 @@ async def checkin_code(request: Request, principal: Caller, activity_id: FromPat
     return CodeOut(**await venue(request).venue_code(activity))
 
 
-@get("/v1/residents/{resident_id:int}/checkin-code")
-async def personal_checkin_code(request: Request, principal: Caller, resident_id: FromPath[int]) -> CodeOut:
-    """The resident's own rotating code, for the desk to scan."""
+@get("/v1/activities/{activity_id:int}/checkin-code.png", media_type="image/png")
+async def checkin_code_png(request: Request, principal: Caller, activity_id: FromPath[int]) -> Response[bytes]:
+    """The same code as a QR picture for the desk's screen (a new one on every fetch)."""
+    activity = await station_activity(request, principal, activity_id)
+    return qr_response((await venue(request).venue_code(activity))["code"])
+
+
+async def own_code(request: Request, principal: Caller, resident_id: int) -> dict[str, Any]:
     if principal.role != "resident" or principal.resident_id != resident_id:
         raise errors.Forbidden("only the resident shows its own code")
     resident = await services(request).earning.resident(resident_id)
-    return CodeOut(**await venue(request).personal_code(resident))
+    return await venue(request).personal_code(resident)
+
+
+@get("/v1/residents/{resident_id:int}/checkin-code")
+async def personal_checkin_code(request: Request, principal: Caller, resident_id: FromPath[int]) -> CodeOut:
+    """The resident's own rotating code, for the desk to scan."""
+    return CodeOut(**await own_code(request, principal, resident_id))
+
+
+@get("/v1/residents/{resident_id:int}/checkin-code.png", media_type="image/png")
+async def personal_checkin_code_png(request: Request, principal: Caller,
+                                    resident_id: FromPath[int]) -> Response[bytes]:
+    return qr_response((await own_code(request, principal, resident_id))["code"])
+
+
+def qr_response(code: str) -> Response[bytes]:
+    return Response(qr_png(code), media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
 @post("/v1/checkins", status_code=201)
@@ -124,4 +146,4 @@ async def close_activity(request: Request, principal: Caller, activity_id: FromP
     return msgspec.convert(await venue(request).close(activity, principal.actor), CloseOut)
 
 
-ROUTES = [checkin_code, personal_checkin_code, scan_desk_code, desk_checkin, list_checkins, close_activity]
+ROUTES = [checkin_code, checkin_code_png, personal_checkin_code, personal_checkin_code_png, scan_desk_code, desk_checkin, list_checkins, close_activity]
