@@ -1,9 +1,7 @@
-"""Access's services: enrolments (create, claim), tokens (create, authenticate, list,
+"""Access's services: enrolments (create, claim), tokens (create, look up, admit, list,
 revoke). Each call owns one database transaction. Who may do what is the routes'
-business; here every call checks that what it names exists.
-
-Token look-ups are not cached: a revocation is seen by the very next request in every
-server process (one primary-key probe per request; see bench figures in the README)."""
+business; here every call checks that what it names exists. (The API caches look-ups
+only while it hears every revocation: access/revocations.py.)"""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -57,14 +55,19 @@ class Access:
 
         return token, await db.in_transaction(self.engine, work)
 
-    async def authenticate(self, token: str) -> dict[str, Any]:
-        """The token's record if it may be used now; a device token in use is renewed."""
+    async def lookup(self, token: str) -> dict[str, Any]:
+        """The token's record, revoked or expired or not (`admit` decides)."""
         if not token or len(token) > model.TOKEN_LENGTH_MAX:
             raise errors.TokenUnknown("send Authorization: Bearer <token>")
         found = await db.read(self.engine, lambda conn: repository.find_token_by_hash(
             conn, model.hash_token(token)))
         if found is None:
             raise errors.TokenUnknown("unknown token")
+        return found
+
+    async def admit(self, found: dict[str, Any]) -> dict[str, Any]:
+        """The record if the token may be used now; a device token in use is renewed (at
+        most once a day), and the renewed record returned."""
         if found["revoked_at"] is not None:
             raise errors.TokenRevoked("this token was revoked; sign in again", token_id=found["id"])
         now = self.clock()
@@ -75,7 +78,12 @@ class Access:
             expires = now + timedelta(seconds=self.device_token_lifetime_s)
             await db.in_one_statement(self.engine, lambda conn: repository.renew_token(
                 conn, found["id"], now, expires))
+            return {**found, "expires_at": expires, "last_used_at": now}
         return found
+
+    async def authenticate(self, token: str) -> dict[str, Any]:
+        """Look up and admit, with no cache."""
+        return await self.admit(await self.lookup(token))
 
     async def token(self, token_id: int) -> dict[str, Any]:
         found = await db.read(self.engine, lambda conn: repository.find_token(conn, token_id))

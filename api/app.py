@@ -11,6 +11,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from access.revocations import RevocationListener
 from access.service import Access
 import merchants.audit  # noqa: F401  (registers the merchant checks with the audit)
 import redemption.audit  # noqa: F401  (registers the voucher checks with the audit)
@@ -91,7 +92,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         url = database_url or resolve_database_url(settings.database_url, settings.data_dir)
         services = build_services(url, settings)
         app.state.services = services
-        app.state.authenticator = Authenticator(services.access)
+        listener = RevocationListener(url)
+        await listener.start()
+        app.state.authenticator = Authenticator(services.access, listener)
         jobs = PeriodicJobs()
         jobs.start("voucher expiry", VOUCHER_EXPIRY_INTERVAL_S, services.vouchers.expire_due)
         jobs.start("checkpoint sealing", settings.seal_interval_s, services.checkpoints.seal_all)
@@ -100,6 +103,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             yield
         finally:
             await jobs.stop()
+            await listener.stop()
             await services.close()
 
     return Litestar(

@@ -2,8 +2,10 @@
 themselves (enrolment, expiry, revocation) live in `access`; this module turns a bearer
 header into a `Principal` for the routes.
 
-Look-ups are not cached: a revoked token answers 401 `token_revoked` on the very next
-request, in every server process.
+Look-ups are cached in process only while the revocation listener is connected, and the
+cache is emptied on every revocation notice: a revoked token answers 401 `token_revoked`
+at once in every server process (access/revocations.py). Expiry is checked on every
+request, cached or not.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from access import model as access_model
+from access.revocations import RevocationListener
 from access.service import Access
 from ledger import errors
 
@@ -64,14 +67,41 @@ def principal_of(record: dict[str, Any]) -> Principal:
                      resident_id=record["resident_id"])
 
 
-class Authenticator:
-    """Bearer header -> Principal, through `Access.authenticate` (no cache)."""
+TOKEN_CACHE_SIZE_MAX = 10_000
 
-    def __init__(self, access: Access) -> None:
+
+class Authenticator:
+    """Bearer header -> Principal. Without a listener (or while it is disconnected) every
+    request looks its token up."""
+
+    def __init__(self, access: Access, listener: RevocationListener | None = None) -> None:
         self._access = access
+        self._listener = listener
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._generation = -1
+
+    def _caching(self) -> bool:
+        if self._listener is None or not self._listener.live:
+            return False
+        if self._generation != self._listener.generation:   # a revocation, or a reconnection
+            self._cache.clear()
+            self._generation = self._listener.generation
+        return True
 
     async def principal(self, authorization: str | None) -> Principal:
-        return principal_of(await self._access.authenticate(_bearer(authorization)))
+        token = _bearer(authorization)
+        record = self._cache.get(token) if self._caching() else None
+        if record is None:
+            generation = self._listener.generation if self._listener else None
+            record = await self._access.lookup(token)
+            if self._caching() and generation == self._generation:  # nothing revoked meanwhile
+                if len(self._cache) >= TOKEN_CACHE_SIZE_MAX:
+                    self._cache.clear()
+                self._cache[token] = record
+        admitted = await self._access.admit(record)
+        if admitted is not record and self._caching():
+            self._cache[token] = admitted                          # renewed
+        return principal_of(admitted)
 
 
 def _bearer(authorization: str | None) -> str:

@@ -25,6 +25,18 @@ END $$;
 CREATE TRIGGER api_tokens_revoke_once BEFORE UPDATE ON api_tokens
     FOR EACH ROW EXECUTE FUNCTION api_tokens_revoke_once();
 
+-- Every server process LISTENs on this channel and empties its token cache on a notice
+-- (sent at COMMIT, whoever revoked: the API, the CLI, or SQL by hand).
+CREATE FUNCTION api_tokens_notify_revoked() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('pb_token_revoked', NEW.id::text);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER api_tokens_notify_revoked AFTER UPDATE OF revoked_at ON api_tokens
+    FOR EACH ROW WHEN (OLD.revoked_at IS DISTINCT FROM NEW.revoked_at)
+    EXECUTE FUNCTION api_tokens_notify_revoked();
+
 GRANT UPDATE (expires_at, last_used_at, revoked_by) ON api_tokens TO pointsbank_app;
 
 -- Enrolment codes: a selector (public, unique) and a secret; only the hash of the
