@@ -1,10 +1,13 @@
 """Hearing revocations: a dedicated connection LISTENs on the channel the database
-notifies when a token is revoked (trigger `api_tokens_notify_revoked`). Each notice, and
-each loss or gain of the connection, bumps `generation`; a token cache clears itself when
-the generation moves and does not cache at all while `live` is False. So a revoked token
-is refused by every server process as soon as the notice arrives (it is sent at COMMIT,
-before the revoking request even answers), and never served from a cache that could
-have missed it.
+notifies when a token is revoked (trigger `api_tokens_notify_revoked`, at COMMIT). Each
+notice, and each loss or gain of the connection, bumps `generation`; a token cache
+empties itself when the generation moves and does not cache at all while `live` is
+False.
+
+`drain()` reads whatever the connection's socket already holds, without blocking; the
+event loop calls it when the socket is readable, and the cache calls it before every hit,
+so a notice that has reached this machine is never overtaken by a request served from
+the cache. (The process that revokes also empties its own cache at once.)
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import asyncio
 import logging
 
 import psycopg
+from psycopg import pq
 
 CHANNEL = "pb_token_revoked"
 RECONNECT_PAUSE_S_MIN = 0.5
@@ -24,37 +28,73 @@ class RevocationListener:
     def __init__(self, database_url: str) -> None:
         self._url = database_url
         self._task: asyncio.Task[None] | None = None
+        self._conn: psycopg.AsyncConnection | None = None
+        self._lost = asyncio.Event()
         self.live = False
         self.generation = 0
 
-    def _moved(self, live: bool) -> None:
+    def moved(self, live: bool) -> None:
+        """Something may have been revoked (or the listener came or went): caches empty."""
         self.generation += 1
         self.live = live
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen(), name="token revocations")
+        self._task = asyncio.create_task(self._keep_listening(), name="token revocations")
 
     async def stop(self) -> None:
-        self._moved(False)
+        self.moved(False)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
-    async def _listen(self) -> None:
+    def drain(self) -> None:
+        """Take every notice the socket holds now; never blocks."""
+        conn = self._conn
+        if conn is None:
+            return
+        heard = False
+        try:
+            conn.pgconn.consume_input()
+            while conn.pgconn.notifies() is not None:
+                heard = True
+            broken = conn.pgconn.status != pq.ConnStatus.OK
+        except Exception:   # psycopg raises on a connection that is gone
+            broken = True
+        if broken:
+            self._conn = None
+            self.moved(False)
+            self._lost.set()
+        elif heard:
+            self.moved(True)
+
+    async def _keep_listening(self) -> None:
         pause = RECONNECT_PAUSE_S_MIN
+        loop = asyncio.get_running_loop()
         while True:
+            conn = None
             try:
-                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
-                    self._moved(True)
-                    pause = RECONNECT_PAUSE_S_MIN
-                    async for _ in conn.notifies():
-                        self._moved(True)
+                conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+                await conn.execute(f"LISTEN {CHANNEL}")
+                self._lost.clear()
+                self._conn = conn
+                loop.add_reader(conn.pgconn.socket, self.drain)
+                self.moved(True)
+                pause = RECONNECT_PAUSE_S_MIN
+                await self._lost.wait()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the cache is off until the connection is back
-                log.warning("token revocation listener lost its connection (%s); not caching tokens", exc)
-            self._moved(False)
+                log.warning("token revocation listener: %s; not caching tokens", exc)
+            finally:
+                self._conn = None
+                if conn is not None:
+                    try:
+                        loop.remove_reader(conn.pgconn.socket)
+                    except Exception:
+                        pass
+                    await conn.close()
+            log.warning("token revocation listener disconnected; not caching tokens until it is back")
+            self.moved(False)
             await asyncio.sleep(pause)
             pause = min(pause * 2, RECONNECT_PAUSE_S_MAX)

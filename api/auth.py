@@ -80,8 +80,18 @@ class Authenticator:
         self._cache: dict[str, dict[str, Any]] = {}
         self._generation = -1
 
+    def revoked(self) -> None:
+        """This process revoked a token: forget what is cached at once (and let no look-up
+        under way cache what it read before)."""
+        self._cache.clear()
+        if self._listener is not None:
+            self._listener.moved(self._listener.live)
+
     def _caching(self) -> bool:
-        if self._listener is None or not self._listener.live:
+        if self._listener is None:
+            return False
+        self._listener.drain()
+        if not self._listener.live:
             return False
         if self._generation != self._listener.generation:   # a revocation, or a reconnection
             self._cache.clear()

@@ -212,7 +212,9 @@ def check_can_revoke(principal: Caller, token: dict[str, Any]) -> None:
 async def revoke_token(request: Request, principal: Caller, token_id: FromPath[int]) -> TokenOut:
     found = await access(request).token(token_id)
     check_can_revoke(principal, found)
-    return token_out(await access(request).revoke(token_id, principal.actor))
+    revoked = await access(request).revoke(token_id, principal.actor)
+    request.app.state.authenticator.revoked()   # other processes hear it from the database
+    return token_out(revoked)
 
 
 ROUTES = [create_enrolment, enrolment_card, claim_enrolment, list_tokens, revoke_token]
