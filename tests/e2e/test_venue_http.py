@@ -110,3 +110,23 @@ async def test_no_code_outside_the_window(client, venue_site):
         seconds=model.CHECKIN_WINDOW_MARGIN_S + 1)
     answer = await client.get(f"/v1/activities/{site['activity']['id']}/checkin-code", headers=site["organizer"])
     assert answer.status_code == 422 and answer.json()["code"] == "checkin_outside_window"
+
+
+async def test_the_code_pictures_and_who_may_see_them(client, tokens, venue_site):
+    site, activity = venue_site, venue_site["activity"]
+    desk_png = f"/v1/activities/{activity['id']}/checkin-code.png"
+    answer = await client.get(desk_png, headers=site["organizer"])
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
+    assert answer.content.startswith(b"\x89PNG")
+    assert (await client.get(desk_png, headers=tokens.admin)).status_code == 200
+    for headers in (site["other_organizer"], site["resident"], tokens.auditor, tokens.other_realm_admin):
+        assert (await client.get(desk_png, headers=headers)).status_code == 403
+    mine = f"/v1/residents/{site['residents'][0]['id']}/checkin-code.png"
+    assert (await client.get(mine, headers=site["resident"])).status_code == 200
+    for headers in (site["neighbour"], site["organizer"], tokens.admin, tokens.auditor):
+        assert (await client.get(mine, headers=headers)).status_code == 403
+    activities = f"/v1/residents/{site['residents'][0]['id']}/activities"
+    assert (await client.get(activities, headers=site["organizer"])).status_code == 200
+    assert (await client.get(activities, headers=tokens.auditor)).status_code == 200
+    for headers in (site["other_organizer"], site["neighbour"], tokens.merchant, tokens.other_realm_admin):
+        assert (await client.get(activities, headers=headers)).status_code == 403
