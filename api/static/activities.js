@@ -193,6 +193,7 @@
   $("upcoming-more").addEventListener("click", function () { loadUpcoming(true); });
   $("filter-type").addEventListener("change", function () { loadUpcoming(false); });
   $("filter-date").addEventListener("change", function () { loadUpcoming(false); });
+  document.addEventListener("pb:language", function () { if (me) reload(); });
 
   PB.onSignIn(function (identity) {
     PB.api("/v1/residents/" + identity.resident_id).then(function (resident) {

@@ -383,6 +383,7 @@
   });
   $("desk-scan").addEventListener("click", deskScan);
   $("desk-close").addEventListener("click", closeDesk);
+  document.addEventListener("pb:language", function () { if (who && who.realm) loadActivities(); });
   $("csv-file").addEventListener("change", function () {
     if (this.files.length) upload(this.files[0]);
   });
