@@ -1,13 +1,13 @@
-"""Hearing revocations: a dedicated connection LISTENs on the channel the database
-notifies when a token is revoked (trigger `api_tokens_notify_revoked`, at COMMIT). Each
-notice, and each loss or gain of the connection, bumps `generation`; a token cache
-empties itself when the generation moves and does not cache at all while `live` is
-False.
+"""Hearing revocations, so that a token cache is never behind one.
 
-`drain()` reads whatever the connection's socket already holds, without blocking; the
-event loop calls it when the socket is readable, and the cache calls it before every hit,
-so a notice that has reached this machine is never overtaken by a request served from
-the cache. (The process that revokes also empties its own cache at once.)
+A dedicated connection LISTENs on the channel the database notifies when a token is
+revoked (trigger `api_tokens_notify_revoked`, at COMMIT). Before a request may use the
+cache, it waits for `synced()`: a round trip on that connection that started after the
+request arrived. PostgreSQL sends a listening session its pending notices before it
+answers a later query, so every revocation committed before the request arrived has
+been heard by then (it bumps `generation`, and the cache empties). Concurrent requests
+share one round trip (like group commit), which costs far less than a look-up each.
+While the connection is down, `synced()` answers False and nothing is cached.
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import asyncio
 import logging
 
 import psycopg
-from psycopg import pq
 
 CHANNEL = "pb_token_revoked"
 RECONNECT_PAUSE_S_MIN = 0.5
@@ -28,8 +27,8 @@ class RevocationListener:
     def __init__(self, database_url: str) -> None:
         self._url = database_url
         self._task: asyncio.Task[None] | None = None
-        self._conn: psycopg.AsyncConnection | None = None
-        self._lost = asyncio.Event()
+        self._waiters: list[asyncio.Future[None]] = []
+        self._wanted = asyncio.Event()
         self.live = False
         self.generation = 0
 
@@ -47,54 +46,45 @@ class RevocationListener:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        self._release(False)
 
-    def drain(self) -> None:
-        """Take every notice the socket holds now; never blocks."""
-        conn = self._conn
-        if conn is None:
-            return
-        heard = False
-        try:
-            conn.pgconn.consume_input()
-            while conn.pgconn.notifies() is not None:
-                heard = True
-            broken = conn.pgconn.status != pq.ConnStatus.OK
-        except Exception:   # psycopg raises on a connection that is gone
-            broken = True
-        if broken:
-            self._conn = None
-            self.moved(False)
-            self._lost.set()
-        elif heard:
-            self.moved(True)
+    async def synced(self) -> bool:
+        """True once every revocation committed before this call has been heard; False
+        when that cannot be known (the listener is down): then do not use a cache."""
+        if not self.live:
+            return False
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._wanted.set()
+        return await waiter
+
+    def _release(self, heard_all: bool, waiters: list[asyncio.Future[bool]] | None = None) -> None:
+        if waiters is None:
+            waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(heard_all)
 
     async def _keep_listening(self) -> None:
         pause = RECONNECT_PAUSE_S_MIN
-        loop = asyncio.get_running_loop()
         while True:
-            conn = None
             try:
-                conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
-                await conn.execute(f"LISTEN {CHANNEL}")
-                self._lost.clear()
-                self._conn = conn
-                loop.add_reader(conn.pgconn.socket, self.drain)
-                self.moved(True)
-                pause = RECONNECT_PAUSE_S_MIN
-                await self._lost.wait()
+                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
+                    conn.add_notify_handler(lambda _notice: self.moved(True))
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self.moved(True)
+                    pause = RECONNECT_PAUSE_S_MIN
+                    while True:
+                        await self._wanted.wait()
+                        self._wanted.clear()
+                        waiters, self._waiters = self._waiters, []   # later arrivals wait for the next trip
+                        await conn.execute("SELECT 1")                # notices before it are handled first
+                        self._release(True, waiters)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # the cache is off until the connection is back
+            except Exception as exc:  # no cache until the connection is back
                 log.warning("token revocation listener: %s; not caching tokens", exc)
-            finally:
-                self._conn = None
-                if conn is not None:
-                    try:
-                        loop.remove_reader(conn.pgconn.socket)
-                    except Exception:
-                        pass
-                    await conn.close()
-            log.warning("token revocation listener disconnected; not caching tokens until it is back")
             self.moved(False)
+            self._release(False)
             await asyncio.sleep(pause)
             pause = min(pause * 2, RECONNECT_PAUSE_S_MAX)

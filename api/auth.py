@@ -2,10 +2,11 @@
 themselves (enrolment, expiry, revocation) live in `access`; this module turns a bearer
 header into a `Principal` for the routes.
 
-Look-ups are cached in process only while the revocation listener is connected, and the
-cache is emptied on every revocation notice: a revoked token answers 401 `token_revoked`
-at once in every server process (access/revocations.py). Expiry is checked on every
-request, cached or not.
+Look-ups are cached in process, but a request uses the cache only after the revocation
+listener has heard every revocation committed before the request arrived (one shared
+round trip on the listening connection; none while it is down), and the cache empties on
+every notice: a revoked token answers 401 `token_revoked` at once in every server
+process (access/revocations.py). Expiry is checked on every request.
 """
 from __future__ import annotations
 
@@ -87,11 +88,10 @@ class Authenticator:
         if self._listener is not None:
             self._listener.moved(self._listener.live)
 
-    def _caching(self) -> bool:
-        if self._listener is None:
-            return False
-        self._listener.drain()
-        if not self._listener.live:
+    async def _caching(self) -> bool:
+        """Whether the cache may answer now: the listener has heard every revocation
+        committed before this moment (and the cache was emptied for any)."""
+        if self._listener is None or not await self._listener.synced():
             return False
         if self._generation != self._listener.generation:   # a revocation, or a reconnection
             self._cache.clear()
@@ -100,16 +100,17 @@ class Authenticator:
 
     async def principal(self, authorization: str | None) -> Principal:
         token = _bearer(authorization)
-        record = self._cache.get(token) if self._caching() else None
+        caching = await self._caching()
+        record = self._cache.get(token) if caching else None
         if record is None:
-            generation = self._listener.generation if self._listener else None
+            generation = self._generation
             record = await self._access.lookup(token)
-            if self._caching() and generation == self._generation:  # nothing revoked meanwhile
-                if len(self._cache) >= TOKEN_CACHE_SIZE_MAX:
+            if caching and self._listener is not None and generation == self._listener.generation:
+                if len(self._cache) >= TOKEN_CACHE_SIZE_MAX:   # nothing was revoked meanwhile
                     self._cache.clear()
                 self._cache[token] = record
         admitted = await self._access.admit(record)
-        if admitted is not record and self._caching():
+        if admitted is not record and token in self._cache:
             self._cache[token] = admitted                          # renewed
         return principal_of(admitted)
 
