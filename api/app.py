@@ -15,6 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from access.revocations import RevocationListener
+from access.service import Access
 import merchants.audit  # noqa: F401  (registers the merchant checks with the audit)
 import redemption.audit  # noqa: F401  (registers the voucher checks with the audit)
 from api import pages
@@ -24,6 +26,8 @@ from api.database import resolve_database_url
 from api.decoding import CheckedRequest, check_parameters
 from api.errors import EXCEPTION_HANDLERS
 from api.limits import Limits, per_address
+from api.routes import access as access_routes
+from api.routes import activities as activity_routes
 from api.routes import audit as audit_routes
 from api.routes import earning as earning_routes
 from api.routes import history as history_routes
@@ -32,8 +36,10 @@ from api.routes import merchants as merchant_routes
 from api.routes import redemption as redemption_routes
 from api.routes import rewards as reward_routes
 from api.routes import settlements as settlement_routes
+from api.routes import venue as venue_routes
 from api.settings import Settings
 from earning.service import Earning
+from earning.venue import Venue
 from ledger import db
 from ledger.checkpoints import Checkpoints
 from ledger.group_commit import GroupCommit
@@ -58,6 +64,8 @@ class Services:
     catalogue: Catalogue
     settlements: Settlements
     checkpoints: Checkpoints
+    access: Access
+    venue: Venue
 
     async def close(self) -> None:
         await self.vouchers.close()
@@ -78,7 +86,8 @@ def build_services(database_url: str, settings: Settings) -> Services:
                     vouchers=Vouchers(engine, ledger, keys, capture_writers=settings.group_commit_writers,
                                       capture_queue_max=settings.group_commit_queue_max),
                     catalogue=Catalogue(engine), settlements=Settlements(engine, ledger, keys),
-                    checkpoints=Checkpoints(engine, keys))
+                    checkpoints=Checkpoints(engine, keys),
+                    access=Access(engine, settings.device_token_lifetime_s), venue=Venue(engine))
 
 
 class Health(msgspec.Struct):
@@ -109,21 +118,27 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         url = database_url or resolve_database_url(settings.database_url, settings.data_dir)
         services = build_services(url, settings)
         app.state.services = services
-        app.state.authenticator = Authenticator(services.engine)
+        listener = RevocationListener(url)
+        await listener.start()
+        app.state.authenticator = Authenticator(services.access, listener)
         app.state.limits = Limits.from_settings(settings)
         jobs = PeriodicJobs()
         jobs.start("voucher expiry", VOUCHER_EXPIRY_INTERVAL_S, services.vouchers.expire_due)
         jobs.start("checkpoint sealing", settings.seal_interval_s, services.checkpoints.seal_periodically)
+        jobs.start("activity closing", settings.activity_close_interval_s, services.venue.close_ended)
         try:
             yield
         finally:
             await jobs.stop()
+            await listener.stop()
             await services.close()
 
     return Litestar(
         route_handlers=[healthz, *ledger_routes.ROUTES, *merchant_routes.ROUTES,
                         *redemption_routes.ROUTES, *earning_routes.ROUTES, *history_routes.ROUTES,
                         *reward_routes.ROUTES, *settlement_routes.ROUTES, *audit_routes.ROUTES,
+                        *access_routes.ROUTES, *activity_routes.ROUTES,
+                        *venue_routes.ROUTES,
                         *pages.ROUTES],
         guards=[auditors_read_only],
         request_class=CheckedRequest,

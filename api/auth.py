@@ -1,42 +1,27 @@
-"""Bearer tokens: random, shown once, stored as SHA-256; roles with scopes.
+"""Bearer tokens: random, shown once, stored as SHA-256; roles with scopes. The tokens
+themselves (enrolment, expiry, revocation) live in `access`; this module turns a bearer
+header into a `Principal` for the routes.
 
-Token look-ups are cached in process for `TOKEN_CACHE_TTL_S`, so a revoked token stops
-working within that time.
+Look-ups are cached in process, but a request uses the cache only after the revocation
+listener has heard every revocation committed before the request arrived (one shared
+round trip on the listening connection; none while it is down), and the cache empties on
+every notice: a revoked token answers 401 `token_revoked` at once in every server
+process (access/revocations.py). Expiry is checked on every request.
 """
 from __future__ import annotations
 
-import hashlib
-import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
-from sqlalchemy import BigInteger, Column, DateTime, LargeBinary, MetaData, Table, Text, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger import db, errors, model
+from access import model as access_model
+from access.revocations import RevocationListener
+from access.service import Access
+from ledger import errors
 
-ROLES = ("admin", "organizer", "merchant", "auditor", "resident")
-TOKEN_PREFIX = "pb_"
-TOKEN_BYTES = 32
-TOKEN_LENGTH_MAX = 100
-TOKEN_CACHE_TTL_S = 30.0
-TOKEN_CACHE_SIZE_MAX = 10_000
-
-api_tokens = Table(
-    "api_tokens", MetaData(),
-    Column("id", BigInteger, primary_key=True),
-    Column("token_hash", LargeBinary),
-    Column("role", Text),
-    Column("realm", Text),
-    Column("station_id", BigInteger),
-    Column("merchant_id", BigInteger),
-    Column("resident_id", BigInteger),
-    Column("label", Text),
-    Column("created_at", DateTime(timezone=True)),
-    Column("revoked_at", DateTime(timezone=True)),
-)
+ROLES = access_model.ROLES
 
 
 @dataclass(frozen=True)
@@ -85,58 +70,69 @@ class Principal:
         self.require_station(realm, station_id)
 
 
-def hash_token(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
-def new_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
-
-
 async def create_token(engine: AsyncEngine, role: str, realm: str | None = None,
                        station_id: int | None = None, merchant_id: int | None = None,
-                       resident_id: int | None = None, label: str | None = None) -> str:
-    """Store a new token's hash and return the token itself (shown once, never stored)."""
-    if role not in ROLES:
-        raise errors.InvalidInput(f"role is one of {', '.join(ROLES)}")
-    if realm is not None:
-        model.check_realm_code(realm)
-    if role != "admin" and realm is None:
-        raise errors.InvalidInput(f"a {role} token needs a realm")
-    if role == "merchant" and merchant_id is None:
-        raise errors.InvalidInput("a merchant token needs a merchant")
-    if role == "resident" and resident_id is None:
-        raise errors.InvalidInput("a resident token needs a resident")
-    token = new_token()
-
-    async def work(conn: AsyncConnection) -> None:
-        await conn.execute(insert(api_tokens).values(
-            token_hash=hash_token(token), role=role, realm=realm, station_id=station_id,
-            merchant_id=merchant_id, resident_id=resident_id, label=label))
-
-    await db.in_transaction(engine, work)
+                       resident_id: int | None = None, label: str | None = None,
+                       check_holder: bool = True) -> str:
+    """Store a new token's hash and return the token itself (shown once, never stored).
+    The resident, merchant or station it names must exist unless `check_holder` is off
+    (tests that need a token for an account without a registered person)."""
+    holder = access_model.Holder(role, realm, station_id, merchant_id, resident_id)
+    token, _ = await Access(engine).create_token(holder, label, check_holder=check_holder)
     return token
 
 
+def principal_of(record: dict[str, Any]) -> Principal:
+    return Principal(token_id=record["id"], role=record["role"], realm=record["realm"],
+                     station_id=record["station_id"], merchant_id=record["merchant_id"],
+                     resident_id=record["resident_id"])
+
+
+TOKEN_CACHE_SIZE_MAX = 10_000
+
+
 class Authenticator:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._cache: dict[bytes, tuple[float, Principal | None]] = {}
+    """Bearer header -> Principal. Without a listener (or while it is disconnected) every
+    request looks its token up."""
+
+    def __init__(self, access: Access, listener: RevocationListener | None = None) -> None:
+        self._access = access
+        self._listener = listener
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._generation = -1
+
+    def revoked(self) -> None:
+        """This process revoked a token: forget what is cached at once (and let no look-up
+        under way cache what it read before)."""
+        self._cache.clear()
+        if self._listener is not None:
+            self._listener.moved(self._listener.live)
+
+    async def _caching(self) -> bool:
+        """Whether the cache may answer now: the listener has heard every revocation
+        committed before this moment (and the cache was emptied for any)."""
+        if self._listener is None or not await self._listener.synced():
+            return False
+        if self._generation != self._listener.generation:   # a revocation, or a reconnection
+            self._cache.clear()
+            self._generation = self._listener.generation
+        return True
 
     async def principal(self, authorization: str | None) -> Principal:
         token = _bearer(authorization)
-        digest = hash_token(token)
-        now = time.monotonic()
-        cached = self._cache.get(digest)
-        if cached is None or cached[0] < now:
-            found = await db.read(self._engine, lambda conn: _find(conn, digest))
-            if len(self._cache) >= TOKEN_CACHE_SIZE_MAX:
-                self._cache.clear()
-            cached = (now + TOKEN_CACHE_TTL_S, found)
-            self._cache[digest] = cached
-        if cached[1] is None:
-            raise errors.Unauthorized("unknown or revoked token")
-        return cached[1]
+        caching = await self._caching()
+        record = self._cache.get(token) if caching else None
+        if record is None:
+            generation = self._generation
+            record = await self._access.lookup(token)
+            if caching and self._listener is not None and generation == self._listener.generation:
+                if len(self._cache) >= TOKEN_CACHE_SIZE_MAX:   # nothing was revoked meanwhile
+                    self._cache.clear()
+                self._cache[token] = record
+        admitted = await self._access.admit(record)
+        if admitted is not record and token in self._cache:
+            self._cache[token] = admitted                          # renewed
+        return principal_of(admitted)
 
 
 def _bearer(authorization: str | None) -> str:
@@ -144,18 +140,9 @@ def _bearer(authorization: str | None) -> str:
         raise errors.Unauthorized("send Authorization: Bearer <token>")
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > TOKEN_LENGTH_MAX:
+    if scheme.lower() != "bearer" or not token or len(token) > access_model.TOKEN_LENGTH_MAX:
         raise errors.Unauthorized("send Authorization: Bearer <token>")
     return token
-
-
-async def _find(conn: AsyncConnection, digest: bytes) -> Principal | None:
-    row = (await conn.execute(select(api_tokens).where(
-        api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None)))).first()
-    if row is None:
-        return None
-    return Principal(token_id=row.id, role=row.role, realm=row.realm, station_id=row.station_id,
-                     merchant_id=row.merchant_id, resident_id=row.resident_id)
 
 
 async def current_principal(request: Request[Any, Any, Any]) -> Principal:

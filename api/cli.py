@@ -103,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--resident", type=int, help="resident id (resident role)")
     create.add_argument("--label", help="a note on who holds the token (shown in listings)")
     create.set_defaults(command=cmd_tokens_create)
+    listing = tokens.add_parser("list", help="list tokens (newest first), never their secrets")
+    listing.add_argument("--realm", help="6-digit realm code (default: every realm)")
+    listing.add_argument("--resident", type=int, help="only this resident's tokens")
+    listing.add_argument("--active", action="store_true", help="only tokens that still work")
+    listing.add_argument("--limit", type=int, default=100)
+    listing.set_defaults(command=cmd_tokens_list)
+    revoke = tokens.add_parser("revoke", help="revoke a token at once, in every server process")
+    revoke.add_argument("token_id", type=int)
+    revoke.set_defaults(command=cmd_tokens_revoke)
 
     vouchers = commands.add_parser("vouchers", help="vouchers").add_subparsers(required=True, metavar="ACTION")
     vouchers.add_parser("expire", help="release every expired voucher to its resident").set_defaults(
@@ -224,15 +233,40 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tokens_create(args: argparse.Namespace, settings: Settings) -> int:
-    from api.auth import create_token
+    """Bootstrap (the first admin) and scripts; a token for a resident, merchant or
+    station that does not exist is refused."""
+    from access.model import Holder
+
+    holder = Holder(args.role, args.realm, args.station, args.merchant, args.resident)
 
     async def work(services: Any) -> str:
         await check_token_scope(services, args)
-        return await create_token(services.engine, args.role, args.realm, station_id=args.station,
-                                  merchant_id=args.merchant, resident_id=args.resident,
-                                  label=args.label)
+        token, _ = await services.access.create_token(holder, args.label)
+        return token
 
     print(run_with_services(settings, work))
+    return 0
+
+
+def cmd_tokens_list(args: argparse.Namespace, settings: Settings) -> int:
+    scope = {"realm": args.realm, "resident_id": args.resident, "active": args.active}
+    page = run_with_services(settings, lambda services: services.access.tokens(scope, None, args.limit))
+    for row in page["items"]:
+        state = ("revoked " + row["revoked_at"].isoformat(timespec="seconds") if row["revoked_at"]
+                 else "expires " + row["expires_at"].isoformat(timespec="seconds") if row["expires_at"]
+                 else "no expiry")
+        holder = " ".join(f"{name}={row[key]}" for name, key in (
+            ("realm", "realm"), ("station", "station_id"), ("merchant", "merchant_id"),
+            ("resident", "resident_id")) if row[key] is not None)
+        print(f"{row['id']:>8} {row['kind']:<6} {row['role']:<9} {holder:<40} {state}  {row['label'] or ''}")
+    if not page["items"]:
+        print("no tokens", file=sys.stderr)
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    revoked = run_with_services(settings, lambda services: services.access.revoke(args.token_id, "cli"))
+    print(f"token {revoked['id']} revoked at {revoked['revoked_at'].isoformat(timespec='seconds')}")
     return 0
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from access.model import Holder
 from api.app import Services
 from api.auth import create_token
+from earning.model import ActivityDetails
 from ledger import errors, model
 
 DEMO_REALM = "430104"
@@ -32,6 +34,7 @@ DEMO_CATALOGUE = {
     "莲花镇助农店": [("本地土鸡蛋 30枚", 80, "agri", 15), ("有机青菜 2kg", 40, "civic", None)],
     "岳麓社区卫生服务中心": [("优先预约体检", 50, "civic", 10)],
 }
+DEMO_UPCOMING = ("文明餐桌宣讲", "桃子湖社区居委会二楼", "光盘行动、公筷公勺；现场有小测验。")
 DEMO_RATE_FEN_PER_POINT = 10   # 1 point = 0.10 yuan
 DEMO_SETTLED_ITEM = ("岳麓供销超市", "洗衣粉")   # a resident takes it and the shop redeems it, then settles
 
@@ -74,11 +77,30 @@ async def load_demo(services: Services) -> dict[str, Any]:
         "resident": await create_token(engine, "resident", DEMO_REALM, resident_id=first_resident,
                                        label="demo resident"),
     }
+    upcoming = await _demo_upcoming(services, stations["urban"]["id"])
+    cards = {role: (await services.access.create_enrolment(holder, "demo", f"demo {role} card"))["code"]
+             for role, holder in (("organizer", Holder("organizer", DEMO_REALM, station_id=stations["urban"]["id"])),
+                                  ("resident", Holder("resident", DEMO_REALM, resident_id=first_resident)))}
     await services.checkpoints.seal(DEMO_REALM)  # auditors find a signed head at once
     return {"realm": DEMO_REALM, "realm_name": DEMO_REALM_NAME, "accounts": accounts,
             "residents": residents, "merchants": merchants, "settlements": settlements, "tokens": tokens,
             "stations": {setting: station["id"] for setting, station in stations.items()},
-            "activities": activities}
+            "activities": activities, "upcoming_activity": upcoming, "cards": cards}
+
+
+async def _demo_upcoming(services: Services, station_id: int) -> int:
+    """One activity to come (tomorrow), for the residents' page and the organizer's desk."""
+    listed = await services.earning.upcoming({"realm": DEMO_REALM, "statuses": ("published",),
+                                              "ended_since": datetime.now(timezone.utc),
+                                              "only_station": station_id}, None, None)
+    found = next((a for a in listed.items if a["title"] == DEMO_UPCOMING[0]), None)
+    if found is not None:
+        return found["id"]
+    starts = (datetime.now(timezone.utc) + timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
+    made = await services.earning.create_activity(
+        DEMO_REALM, "talk", station_id, DEMO_UPCOMING[0], starts, starts + timedelta(hours=2), "demo",
+        ActivityDetails(place=DEMO_UPCOMING[1], capacity=30, description=DEMO_UPCOMING[2]))
+    return made["id"]
 
 
 async def _load_catalogue_and_settlement(services: Services, merchants: dict[int, Any],
@@ -190,5 +212,8 @@ def describe(demo: dict[str, Any]) -> str:
               f"{s['status']}  {s['statement_pdf']}" for s in demo.get("settlements", [])]
     lines += ["", "Tokens (shown once; send as Authorization: Bearer <token>):"]
     lines += [f"  {role:<10} {token}" for role, token in demo["tokens"].items()]
-    lines += ["", "Web pages (paste a token there): /app/resident, /app/merchant, /app/audit"]
+    lines += ["", f"Coming up: activity {demo['upcoming_activity']} {DEMO_UPCOMING[0]}"]
+    lines += ["", "Sign-in cards (one-time; open the link, or type the code on any page's sign-in):"]
+    lines += [f"  {role:<10} {code}  /app/enrol#code={code}" for role, code in demo["cards"].items()]
+    lines += ["", "Web pages: /app/ (/app/activities, /app/organizer, /app/resident, /app/merchant, /app/audit)"]
     return "\n".join(lines)

@@ -39,9 +39,17 @@ _templates = Environment(loader=PackageLoader("api", "templates"),
                          autoescape=select_autoescape(["html"]))
 
 
+MESSAGE_FILES = ("i18n.json", "i18n.people.json")   # the second: enrolment, activities, organizer
+
+
 @cache
 def messages() -> dict[str, dict[str, str]]:
-    return json.loads((STATIC_DIR / "i18n.json").read_text(encoding="utf-8"))
+    """Every page's words, from the dictionary files merged (a key lives in one file)."""
+    merged: dict[str, dict[str, str]] = {}
+    for name in MESSAGE_FILES:
+        for language, table in json.loads((STATIC_DIR / name).read_text(encoding="utf-8")).items():
+            merged.setdefault(language, {}).update(table)
+    return merged
 
 
 def text(key: str) -> str:
@@ -82,6 +90,26 @@ async def audit_page() -> Response[str]:
 @get("/favicon.ico", include_in_schema=False, status_code=204)
 async def favicon() -> None:
     """No icon (browsers ask for one on every page; an empty answer keeps 404s out of the log)."""
+@get("/app/enrol", include_in_schema=False)
+async def enrol_page() -> Response[str]:
+    """Sign in from a card: the link carries the code after `#` (never sent to a server)."""
+    return page("enrol.html", None)
+
+
+@get("/app/activities", include_in_schema=False)
+async def activities_page() -> Response[str]:
+    return page("activities.html", "activities")
+
+
+@get("/app/organizer", include_in_schema=False)
+async def organizer_page() -> Response[str]:
+    return page("organizer.html", "organizer")
+
+
+@get("/app/i18n.json", include_in_schema=False)
+async def dictionary() -> dict[str, dict[str, str]]:
+    """The pages' words in both languages (app.js reads them for the English switch)."""
+    return messages()
 
 
 @get("/v1/whoami")
@@ -96,4 +124,5 @@ static_files = create_static_files_router(
     path="/static", directories=[STATIC_DIR], name="static",
     cache_control=CacheControlHeader(max_age=STATIC_CACHE_S), include_in_schema=False)
 
-ROUTES = [root, landing, resident_page, merchant_page, audit_page, favicon, whoami, static_files]
+ROUTES = [root, landing, resident_page, merchant_page, audit_page, enrol_page, activities_page,
+          organizer_page, dictionary, favicon, whoami, static_files]

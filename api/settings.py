@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from api.limits import PUBLIC_BURST, PUBLIC_RATE_PER_S, RENDER_BURST, RENDER_RATE_PER_S
+from access.model import DEVICE_TOKEN_LIFETIME_S_DEFAULT
 from ledger.checkpoints import SEAL_INTERVAL_S
 from ledger.group_commit import QUEUE_DEPTH_MAX
 
@@ -46,6 +47,8 @@ class Settings:
     key_dir: Path | None = None       # None: <data_dir>/keys
     seal_interval_s: float = SEAL_INTERVAL_S  # `serve` seals a checkpoint this often; 0 turns it off
     access_log: bool = True           # `serve` logs one line per request
+    device_token_lifetime_s: int = DEVICE_TOKEN_LIFETIME_S_DEFAULT  # renewed on use
+    activity_close_interval_s: float = 60.0   # `serve` closes ended activities this often; 0: never
 
     @property
     def signing_key_dir(self) -> Path:
@@ -74,6 +77,9 @@ class Settings:
             "key_dir": Path(env["POINTSBANK_KEY_DIR"]) if env.get("POINTSBANK_KEY_DIR") else None,
             "seal_interval_s": _number(env, "POINTSBANK_SEAL_INTERVAL_S", float, SEAL_INTERVAL_S, 0),
             "access_log": env.get("POINTSBANK_ACCESS_LOG", "1") not in ("0", "false", "no", "off"),
+            "device_token_lifetime_s": _number(env, "POINTSBANK_DEVICE_TOKEN_LIFETIME_S", int,
+                                               DEVICE_TOKEN_LIFETIME_S_DEFAULT, 60),
+            "activity_close_interval_s": _number(env, "POINTSBANK_ACTIVITY_CLOSE_INTERVAL_S", float, 60.0, 0),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

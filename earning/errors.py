@@ -29,6 +29,21 @@ DailyCapReached = _define("DailyCapReached", errors.Refused, "daily_cap_reached"
 CsvEncodingInvalid = _define("CsvEncodingInvalid", errors.InvalidInput, "csv_encoding_invalid")
 CsvColumnMissing = _define("CsvColumnMissing", errors.InvalidInput, "csv_column_missing")
 AwardEntryMismatch = _define("AwardEntryMismatch", errors.InvalidInput, "award_entry_mismatch")
+ActivityFull = _define("ActivityFull", errors.Refused, "activity_full")
+SignupClosed = _define("SignupClosed", errors.Refused, "signup_closed")
+ActivityNotOpen = _define("ActivityNotOpen", errors.Refused, "activity_not_open")
+ActivityStatusInvalid = _define("ActivityStatusInvalid", errors.InvalidInput, "activity_status_invalid")
+ActivityClosed = _define("ActivityClosed", errors.Refused, "activity_closed")
+CapacityBelowSignups = _define("CapacityBelowSignups", errors.InvalidInput, "capacity_below_signups")
+CheckinCodeInvalid = _define("CheckinCodeInvalid", errors.InvalidInput, "checkin_code_invalid")
+CheckinCodeExpired = _define("CheckinCodeExpired", errors.Refused, "checkin_code_expired")
+CheckinCodeOtherActivity = _define("CheckinCodeOtherActivity", errors.Refused, "checkin_code_other_activity")
+CheckinOutsideWindow = _define("CheckinOutsideWindow", errors.Refused, "checkin_outside_window")
+CheckinOtherRealm = _define("CheckinOtherRealm", errors.Refused, "checkin_other_realm")
+AlreadyCheckedIn = _define("AlreadyCheckedIn", errors.Conflict, "already_checked_in")
+AlreadyCheckedOut = _define("AlreadyCheckedOut", errors.Conflict, "already_checked_out")
+NotCheckedIn = _define("NotCheckedIn", errors.Refused, "not_checked_in")
+SignupNotFound = _define("SignupNotFound", errors.NotFound, "signup_not_found")
 ActivityTypeExists = _define("ActivityTypeExists", errors.Conflict, "activity_type_exists")
 ResidentExists = _define("ResidentExists", errors.Conflict, "resident_exists")
 StationExists = _define("StationExists", errors.Conflict, "station_exists")
@@ -44,4 +59,5 @@ db.CONSTRAINT_ERRORS.update({
     "stations_name_unique": StationExists,
     "residents_code_unique": ResidentExists,
     "activity_types_pkey": ActivityTypeExists,
+    "activities_capacity": ActivityFull,
 })

@@ -3,15 +3,17 @@ periods, cursors and the attendance CSV format. No I/O here; the database applie
 same formula (migrations/sql/0002_earning.sql, `earning_award_chunk`)."""
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
+import hmac
 import io
 import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from earning import errors
@@ -35,6 +37,13 @@ LEADERBOARD_SIZE_MAX = 100
 STATION_SETTINGS = ("urban", "rural")
 DUPLICATE_RECORD = "duplicate_record"     # a per-record error code
 LEADERBOARD_ORDERS = ("points", "hours")
+ACTIVITY_STATUSES = ("draft", "published", "cancelled", "closed")
+NEW_ACTIVITY_STATUSES = ("draft", "published")
+PLACE_LENGTH_MAX = 200
+DESCRIPTION_LENGTH_MAX = 4000
+CAPACITY_MAX = 100_000
+WAITLIST_SIZE_MAX = 50                # waitlisted sign-ups per activity; past it: activity_full
+UPCOMING_PAGE_DEFAULT = 20
 
 _RESIDENT_CODE = re.compile(r"^[A-Za-z0-9_-]{4,40}$")
 _PHONE = re.compile(r"^\+?[0-9]{5,20}$")
@@ -131,6 +140,150 @@ def check_activity_times(starts_at: datetime, ends_at: datetime) -> None:
         raise ledger_errors.InvalidTimestamp("timestamps carry a UTC offset")
     if ends_at <= starts_at:
         raise errors.EndBeforeStart("an activity ends after it starts")
+
+
+@dataclass(frozen=True)
+class ActivityDetails:
+    """What residents see of an activity besides its title and times."""
+    place: str | None = None
+    description: str | None = None
+    capacity: int | None = None            # None: no limit
+    signup_opens_at: datetime | None = None
+    signup_closes_at: datetime | None = None   # None: when the activity starts
+    status: str = "published"
+
+
+def check_activity_details(details: ActivityDetails, starts_at: datetime) -> ActivityDetails:
+    place = check_name(details.place, "a place", PLACE_LENGTH_MAX) if details.place is not None else None
+    description = details.description.strip() if details.description is not None else None
+    if description is not None and len(description) > DESCRIPTION_LENGTH_MAX:
+        raise errors.InvalidActivity(f"a description is at most {DESCRIPTION_LENGTH_MAX} characters")
+    if details.capacity is not None and (not isinstance(details.capacity, int)
+                                         or not 1 <= details.capacity <= CAPACITY_MAX):
+        raise errors.InvalidActivity(f"capacity is between 1 and {CAPACITY_MAX} places, or none")
+    if details.status not in NEW_ACTIVITY_STATUSES:
+        raise errors.InvalidActivity(f"a new activity is {' or '.join(NEW_ACTIVITY_STATUSES)}")
+    for moment in (details.signup_opens_at, details.signup_closes_at):
+        if moment is not None and moment.tzinfo is None:
+            raise ledger_errors.InvalidTimestamp("timestamps carry a UTC offset")
+    closes = details.signup_closes_at or starts_at
+    if details.signup_opens_at is not None and details.signup_opens_at >= closes:
+        raise errors.InvalidActivity("sign-up opens before it closes")
+    return ActivityDetails(place or None, description or None, details.capacity,
+                           details.signup_opens_at, details.signup_closes_at, details.status)
+
+
+def signup_open(activity: dict[str, Any], now: datetime) -> bool:
+    opens = activity.get("signup_opens_at")
+    closes = activity.get("signup_closes_at") or activity["starts_at"]
+    return (opens is None or opens <= now) and now < closes
+
+
+def signup_place(activity: dict[str, Any], waitlisted: int) -> str:
+    """Where a new sign-up goes: a seat, the waitlist, or nowhere (activity_full)."""
+    capacity = activity.get("capacity")
+    if capacity is None or activity["confirmed_count"] < capacity:
+        return "confirmed"
+    if waitlisted < WAITLIST_SIZE_MAX:
+        return "waitlisted"
+    raise errors.ActivityFull("every place and the waitlist are taken",
+                              activity_id=activity["id"], capacity=capacity)
+
+
+def points_on_offer(rule: Rule, starts_at: datetime, ends_at: datetime) -> int:
+    """What staying the whole activity earns under the rule in force (before daily caps)."""
+    return award_points(rule, min(activity_minutes(starts_at, ends_at), MINUTES_PER_RECORD_MAX))
+
+
+# venue codes: signed, rotating; check-in minutes --------------------------------------
+
+CHECKIN_CODE_STEP_S = 30               # a code rotates this often
+CHECKIN_CODE_STEPS_ACCEPTED = 2        # the current code and the one just before it
+CHECKIN_WINDOW_MARGIN_S = 15 * 60      # codes work from 15 min before the start to 15 min after the end
+CHECKOUT_AFTER_S_MIN = 60              # a second scan sooner than this is the same scan twice
+CLOSE_GRACE_S = 30 * 60                # the background job closes an activity this long after its end
+CHECKIN_CODE_LENGTH_MAX = 100
+CODE_MAC_BYTES = 10
+VENUE_CODE = "PBV1"                    # the desk's code for one activity
+PERSONAL_CODE = "PBP1"                 # a resident's own code
+
+
+@dataclass(frozen=True)
+class SignedCode:
+    kind: str          # VENUE_CODE or PERSONAL_CODE
+    subject_id: int    # the activity or the resident
+    step: int          # which 30-second step it was made for
+    mac: str
+
+
+def code_step(now: datetime) -> int:
+    return int(now.timestamp()) // CHECKIN_CODE_STEP_S
+
+
+def step_ends_at(step: int) -> datetime:
+    return datetime.fromtimestamp((step + 1) * CHECKIN_CODE_STEP_S, timezone.utc)
+
+
+def _mac(secret: bytes, kind: str, subject_id: int, step: int) -> str:
+    digest = hmac.new(secret, f"{kind}:{subject_id}:{step}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:CODE_MAC_BYTES]).decode().rstrip("=")
+
+
+def sign_code(secret: bytes, kind: str, subject_id: int, now: datetime) -> str:
+    step = code_step(now)
+    return f"{kind}.{subject_id}.{step}.{_mac(secret, kind, subject_id, step)}"
+
+
+def parse_code(code: str, kind: str) -> SignedCode:
+    """The parts of a signed code of `kind`; anything else is `checkin_code_invalid`."""
+    parts = code.strip().split(".") if isinstance(code, str) and len(code) <= CHECKIN_CODE_LENGTH_MAX else []
+    if len(parts) != 4 or parts[0] != kind or not parts[1].isdigit() or not parts[2].isdigit():
+        raise errors.CheckinCodeInvalid("this is not a check-in code")
+    return SignedCode(kind, int(parts[1]), int(parts[2]), parts[3])
+
+
+def check_code(secret: bytes, code: SignedCode, now: datetime) -> None:
+    """Forged (`checkin_code_invalid`) or older than the accepted steps (`checkin_code_expired`)."""
+    if not hmac.compare_digest(code.mac, _mac(secret, code.kind, code.subject_id, code.step)):
+        raise errors.CheckinCodeInvalid("this check-in code is not genuine")
+    age = code_step(now) - code.step
+    if not 0 <= age < CHECKIN_CODE_STEPS_ACCEPTED:
+        raise errors.CheckinCodeExpired("this check-in code has expired; scan the current one")
+
+
+def checkin_window(activity: dict[str, Any]) -> tuple[datetime, datetime]:
+    margin = timedelta(seconds=CHECKIN_WINDOW_MARGIN_S)
+    return activity["starts_at"] - margin, activity["ends_at"] + margin
+
+
+def check_in_window(activity: dict[str, Any], now: datetime) -> None:
+    opens, closes = checkin_window(activity)
+    if not opens <= now <= closes:
+        raise errors.CheckinOutsideWindow("check-in is open from 15 minutes before the start to "
+                                          "15 minutes after the end", opens_at=opens.isoformat(),
+                                          closes_at=closes.isoformat())
+
+
+def checkin_action(existing: dict[str, Any] | None, direction: str | None, now: datetime) -> str:
+    """`in` or `out` for a scan; a first scan checks in, a second checks out."""
+    if direction not in (None, "in", "out"):
+        raise ledger_errors.InvalidInput("direction is in or out")
+    if existing is None:
+        if direction == "out":
+            raise errors.NotCheckedIn("check in before checking out")
+        return "in"
+    if existing["checked_out_at"] is not None:
+        raise errors.AlreadyCheckedOut("already checked in and out of this activity")
+    if direction == "in" or (now - existing["checked_in_at"]).total_seconds() < CHECKOUT_AFTER_S_MIN:
+        raise errors.AlreadyCheckedIn("already checked in; scan again when leaving")
+    return "out"
+
+
+def attended_minutes(checked_in_at: datetime, checked_out_at: datetime, starts_at: datetime,
+                     ends_at: datetime) -> int:
+    """Check-out minus check-in, clipped to the activity's time; whole minutes."""
+    stayed = min(checked_out_at, ends_at) - max(checked_in_at, starts_at)
+    return max(int(stayed.total_seconds()) // 60, 0)
 
 
 # attendance ---------------------------------------------------------------------------

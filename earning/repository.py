@@ -174,24 +174,169 @@ async def rule_versions(conn: AsyncConnection, realm: str, code: str) -> list[di
 
 # activities ------------------------------------------------------------------------
 
-_ACTIVITY_COLUMNS = "realm, id, activity_type, station_id, title, starts_at, ends_at, created_by, created_at"
+_ACTIVITY_COLUMNS = ("realm, id, activity_type, station_id, title, starts_at, ends_at, created_by, created_at, "
+                     "place, description, capacity, signup_opens_at, signup_closes_at, status, "
+                     "confirmed_count, closed_at, close_summary")
 
 
 async def insert_activity(conn: AsyncConnection, realm: str, activity_type: str, station_id: int,
                           title: str, starts_at: datetime, ends_at: datetime,
-                          created_by: str) -> dict[str, Any]:
+                          created_by: str, details: model.ActivityDetails) -> dict[str, Any]:
     row = (await conn.execute(text(
-        "INSERT INTO activities (realm, activity_type, station_id, title, starts_at, ends_at, created_by) "
-        "VALUES (:realm, :type, :station, :title, :starts, :ends, :created_by) "
-        f"RETURNING {_ACTIVITY_COLUMNS}"),
+        "INSERT INTO activities (realm, activity_type, station_id, title, starts_at, ends_at, created_by, "
+        "place, description, capacity, signup_opens_at, signup_closes_at, status) "
+        "VALUES (:realm, :type, :station, :title, :starts, :ends, :created_by, :place, :description, "
+        f":capacity, :opens, :closes, :status) RETURNING {_ACTIVITY_COLUMNS}"),
         {"realm": realm, "type": activity_type, "station": station_id, "title": title,
-         "starts": starts_at, "ends": ends_at, "created_by": created_by})).one()
+         "starts": starts_at, "ends": ends_at, "created_by": created_by, "place": details.place,
+         "description": details.description, "capacity": details.capacity,
+         "opens": details.signup_opens_at, "closes": details.signup_closes_at,
+         "status": details.status})).one()
     return dict(row._mapping)
 
 
 async def find_activity(conn: AsyncConnection, activity_id: int) -> dict[str, Any] | None:
     return _one((await conn.execute(text(
         f"SELECT {_ACTIVITY_COLUMNS} FROM activities WHERE id = :id"), {"id": activity_id})).first())
+
+
+async def lock_activity(conn: AsyncConnection, realm: str, activity_id: int) -> dict[str, Any] | None:
+    """The activity's row, locked: sign-ups, cancellations, status changes and closing
+    of one activity take their turns."""
+    return _one((await conn.execute(text(
+        f"SELECT {_ACTIVITY_COLUMNS} FROM activities WHERE realm = :realm AND id = :id FOR UPDATE"),
+        {"realm": realm, "id": activity_id})).first())
+
+
+async def set_activity_status(conn: AsyncConnection, realm: str, activity_id: int,
+                              status: str) -> dict[str, Any]:
+    row = (await conn.execute(text(
+        f"UPDATE activities SET status = :status WHERE realm = :realm AND id = :id RETURNING {_ACTIVITY_COLUMNS}"),
+        {"realm": realm, "id": activity_id, "status": status})).one()
+    return dict(row._mapping)
+
+
+async def current_rule(conn: AsyncConnection, realm: str, activity_type: str) -> dict[str, Any] | None:
+    found = await activity_types(conn, realm, activity_type)
+    return found[0] if found else None
+
+
+_LISTED_ACTIVITY = (
+    "SELECT a.realm, a.id, a.activity_type, t.name AS type_name, a.station_id, s.name AS station_name, "
+    "s.town_id, a.title, a.starts_at, a.ends_at, a.place, a.description, a.capacity, a.confirmed_count, "
+    "a.signup_opens_at, a.signup_closes_at, a.status, a.closed_at, "
+    "r.asset, r.base_points, r.points_per_hour, r.creditable_minutes_max, r.daily_cap_points, r.version, "
+    "my.status AS my_signup, aw.points AS my_points, ci.checked_in_at AS my_checked_in_at, "
+    "ci.checked_out_at AS my_checked_out_at "
+    "FROM activities a "
+    "JOIN stations s ON s.realm = a.realm AND s.id = a.station_id "
+    "JOIN activity_types t ON t.realm = a.realm AND t.code = a.activity_type "
+    "JOIN LATERAL (SELECT * FROM activity_rules ar WHERE ar.realm = a.realm "
+    "              AND ar.activity_type = a.activity_type ORDER BY ar.version DESC LIMIT 1) r ON true "
+    "LEFT JOIN activity_signups my ON my.realm = a.realm AND my.activity_id = a.id "
+    "     AND my.resident_id = CAST(:resident AS bigint) "
+    "LEFT JOIN awards aw ON aw.realm = a.realm AND aw.activity_id = a.id "
+    "     AND aw.resident_id = CAST(:resident AS bigint) "
+    "LEFT JOIN activity_checkins ci ON ci.realm = a.realm AND ci.activity_id = a.id "
+    "     AND ci.resident_id = CAST(:resident AS bigint) ")
+
+
+async def upcoming_activities(conn: AsyncConnection, query: dict[str, Any], offset: int,
+                              limit: int) -> list[dict[str, Any]]:
+    """Activities still to come (or ended since `ended_since`) in `statuses`: the
+    caller's station first, then its town, then the rest of the realm; soonest first."""
+    return _all(await conn.execute(text(
+        _LISTED_ACTIVITY +
+        "WHERE a.realm = :realm AND a.status = ANY(CAST(:statuses AS text[])) AND a.ends_at > :ended_since "
+        "AND (CAST(:only_station AS bigint) IS NULL OR a.station_id = :only_station) "
+        "AND (CAST(:type AS text) IS NULL OR a.activity_type = :type) "
+        "AND (CAST(:day AS date) IS NULL OR CAST(a.starts_at AT TIME ZONE :tz AS date) = :day) "
+        "ORDER BY CASE WHEN a.station_id = CAST(:station AS bigint) THEN 0 "
+        "              WHEN s.town_id = (SELECT town_id FROM stations WHERE realm = :realm "
+        "                                AND id = CAST(:station AS bigint)) THEN 1 ELSE 2 END, "
+        "a.starts_at, a.id OFFSET :offset LIMIT :limit"),
+        {"realm": query["realm"], "statuses": list(query["statuses"]), "ended_since": query["ended_since"],
+         "only_station": query.get("only_station"), "type": query.get("activity_type"),
+         "day": query.get("day"), "tz": query["timezone"], "station": query.get("station_id"),
+         "resident": query.get("resident_id"), "offset": offset, "limit": limit}))
+
+
+async def resident_activities(conn: AsyncConnection, realm: str, resident_id: int, offset: int,
+                              limit: int) -> list[dict[str, Any]]:
+    """A resident's activities: signed up (not cancelled), checked in, or awarded; newest first."""
+    return _all(await conn.execute(text(
+        _LISTED_ACTIVITY +
+        "WHERE a.realm = :realm AND ((my.status IS NOT NULL AND my.status <> 'cancelled') "
+        "OR ci.resident_id IS NOT NULL OR aw.resident_id IS NOT NULL) "
+        "ORDER BY a.starts_at DESC, a.id DESC OFFSET :offset LIMIT :limit"),
+        {"realm": realm, "resident": resident_id, "offset": offset, "limit": limit}))
+
+
+async def listed_activity(conn: AsyncConnection, realm: str, activity_id: int,
+                          resident_id: int | None) -> dict[str, Any] | None:
+    return _one((await conn.execute(text(
+        _LISTED_ACTIVITY + "WHERE a.realm = :realm AND a.id = :id"),
+        {"realm": realm, "id": activity_id, "resident": resident_id})).first())
+
+
+# sign-ups --------------------------------------------------------------------------
+
+_SIGNUP_COLUMNS = "realm, activity_id, resident_id, status, position, created_by, created_at, updated_at"
+
+
+async def find_signup(conn: AsyncConnection, realm: str, activity_id: int,
+                      resident_id: int) -> dict[str, Any] | None:
+    return _one((await conn.execute(text(
+        f"SELECT {_SIGNUP_COLUMNS} FROM activity_signups "
+        "WHERE realm = :realm AND activity_id = :activity AND resident_id = :resident"),
+        {"realm": realm, "activity": activity_id, "resident": resident_id})).first())
+
+
+async def waitlisted_count(conn: AsyncConnection, realm: str, activity_id: int,
+                           before_position: int | None = None) -> int:
+    return (await conn.execute(text(
+        "SELECT count(*) FROM activity_signups WHERE realm = :realm AND activity_id = :activity "
+        "AND status = 'waitlisted' AND (CAST(:before AS bigint) IS NULL OR position < :before)"),
+        {"realm": realm, "activity": activity_id, "before": before_position})).scalar_one()
+
+
+async def put_signup(conn: AsyncConnection, realm: str, activity_id: int, resident_id: int,
+                     status: str, created_by: str) -> dict[str, Any]:
+    """A new sign-up, or a cancelled one taken up again (at the back of the queue)."""
+    row = (await conn.execute(text(
+        "INSERT INTO activity_signups (realm, activity_id, resident_id, status, created_by) "
+        "VALUES (:realm, :activity, :resident, :status, :by) "
+        "ON CONFLICT (realm, activity_id, resident_id) DO UPDATE SET status = EXCLUDED.status, "
+        "position = nextval('activity_signup_positions'), updated_at = now(), created_by = EXCLUDED.created_by "
+        f"WHERE activity_signups.status = 'cancelled' RETURNING {_SIGNUP_COLUMNS}"),
+        {"realm": realm, "activity": activity_id, "resident": resident_id, "status": status,
+         "by": created_by})).one()
+    return dict(row._mapping)
+
+
+async def set_signup_status(conn: AsyncConnection, realm: str, activity_id: int, resident_id: int,
+                            status: str) -> dict[str, Any]:
+    row = (await conn.execute(text(
+        "UPDATE activity_signups SET status = :status, updated_at = now() "
+        "WHERE realm = :realm AND activity_id = :activity AND resident_id = :resident "
+        f"RETURNING {_SIGNUP_COLUMNS}"),
+        {"realm": realm, "activity": activity_id, "resident": resident_id, "status": status})).one()
+    return dict(row._mapping)
+
+
+async def first_waitlisted(conn: AsyncConnection, realm: str, activity_id: int) -> int | None:
+    return (await conn.execute(text(
+        "SELECT resident_id FROM activity_signups WHERE realm = :realm AND activity_id = :activity "
+        "AND status = 'waitlisted' ORDER BY position LIMIT 1"),
+        {"realm": realm, "activity": activity_id})).scalar()
+
+
+async def signups(conn: AsyncConnection, realm: str, activity_id: int) -> list[dict[str, Any]]:
+    return _all(await conn.execute(text(
+        "SELECT g.resident_id, g.status, g.position, r.code, r.display_name FROM activity_signups g "
+        "JOIN residents r ON r.realm = g.realm AND r.id = g.resident_id "
+        "WHERE g.realm = :realm AND g.activity_id = :activity AND g.status <> 'cancelled' "
+        "ORDER BY g.status, g.position"), {"realm": realm, "activity": activity_id}))
 
 
 async def activity_realms(conn: AsyncConnection, activity_ids: list[int]) -> dict[int, str]:
@@ -230,6 +375,81 @@ async def activities_page(conn: AsyncConnection, realm: str, station_id: int | N
         f"SELECT {_ACTIVITY_COLUMNS} FROM activities WHERE realm = :realm AND id > :after "
         "AND (CAST(:station AS bigint) IS NULL OR station_id = :station) ORDER BY id LIMIT :limit"),
         {"realm": realm, "station": station_id, "after": after_id, "limit": limit}))
+
+
+# the venue -------------------------------------------------------------------------
+
+async def realm_secret(conn: AsyncConnection, realm: str, purpose: str, fresh: bytes) -> bytes:
+    """The realm's secret for `purpose`: `fresh` if this call made it, else the stored one."""
+    await conn.execute(text(
+        "INSERT INTO realm_secrets (realm, purpose, secret) VALUES (:realm, :purpose, :secret) "
+        "ON CONFLICT DO NOTHING"), {"realm": realm, "purpose": purpose, "secret": fresh})
+    return bytes((await conn.execute(text(
+        "SELECT secret FROM realm_secrets WHERE realm = :realm AND purpose = :purpose"),
+        {"realm": realm, "purpose": purpose})).scalar_one())
+
+
+async def share_activity(conn: AsyncConnection, realm: str, activity_id: int) -> dict[str, Any] | None:
+    """The activity's row under a share lock: check-ins go in together, closing waits for them."""
+    return _one((await conn.execute(text(
+        f"SELECT {_ACTIVITY_COLUMNS} FROM activities WHERE realm = :realm AND id = :id FOR SHARE"),
+        {"realm": realm, "id": activity_id})).first())
+
+
+_CHECKIN_COLUMNS = "realm, activity_id, resident_id, checked_in_at, checked_out_at, in_by, out_by"
+
+
+async def lock_checkin(conn: AsyncConnection, realm: str, activity_id: int,
+                       resident_id: int) -> dict[str, Any] | None:
+    return _one((await conn.execute(text(
+        f"SELECT {_CHECKIN_COLUMNS} FROM activity_checkins "
+        "WHERE realm = :realm AND activity_id = :activity AND resident_id = :resident FOR UPDATE"),
+        {"realm": realm, "activity": activity_id, "resident": resident_id})).first())
+
+
+async def insert_checkin(conn: AsyncConnection, realm: str, activity_id: int, resident_id: int,
+                         at: datetime, by: str) -> dict[str, Any] | None:
+    """The check-in, or None when a concurrent scan checked in first."""
+    return _one((await conn.execute(text(
+        "INSERT INTO activity_checkins (realm, activity_id, resident_id, checked_in_at, in_by) "
+        "VALUES (:realm, :activity, :resident, :at, :by) ON CONFLICT DO NOTHING "
+        f"RETURNING {_CHECKIN_COLUMNS}"),
+        {"realm": realm, "activity": activity_id, "resident": resident_id, "at": at, "by": by})).first())
+
+
+async def check_out(conn: AsyncConnection, realm: str, activity_id: int, resident_id: int,
+                    at: datetime, by: str) -> dict[str, Any]:
+    row = (await conn.execute(text(
+        "UPDATE activity_checkins SET checked_out_at = :at, out_by = :by "
+        "WHERE realm = :realm AND activity_id = :activity AND resident_id = :resident "
+        f"RETURNING {_CHECKIN_COLUMNS}"),
+        {"realm": realm, "activity": activity_id, "resident": resident_id, "at": at, "by": by})).one()
+    return dict(row._mapping)
+
+
+async def checkins(conn: AsyncConnection, realm: str, activity_id: int) -> list[dict[str, Any]]:
+    return _all(await conn.execute(text(
+        "SELECT c.resident_id, r.code, r.display_name, c.checked_in_at, c.checked_out_at "
+        "FROM activity_checkins c JOIN residents r ON r.realm = c.realm AND r.id = c.resident_id "
+        "WHERE c.realm = :realm AND c.activity_id = :activity ORDER BY c.checked_in_at, c.resident_id"),
+        {"realm": realm, "activity": activity_id}))
+
+
+async def close_activity(conn: AsyncConnection, realm: str, activity_id: int, at: datetime,
+                         summary: dict[str, Any]) -> None:
+    await conn.execute(text(
+        "UPDATE activities SET status = 'closed', closed_at = :at, close_summary = CAST(:summary AS jsonb) "
+        "WHERE realm = :realm AND id = :id"),
+        {"realm": realm, "id": activity_id, "at": at, "summary": json.dumps(summary, default=str)})
+
+
+async def ended_activities(conn: AsyncConnection, realm: str | None, before: datetime,
+                           limit: int) -> list[dict[str, Any]]:
+    """Published activities that ended before `before` (the background job closes them)."""
+    return _all(await conn.execute(text(
+        f"SELECT {_ACTIVITY_COLUMNS} FROM activities WHERE status = 'published' AND ends_at < :before "
+        "AND (CAST(:realm AS text) IS NULL OR realm = :realm) ORDER BY ends_at LIMIT :limit"),
+        {"realm": realm, "before": before, "limit": limit}))
 
 
 # attendance ------------------------------------------------------------------------

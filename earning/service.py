@@ -182,10 +182,11 @@ class Earning:
     # activities ------------------------------------------------------------------------
 
     async def create_activity(self, realm: str, activity_type: str, station_id: int, title: str,
-                              starts_at: datetime, ends_at: datetime,
-                              created_by: str) -> dict[str, Any]:
+                              starts_at: datetime, ends_at: datetime, created_by: str,
+                              details: model.ActivityDetails | None = None) -> dict[str, Any]:
         title = model.check_name(title, "an activity's title", model.TITLE_LENGTH_MAX)
         model.check_activity_times(starts_at, ends_at)
+        details = model.check_activity_details(details or model.ActivityDetails(), starts_at)
 
         async def work(conn: AsyncConnection) -> dict[str, Any]:
             if not await repository.activity_types(conn, realm, activity_type):
@@ -196,9 +197,44 @@ class Earning:
                 raise errors.UnknownStation(f"no station {station_id} in realm {realm}",
                                             station_id=station_id)
             return await repository.insert_activity(conn, realm, activity_type, station_id, title,
-                                                    starts_at, ends_at, created_by)
+                                                    starts_at, ends_at, created_by, details)
 
         return await db.in_transaction(self.engine, work)
+
+    async def set_activity_status(self, activity: dict[str, Any], status: str) -> dict[str, Any]:
+        """Publish a draft or cancel an activity (closing is `Venue.close`)."""
+        if status not in ("published", "cancelled"):
+            raise errors.ActivityStatusInvalid("an activity is published or cancelled here; close it to award")
+
+        async def work(conn: AsyncConnection) -> dict[str, Any]:
+            await repository.lock_activity(conn, activity["realm"], activity["id"])
+            return await repository.set_activity_status(conn, activity["realm"], activity["id"], status)
+
+        return await db.in_transaction(self.engine, work)
+
+    async def upcoming(self, query: dict[str, Any], cursor: str | None, limit: int | None) -> Page:
+        """Activities to come for the page: `query` has realm, statuses, ended_since and
+        optionally station_id (ordering), only_station, resident_id, activity_type, day."""
+        offset, size = model.decode_cursor(cursor) or 0, ledger_model.check_page_size(limit)
+        realm = await self.ledger.realm(query["realm"])
+        rows = await db.read(self.engine, lambda conn: repository.upcoming_activities(
+            conn, {**query, "timezone": realm["timezone"]}, offset, size))
+        return Page([_with_points(row) for row in rows],
+                    model.encode_cursor(offset + size) if len(rows) == size else None)
+
+    async def resident_activities(self, resident: dict[str, Any], cursor: str | None,
+                                  limit: int | None) -> Page:
+        offset, size = model.decode_cursor(cursor) or 0, ledger_model.check_page_size(limit)
+        rows = await db.read(self.engine, lambda conn: repository.resident_activities(
+            conn, resident["realm"], resident["id"], offset, size))
+        return Page([_with_points(row) for row in rows],
+                    model.encode_cursor(offset + size) if len(rows) == size else None)
+
+    async def listed_activity(self, activity: dict[str, Any], resident_id: int | None) -> dict[str, Any]:
+        row = await db.read(self.engine, lambda conn: repository.listed_activity(
+            conn, activity["realm"], activity["id"], resident_id))
+        require(row is not None, "an activity just read is listed")
+        return _with_points(row)
 
     async def activity(self, activity_id: int) -> dict[str, Any]:
         found = await db.read(self.engine, lambda conn: repository.find_activity(conn, activity_id))
@@ -227,26 +263,9 @@ class Earning:
         if activity["starts_at"] > datetime.now(timezone.utc):
             raise errors.ActivityNotStarted("attendance is recorded once the activity has started",
                                             activity_id=activity["id"])
-        realm, activity_id = activity["realm"], activity["id"]
-        records = [model.Record(n, activity_id, resident_id, minutes)
-                   for n, (resident_id, minutes) in enumerate(attendees, start=1)]
-        request_hash = model.attendance_hash(activity_id, records)
-        minutes_max = model.activity_minutes(activity["starts_at"], activity["ends_at"])
-        refused = model.record_errors(records, minutes_max)
-        request = {
-            "realm": realm, "idempotency_key": idempotency_key, "request_hash": request_hash.hex(),
-            "activity_id": activity_id, "created_by": created_by,
-            "records": [{"n": r.n, "activity_id": r.activity_id, "resident_id": r.resident_id,
-                         "minutes": r.minutes} for r in records if r.n not in refused],
-            "refused": [{"n": r.n, "activity_id": r.activity_id, "resident_id": r.resident_id,
-                         "error": refused[r.n]} for r in records if r.n in refused]}
+        request = attendance_request(activity, attendees, created_by, idempotency_key)
         stored = await db.in_one_statement(self.engine, lambda conn: repository.record_attendance(conn, request))
-        if stored["replay"]:
-            return _replay({"request_hash": bytes.fromhex(stored["request_hash"]),
-                            "activity_id": stored["activity_id"], "results": stored["outcome"]}, request_hash)
-        results = stored["outcome"]["results"]
-        require(len(results) == len(records), "one attendance result per record")
-        return Attendance(activity_id, results)
+        return attendance_outcome(activity["id"], request, stored)
 
     async def _award(self, conn: AsyncConnection, realm: str, records: list[model.Record],
                      created_by: str,
@@ -375,6 +394,45 @@ class Earning:
             realm=realm, kind="fund", created_by=created_by, idempotency_key=idempotency_key,
             memo=memo or "budget funding", lines=(ledger_model.Line(funding["id"], -amount),
                                                   ledger_model.Line(budget["id"], amount))))
+
+
+def attendance_request(activity: dict[str, Any], attendees: list[tuple[int, int]], created_by: str,
+                       idempotency_key: str) -> dict[str, Any]:
+    """The one attendance request the database awards (`earning_record_attendance`):
+    records the pure rules accept, and those they refuse with why."""
+    model.check_record_count(len(attendees))
+    ledger_model.check_idempotency_key(idempotency_key)
+    realm, activity_id = activity["realm"], activity["id"]
+    records = [model.Record(n, activity_id, resident_id, minutes)
+               for n, (resident_id, minutes) in enumerate(attendees, start=1)]
+    minutes_max = model.activity_minutes(activity["starts_at"], activity["ends_at"])
+    refused = model.record_errors(records, minutes_max)
+    return {
+        "realm": realm, "idempotency_key": idempotency_key,
+        "request_hash": model.attendance_hash(activity_id, records).hex(),
+        "activity_id": activity_id, "created_by": created_by,
+        "records": [{"n": r.n, "activity_id": r.activity_id, "resident_id": r.resident_id,
+                     "minutes": r.minutes} for r in records if r.n not in refused],
+        "refused": [{"n": r.n, "activity_id": r.activity_id, "resident_id": r.resident_id,
+                     "error": refused[r.n]} for r in records if r.n in refused]}
+
+
+def attendance_outcome(activity_id: int, request: dict[str, Any], stored: dict[str, Any]) -> Attendance:
+    request_hash = bytes.fromhex(request["request_hash"])
+    if stored["replay"]:
+        return _replay({"request_hash": bytes.fromhex(stored["request_hash"]),
+                        "activity_id": stored["activity_id"], "results": stored["outcome"]}, request_hash)
+    results = stored["outcome"]["results"]
+    require(len(results) == len(request["records"]) + len(request["refused"]), "one attendance result per record")
+    return Attendance(activity_id, results)
+
+
+def _with_points(row: dict[str, Any]) -> dict[str, Any]:
+    """A listed activity with the points staying to the end earns under the rule in force."""
+    rule = model.Rule(row.pop("asset"), row.pop("base_points"), row.pop("points_per_hour"),
+                      row.pop("creditable_minutes_max"), row.pop("daily_cap_points"), row.pop("version"))
+    return {**row, "asset": rule.asset, "rule_version": rule.version,
+            "points_on_offer": model.points_on_offer(rule, row["starts_at"], row["ends_at"])}
 
 
 def _id_page(rows: list[dict[str, Any]], size: int) -> Page:

@@ -24,3 +24,15 @@ def cjk_font_path() -> str | None:
         if Path(candidate).is_file():
             return candidate
     return None
+
+
+def use_cjk_font(pdf: object, size: float) -> bool:
+    """Set an fpdf document's font: the CJK font when there is one (True), else
+    Helvetica (False: the caller writes English and pinyin)."""
+    font = cjk_font_path()
+    if font is None:
+        pdf.set_font("helvetica", size=size)  # type: ignore[attr-defined]
+        return False
+    pdf.add_font("cjk", fname=font)  # type: ignore[attr-defined]
+    pdf.set_font("cjk", size=size)  # type: ignore[attr-defined]
+    return True

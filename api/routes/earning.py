@@ -3,12 +3,13 @@ budgets, earning history and leaderboards. Organizers act within their station (
 whole realm when their token names no station); residents read only their own."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from api.routes.activities import activity_out, upcoming_activities, visible_activity
 from api.routes.common import (REPLAYED_HEADER, Caller, IdempotencyKey, entry_response, page_body,
                                parse_timestamp, required_idempotency_key, services)
 from earning import model
@@ -63,6 +64,22 @@ class ActivityIn(msgspec.Struct, forbid_unknown_fields=True):
     title: str
     starts_at: str
     ends_at: str
+    place: str | None = None
+    description: str | None = None
+    capacity: int | None = None          # none: no limit
+    signup_opens_at: str | None = None
+    signup_closes_at: str | None = None  # none: when it starts
+    status: str = "published"            # or draft (publish it later)
+
+    def details(self) -> model.ActivityDetails:
+        return model.ActivityDetails(
+            self.place, self.description, self.capacity,
+            parse_timestamp(self.signup_opens_at) if self.signup_opens_at else None,
+            parse_timestamp(self.signup_closes_at) if self.signup_closes_at else None, self.status)
+
+
+class ActivityStatusIn(msgspec.Struct, forbid_unknown_fields=True):
+    status: str                          # published or cancelled
 
 
 class AttendeeIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -217,14 +234,21 @@ async def create_activity(request: Request, principal: Caller, data: JSONBody[Ac
     principal.require_station(data.realm, data.station_id)
     return await earning(request).create_activity(
         data.realm, data.activity_type, data.station_id, data.title,
-        parse_timestamp(data.starts_at), parse_timestamp(data.ends_at), principal.actor)
+        parse_timestamp(data.starts_at), parse_timestamp(data.ends_at), principal.actor, data.details())
 
 
 @get("/v1/activities")
 async def list_activities(request: Request, principal: Caller, realm: FromQuery[str],
                           station: FromQuery[int | None] = None,
+                          upcoming: FromQuery[bool] = False,
+                          activity_type: Annotated[str | None, QueryParameter(name="type")] = None,
+                          day: Annotated[str | None, QueryParameter(name="date")] = None,
                           cursor: FromQuery[str | None] = None,
-                          limit: FromQuery[int | None] = None) -> dict[str, Any]:
+                          limit: FromQuery[int | None] = None) -> Any:
+    """`upcoming=true` (always, for residents): what is on, nearest places first, with
+    the points on offer; filter by `type` and `date` (YYYY-MM-DD, realm time)."""
+    if upcoming or principal.role == "resident":
+        return await upcoming_activities(request, principal, realm, activity_type, day, cursor, limit)
     principal.require(realm, *READERS)
     page = await earning(request).activities(realm, scoped_station(principal, station), cursor, limit)
     return page_body(page)
@@ -239,8 +263,19 @@ async def scoped_activity(request: Request, principal: Caller, activity_id: int,
 
 
 @get("/v1/activities/{activity_id:int}")
-async def read_activity(request: Request, principal: Caller, activity_id: FromPath[int]) -> dict[str, Any]:
+async def read_activity(request: Request, principal: Caller, activity_id: FromPath[int]) -> Any:
+    """Residents see it as listed (points on offer, their sign-up, check-in and award)."""
+    if principal.role == "resident":
+        activity = await visible_activity(request, principal, activity_id)
+        return activity_out(await earning(request).listed_activity(activity, principal.resident_id))
     return await scoped_activity(request, principal, activity_id, *READERS)
+
+
+@post("/v1/activities/{activity_id:int}/status", status_code=200)
+async def set_activity_status(request: Request, principal: Caller, activity_id: FromPath[int],
+                              data: JSONBody[ActivityStatusIn]) -> dict[str, Any]:
+    activity = await scoped_activity(request, principal, activity_id, "admin", "organizer")
+    return await earning(request).set_activity_status(activity, data.status)
 
 
 @post("/v1/activities/{activity_id:int}/attendance", status_code=200)
@@ -285,4 +320,4 @@ async def leaderboard(request: Request, principal: Caller, realm: FromQuery[str]
 ROUTES = [create_town, list_towns, create_station, list_stations, read_station, register_resident,
           list_residents, read_resident, resident_awards, resident_totals, list_activity_types,
           read_activity_type, create_activity_type, change_rule, create_activity, list_activities,
-          read_activity, record_attendance, read_budgets, fund_budget, leaderboard]
+          read_activity, set_activity_status, record_attendance, read_budgets, fund_budget, leaderboard]

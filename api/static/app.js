@@ -9,8 +9,15 @@ var PB = (function () {
   var dictionary = null;
   var language = localStorage.getItem(LANG_KEY) || "zh";
   var page = document.body.getAttribute("data-page");
-  var pageRoles = { resident: ["resident"], merchant: ["merchant"], audit: ["auditor", "admin"] };
+  var pageRoles = { resident: ["resident"], merchant: ["merchant"], audit: ["auditor", "admin"],
+                    activities: ["resident"], organizer: ["organizer", "admin"] };
+  var tokenPages = { activities: "resident" };   // pages that share another page's sign-in
+  // Where a claimed enrolment code leads, by role: [token page, address].
+  var roleHomes = { resident: ["resident", "/app/activities"], organizer: ["organizer", "/app/organizer"],
+                    admin: ["organizer", "/app/organizer"], merchant: ["merchant", "/app/merchant"],
+                    auditor: ["audit", "/app/audit"] };
   var whenSignedIn = null;
+  var whenReady = [];            // run once the dictionary is loaded (pages without sign-in)
   var timeZone = null;
   var inFlight = 0;                          // API calls under way: the loading line shows
 
@@ -34,7 +41,7 @@ var PB = (function () {
     applyLanguage();
   }
 
-  function tokenKey() { return TOKEN_KEY_PREFIX + page; }
+  function tokenKey() { return TOKEN_KEY_PREFIX + (tokenPages[page] || page); }
   function token() { return localStorage.getItem(tokenKey()); }
 
   function show(id, visible) { document.getElementById(id).hidden = !visible; }
@@ -183,6 +190,25 @@ var PB = (function () {
     });
   }
 
+  // Trade an enrolment code (from a card) for a device token, kept where the role's
+  // page looks for it; resolves to [role, address of the role's page].
+  function claim(code) {
+    return fetch("/v1/enrolments/claim", {
+      method: "POST", credentials: "omit", cache: "no-store", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ code: code, device_label: navigator.userAgent.slice(0, 100) })
+    }).catch(function () {
+      throw new ApiError(0, { code: "network" });
+    }).then(function (response) {
+      return response.json().catch(function () { return { code: "http_" + response.status }; })
+        .then(function (body) {
+          if (!response.ok) throw new ApiError(response.status, body);
+          var home = roleHomes[body.role];
+          localStorage.setItem(TOKEN_KEY_PREFIX + home[0], body.token);
+          return [body.role, home[1]];
+        });
+    });
+  }
+
   function setUpSignIn() {
     if (!pageRoles[page]) return;
     // "退出" asks first: the token has to be pasted again afterwards.
@@ -202,20 +228,30 @@ var PB = (function () {
       var field = document.getElementById("token");
       var value = field.value.trim();
       if (!value) return;
-      localStorage.setItem(tokenKey(), value);
       field.value = "";
-      checkToken();
+      if (value.indexOf("pb_") === 0) {            // an administrator's token, pasted
+        localStorage.setItem(tokenKey(), value);
+        return checkToken();
+      }
+      say(t("signin.checking"), "info");
+      claim(value).then(function (claimed) {
+        if (pageRoles[page].indexOf(claimed[0]) < 0) return location.assign(claimed[1]);
+        checkToken();
+      }, failed);
     });
     if (token()) checkToken(); else signOut();
   }
 
   function start() {
     document.getElementById("lang").addEventListener("click", toggleLanguage);
-    fetch("/static/i18n.json").then(function (r) { return r.json(); }).then(function (loaded) {
+    fetch("/app/i18n.json").then(function (r) { return r.json(); }).then(function (loaded) {
       dictionary = loaded;
       if (language !== "zh") applyLanguage();
     }).catch(function () { /* the page stays in Chinese, rendered by the server */ })
-      .then(setUpSignIn);
+      .then(function () {
+        whenReady.forEach(function (callback) { callback(); });
+        setUpSignIn();
+      });
   }
 
   // Small DOM helpers for the page scripts.
@@ -287,6 +323,12 @@ var PB = (function () {
     return isNaN(moment.getTime()) ? (iso || "") : dayWords(parts(moment));
   }
 
+  // "2026/11/30 19:00 – 21:00" (an activity's times: minutes are enough).
+  function timeRange(starts, ends) {
+    var minutes = /:[0-9]{2}$/;
+    return when(starts).replace(minutes, "") + " – " + when(ends).split(" ").pop().replace(minutes, "");
+  }
+
   // A whole positive number from a form field, or null when the field is empty.
   function wholeNumber(field) {
     var text = field.value.trim();
@@ -322,10 +364,11 @@ var PB = (function () {
 
   return {
     t: t, format: format, refusal: function (code) { return problemText({ code: code }); }, api: api, say: say, failed: failed, show: show, element: element, when: when,
-    signed: signed, number: number, lastDay: lastDay, day: day, wholeNumber: wholeNumber,
+    timeRange: timeRange, signed: signed, number: number, lastDay: lastDay, day: day, wholeNumber: wholeNumber,
     newIdempotencyKey: newIdempotencyKey, pending: pending, download: download,
-    statementRow: statementRow,
+    statementRow: statementRow, claim: claim,
     onSignIn: function (callback) { whenSignedIn = callback; },
+    onReady: function (callback) { whenReady.push(callback); },
     language: function () { return language; }
   };
 })();

@@ -17,7 +17,7 @@ async def client(database_url: str, tmp_path_factory, key_dir) -> AsyncIterator[
     # no background sealing: tests seal when they mean to (tests/e2e/test_audit.py covers it);
     # the session's keys, like every other sealer of the test database
     settings = Settings(group_commit_writers=2, data_dir=tmp_path_factory.mktemp("data"), seal_interval_s=0,
-                        key_dir=key_dir)
+                        key_dir=key_dir, activity_close_interval_s=0)
     app = create_app(settings, database_url=database_url)
     async with AsyncTestClient(app=app) as client:
         yield client
@@ -51,8 +51,10 @@ async def tokens(engine, realm: str, ledger) -> Tokens:
         admin=bearer(await create_token(engine, "admin", realm)),
         organizer=bearer(await create_token(engine, "organizer", realm)),
         auditor=bearer(await create_token(engine, "auditor", realm)),
-        merchant=bearer(await create_token(engine, "merchant", realm, merchant_id=1)),
-        resident=bearer(await create_token(engine, "resident", realm, resident_id=1)),
+        merchant=bearer(await create_token(engine, "merchant", realm, merchant_id=1,
+                                                check_holder=False)),
+        resident=bearer(await create_token(engine, "resident", realm, resident_id=1,
+                                                check_holder=False)),
         global_admin=bearer(await create_token(engine, "admin", None)),
         other_realm_admin=bearer(await create_token(engine, "admin", other)),
     )

@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-PAGES = ("/app/", "/app/resident", "/app/merchant", "/app/audit")
+PAGES = ("/app/", "/app/resident", "/app/merchant", "/app/audit", "/app/enrol", "/app/activities",
+         "/app/organizer")
 ASSET_REFERENCE = re.compile(r'(?:src|href)="([^"]*)"')
 
 

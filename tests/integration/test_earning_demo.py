@@ -26,5 +26,9 @@ async def test_demo_loads_twice_with_real_awards(database_url, tmp_path, key_dir
         budgets = {b["asset"]: b for b in await services.earning.budgets(DEMO_REALM)}
         assert budgets["civic"]["spent_total"] == awarded
         assert "Stations:" in describe(first)
+        assert first["upcoming_activity"] == second["upcoming_activity"]
+        assert first["cards"]["resident"] != second["cards"]["resident"]        # one-time codes, new each run
+        claimed = await services.access.claim(first["cards"]["resident"], "test")
+        assert claimed["role"] == "resident" and claimed["kind"] == "device"
     finally:
         await services.close()

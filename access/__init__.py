@@ -1,0 +1,1 @@
+"""Access: enrolment codes, device tokens, expiry and revocation."""

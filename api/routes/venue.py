@@ -1,0 +1,149 @@
+"""The venue: the desk's rotating check-in code, residents scanning it (first scan in,
+second out), the organizer checking a resident in by the resident's code, the live list
+of who is in, and closing the activity (awards attendance once)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, JSONBody
+
+from api.routes.activities import station_activity, venue
+from api.routes.common import Caller, services
+from earning import errors as earning_errors
+from ledger import errors
+from ledger.qr import qr_png
+
+
+class CodeOut(msgspec.Struct):
+    code: str
+    refresh_s: int           # fetch a new one this often
+    expires_at: datetime
+    activity_id: int | None = None
+    resident_id: int | None = None
+
+
+class CheckinIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: str                      # the desk's code, as scanned
+    activity_id: int | None = None # the activity the resident means to check in to
+    direction: str | None = None   # in or out; none: first scan in, second out
+
+
+class DeskCheckinIn(msgspec.Struct, forbid_unknown_fields=True):
+    resident_code: str             # the resident's personal code (scanned) or own code (typed)
+    direction: str | None = None
+
+
+class CheckinOut(msgspec.Struct):
+    activity_id: int
+    resident_id: int
+    checked_in_at: datetime
+    checked_out_at: datetime | None = None
+    minutes: int | None = None
+    action: str | None = None      # in or out, for a scan
+    title: str | None = None
+    code: str | None = None
+    display_name: str | None = None
+
+
+class CheckinsOut(msgspec.Struct):
+    activity_id: int
+    items: list[CheckinOut]
+
+
+class CloseOut(msgspec.Struct):
+    activity_id: int
+    title: str
+    awarded: int
+    points: int
+    results: list[dict[str, Any]]
+    no_checkout: list[dict[str, Any]]
+    too_short: list[dict[str, Any]]
+    replayed: bool
+
+
+def checkin_out(row: dict[str, Any]) -> CheckinOut:
+    return msgspec.convert({k: v for k, v in row.items() if k in CheckinOut.__struct_fields__}, CheckinOut)
+
+
+@get("/v1/activities/{activity_id:int}/checkin-code")
+async def checkin_code(request: Request, principal: Caller, activity_id: FromPath[int]) -> CodeOut:
+    """For the desk's screen: a signed code, new every 30 s, only during the activity ±15 min."""
+    activity = await station_activity(request, principal, activity_id)
+    return CodeOut(**await venue(request).venue_code(activity))
+
+
+@get("/v1/activities/{activity_id:int}/checkin-code.png", media_type="image/png")
+async def checkin_code_png(request: Request, principal: Caller, activity_id: FromPath[int]) -> Response[bytes]:
+    """The same code as a QR picture for the desk's screen (a new one on every fetch)."""
+    activity = await station_activity(request, principal, activity_id)
+    return qr_response((await venue(request).venue_code(activity))["code"])
+
+
+async def own_code(request: Request, principal: Caller, resident_id: int) -> dict[str, Any]:
+    if principal.role != "resident" or principal.resident_id != resident_id:
+        raise errors.Forbidden("only the resident shows its own code")
+    resident = await services(request).earning.resident(resident_id)
+    return await venue(request).personal_code(resident)
+
+
+@get("/v1/residents/{resident_id:int}/checkin-code")
+async def personal_checkin_code(request: Request, principal: Caller, resident_id: FromPath[int]) -> CodeOut:
+    """The resident's own rotating code, for the desk to scan."""
+    return CodeOut(**await own_code(request, principal, resident_id))
+
+
+@get("/v1/residents/{resident_id:int}/checkin-code.png", media_type="image/png")
+async def personal_checkin_code_png(request: Request, principal: Caller,
+                                    resident_id: FromPath[int]) -> Response[bytes]:
+    return qr_response((await own_code(request, principal, resident_id))["code"])
+
+
+def qr_response(code: str) -> Response[bytes]:
+    return Response(qr_png(code), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@post("/v1/checkins", status_code=201)
+async def scan_desk_code(request: Request, principal: Caller, data: JSONBody[CheckinIn]) -> CheckinOut:
+    """A resident scans the desk's code: the first scan checks in, the second out."""
+    principal.require_role("resident")
+    activity_id, parsed = await venue(request).activity_of_code(data.code)
+    if data.activity_id is not None and data.activity_id != activity_id:
+        raise earning_errors.CheckinCodeOtherActivity("this code belongs to another activity",
+                                                      activity_id=data.activity_id)
+    try:
+        activity = await services(request).earning.activity(activity_id)
+    except earning_errors.ActivityNotFound:
+        raise earning_errors.CheckinCodeInvalid("this check-in code is not genuine") from None
+    await venue(request).check_venue_code(activity, parsed)
+    return checkin_out(await venue(request).check_in_or_out(
+        activity, principal.resident_id, principal.actor, data.direction))
+
+
+@post("/v1/activities/{activity_id:int}/checkins", status_code=201)
+async def desk_checkin(request: Request, principal: Caller, activity_id: FromPath[int],
+                       data: JSONBody[DeskCheckinIn]) -> CheckinOut:
+    """The organizer checks a resident in (or out) by the resident's code."""
+    activity = await station_activity(request, principal, activity_id)
+    resident_id = await venue(request).resident_of_code(activity, data.resident_code)
+    return checkin_out(await venue(request).check_in_or_out(activity, resident_id, principal.actor,
+                                                            data.direction))
+
+
+@get("/v1/activities/{activity_id:int}/checkins")
+async def list_checkins(request: Request, principal: Caller, activity_id: FromPath[int]) -> CheckinsOut:
+    activity = await station_activity(request, principal, activity_id)
+    return CheckinsOut(activity_id=activity_id,
+                       items=[checkin_out(row) for row in await venue(request).checkins(activity)])
+
+
+@post("/v1/activities/{activity_id:int}/close", status_code=200)
+async def close_activity(request: Request, principal: Caller, activity_id: FromPath[int]) -> CloseOut:
+    """Award the checked-out their minutes, once; closing again answers the same summary."""
+    activity = await station_activity(request, principal, activity_id)
+    return msgspec.convert(await venue(request).close(activity, principal.actor), CloseOut)
+
+
+ROUTES = [checkin_code, checkin_code_png, personal_checkin_code, personal_checkin_code_png, scan_desk_code, desk_checkin, list_checkins, close_activity]
