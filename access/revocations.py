@@ -19,6 +19,7 @@ import psycopg
 CHANNEL = "pb_token_revoked"
 RECONNECT_PAUSE_S_MIN = 0.5
 RECONNECT_PAUSE_S_MAX = 30.0
+SYNC_TIMEOUT_S = 2.0   # a round trip longer than this: the connection is taken as lost
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,10 @@ class RevocationListener:
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         self._wanted.set()
-        return await waiter
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), SYNC_TIMEOUT_S)
+        except asyncio.TimeoutError:   # the listener is stuck (a network gone quiet): no cache
+            return False
 
     def _release(self, heard_all: bool, waiters: list[asyncio.Future[bool]] | None = None) -> None:
         if waiters is None:
@@ -78,7 +82,9 @@ class RevocationListener:
                         await self._wanted.wait()
                         self._wanted.clear()
                         waiters, self._waiters = self._waiters, []   # later arrivals wait for the next trip
-                        await conn.execute("SELECT 1")                # notices before it are handled first
+                        # notices before it are handled first; a trip that never returns
+                        # (a network gone quiet) counts as a lost connection
+                        await asyncio.wait_for(conn.execute("SELECT 1"), SYNC_TIMEOUT_S)
                         self._release(True, waiters)
             except asyncio.CancelledError:
                 raise

@@ -107,10 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--realm", help="6-digit realm code (default: every realm)")
     listing.add_argument("--resident", type=int, help="only this resident's tokens")
     listing.add_argument("--active", action="store_true", help="only tokens that still work")
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     listing.set_defaults(command=cmd_tokens_list)
     revoke = tokens.add_parser("revoke", help="revoke a token at once, in every server process")
-    revoke.add_argument("token_id", type=int)
+    revoke.add_argument("token_id", type=int, help="the id `tokens list` shows (not the secret)")
     revoke.set_defaults(command=cmd_tokens_revoke)
 
     vouchers = commands.add_parser("vouchers", help="vouchers").add_subparsers(required=True, metavar="ACTION")

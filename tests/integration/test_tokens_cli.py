@@ -13,7 +13,7 @@ def test_tokens_create_list_and_revoke(database_url, owner_conn, monkeypatch, ca
     assert main(["tokens", "create", "--role", "admin", "--realm", realm, "--label", "first admin"]) == 0
     assert capsys.readouterr().out.strip().startswith("pb_")
     assert main(["tokens", "create", "--role", "resident", "--realm", realm, "--resident", "99999999"]) == 2
-    assert "unknown_holder" in capsys.readouterr().err
+    assert "resident_not_found" in capsys.readouterr().err
 
     assert main(["tokens", "list", "--realm", realm]) == 0
     listed = capsys.readouterr().out.splitlines()
