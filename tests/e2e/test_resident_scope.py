@@ -105,9 +105,11 @@ async def test_every_read_of_a_residents_data_follows_its_scope(client, scene: S
         for rendering in ("qr.png", "qr.svg", "voucher.pdf"):
             response = await client.get(f"/v1/vouchers/{voucher}/{rendering}", headers=scene.headers[role])
             expect(role, {"resident"}, 200, response)
-        # an activity of the resident's station: its organizers, auditors and admins
+        # a published activity of the resident's station: its organizers, auditors and
+        # admins, and every resident of the realm (what is on, to sign up for)
         activity = await client.get(f"/v1/activities/{scene.activity_id}", headers=scene.headers[role])
-        expect(role, {"station_organizer", "realm_organizer", "auditor", "admin"}, 200, activity)
+        expect(role, {"station_organizer", "realm_organizer", "auditor", "admin", "resident", "other_resident"},
+               200, activity)
 
 
 async def test_a_station_organizer_lists_only_its_own_residents_vouchers(client, scene: Scene):
