@@ -103,6 +103,15 @@ async def test_a_resident_reads_only_their_own_accounts(client, tokens, book):
         assert_problem(await client.get(path, headers=tokens.resident), 403, "forbidden")
 
 
+async def test_a_merchant_reads_only_its_own_account(client, tokens, ledger, book):
+    own = await ledger.create_account(book["realm"], "merchant", "civic", merchant_id=1)  # the token's
+    other = await ledger.create_account(book["realm"], "merchant", "civic", merchant_id=2)
+    assert (await client.get(f"/v1/accounts/{own['id']}", headers=tokens.merchant)).status_code == 200
+    for account_id in (other["id"], book["budget"]):
+        for path in (f"/v1/accounts/{account_id}", f"/v1/accounts/{account_id}/postings"):
+            assert_problem(await client.get(path, headers=tokens.merchant), 403, "forbidden")
+
+
 async def test_entries_are_read_by_admins_and_auditors(client, tokens, book):
     for role in ("admin", "auditor"):
         response = await client.get(f"/v1/entries/{book['entry']}", headers=getattr(tokens, role))

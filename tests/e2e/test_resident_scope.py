@@ -105,8 +105,8 @@ async def test_every_read_of_a_residents_data_follows_its_scope(client, scene: S
         for rendering in ("qr.png", "qr.svg", "voucher.pdf"):
             response = await client.get(f"/v1/vouchers/{voucher}/{rendering}", headers=scene.headers[role])
             expect(role, {"resident"}, 200, response)
-        # a published activity of the resident's station: its organizers, auditors and admins,
-        # and every resident of the realm (residents see what is on, to sign up)
+        # a published activity of the resident's station: its organizers, auditors and
+        # admins, and every resident of the realm (what is on, to sign up for)
         activity = await client.get(f"/v1/activities/{scene.activity_id}", headers=scene.headers[role])
         expect(role, {"station_organizer", "realm_organizer", "auditor", "admin", "resident", "other_resident"},
                200, activity)

@@ -61,6 +61,40 @@ async def test_a_hundred_residents_at_once_for_ten_places(engine, small_engine, 
     assert (await earning.activity(activity["id"]))["confirmed_count"] == 10
 
 
+LOCK_WAIT_POLLS_MAX = 400   # of 50 ms each: how long a sign-up may take to reach the lock
+
+
+async def until_a_session_waits_for_a_lock(database_url: str) -> None:
+    """Returns once some session of the test database waits for a lock (an event, not a
+    duration: the polls only bound how long it may take to happen)."""
+    with psycopg.connect(database_url, autocommit=True) as watcher:
+        for _ in range(LOCK_WAIT_POLLS_MAX):
+            if watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND wait_event_type = 'Lock'").fetchone()[0]:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError("the sign-up never waited for the activity's row")
+
+
+async def test_a_sign_up_waits_for_one_under_way_then_takes_the_waitlist(engine, ledger, realm, app_conn,
+                                                                       database_url):
+    """The activity's row lock: a sign-up while another holds the activity waits for it,
+    then sees the last place taken and joins the waitlist (never `activity_full` from a
+    seat it counted before the other committed)."""
+    earning, venue = Earning(engine, ledger), Venue(engine)
+    place = await make_place(earning, realm, residents=2, fund=0)
+    activity = await future_activity(earning, realm, place.station_id, capacity=1)
+    first, second = place.residents
+    app_conn.execute("SELECT 1 FROM activities WHERE realm = %s AND id = %s FOR UPDATE", (realm, activity["id"]))
+    app_conn.execute("INSERT INTO activity_signups (realm, activity_id, resident_id, status, created_by) "
+                     "VALUES (%s, %s, %s, 'confirmed', 'test')", (realm, activity["id"], first))
+    signing_up = asyncio.create_task(venue.sign_up(activity, second, "test"))
+    await until_a_session_waits_for_a_lock(database_url)
+    app_conn.commit()
+    assert (await signing_up)["status"] == "waitlisted"
+    assert (await earning.activity(activity["id"]))["confirmed_count"] == 1
+
+
 async def test_the_database_refuses_an_eleventh_seat(engine, ledger, realm, app_conn):
     earning, venue = Earning(engine, ledger), Venue(engine)
     place = await make_place(earning, realm, residents=3, fund=0)
