@@ -11,6 +11,7 @@ from litestar import Litestar, Response, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -110,6 +111,21 @@ async def _select_one(conn: AsyncConnection) -> None:
     await conn.execute(text("SELECT 1"))
 
 
+VENDOR = "/static/vendor"
+# The API docs pages load their scripts from the service's own vendored files (never a
+# CDN: a page on this origin can read the tokens the web pages keep in localStorage, and
+# a CDN may be unreachable offline or in much of mainland China). `/schema` is Redoc.
+OPENAPI_CONFIG = OpenAPIConfig(
+    title="Points Bank", version="0.1.0", path="/schema",
+    render_plugins=[
+        RedocRenderPlugin(js_url=f"{VENDOR}/redoc/redoc.standalone.js", google_fonts=False, path="/redoc"),
+        SwaggerRenderPlugin(js_url=f"{VENDOR}/swagger-ui/swagger-ui-bundle.js",
+                            css_url=f"{VENDOR}/swagger-ui/swagger-ui.css",
+                            standalone_preset_js_url=f"{VENDOR}/swagger-ui/swagger-ui-standalone-preset.js",
+                            path="/swagger"),
+    ])
+
+
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> Litestar:
     settings = settings or Settings.from_env()
 
@@ -146,6 +162,6 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         dependencies={"principal": Provide(current_principal)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(title="Points Bank", version="0.1.0", path="/schema"),
+        openapi_config=OPENAPI_CONFIG,
         debug=False,
     )
