@@ -118,11 +118,12 @@ VENDOR = "/static/vendor"
 OPENAPI_CONFIG = OpenAPIConfig(
     title="Points Bank", version="0.1.0", path="/schema",
     render_plugins=[
-        RedocRenderPlugin(js_url=f"{VENDOR}/redoc/redoc.standalone.js", google_fonts=False, path="/redoc"),
+        RedocRenderPlugin(js_url=f"{VENDOR}/redoc/redoc.standalone.js", google_fonts=False, path="/redoc",
+                          favicon=""),
         SwaggerRenderPlugin(js_url=f"{VENDOR}/swagger-ui/swagger-ui-bundle.js",
                             css_url=f"{VENDOR}/swagger-ui/swagger-ui.css",
                             standalone_preset_js_url=f"{VENDOR}/swagger-ui/swagger-ui-standalone-preset.js",
-                            path="/swagger"),
+                            path="/swagger", favicon=""),
     ])
 
 
