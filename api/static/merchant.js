@@ -3,12 +3,9 @@
 "use strict";
 
 (function () {
-  var SCAN_INTERVAL_MS = 250;
   var VOUCHER_PREFIX = "PB1:";
-  var DECODER_URL = "/static/vendor/jsqr/jsQR.js";   // vendored, loaded only when scanning
   var RECENT_SIZE = 20;
-  var stream = null;
-  var scanTimer = null;
+  var stopCamera = null;          // PBScanner's stop(), while the camera is on
   var me = null;
   var merchant = null;
   var found = null;               // {body: {code} or {short_code}, voucher: the preview}
@@ -161,56 +158,24 @@
 
   // Camera ------------------------------------------------------------------------
 
-  function loadDecoder() {
-    if (window.jsQR) return Promise.resolve(window.jsQR);
-    return new Promise(function (resolve, reject) {
-      var script = document.createElement("script");
-      script.src = DECODER_URL;
-      script.onload = function () { resolve(window.jsQR); };
-      script.onerror = reject;
-      document.head.appendChild(script);
-    });
-  }
-
   function stopScan() {
-    if (scanTimer) clearInterval(scanTimer);
-    scanTimer = null;
-    if (stream) stream.getTracks().forEach(function (track) { track.stop(); });
-    stream = null;
+    if (stopCamera) stopCamera();
+    stopCamera = null;
     PB.show("camera", false);
     PB.show("scan", true);
   }
 
-  function scanFrame(video, canvas, decode) {
-    if (video.readyState < 2 || !video.videoWidth) return;
-    canvas.width = video.videoWidth;
-    canvas.height = video.videoHeight;
-    var context = canvas.getContext("2d");
-    context.drawImage(video, 0, 0, canvas.width, canvas.height);
-    var image = context.getImageData(0, 0, canvas.width, canvas.height);
-    var read = decode(image.data, image.width, image.height, { inversionAttempts: "dontInvert" });
-    if (!read || read.data.indexOf(VOUCHER_PREFIX) !== 0) return;
-    stopScan();
-    lookUp({ code: read.data }, null);
-  }
-
   function startScan() {
     clearResult();
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      return showResult(PB.t("merchant.no_camera"), "", false);
-    }
-    Promise.all([loadDecoder(),
-                 navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false })])
-      .then(function (ready) {
-        var video = $("video");
-        stream = ready[1];
-        video.srcObject = stream;
-        video.play();
-        PB.show("scan", false);
-        PB.show("camera", true);
-        var canvas = document.createElement("canvas");
-        scanTimer = setInterval(function () { scanFrame(video, canvas, ready[0]); }, SCAN_INTERVAL_MS);
-      }, function () { stopScan(); showResult(PB.t("merchant.no_camera"), "", false); });
+    PB.show("scan", false);
+    PB.show("camera", true);
+    stopCamera = PBScanner.start($("video"), VOUCHER_PREFIX, function (code) {
+      stopScan();
+      lookUp({ code: code }, null);
+    }, function () {
+      stopScan();
+      showResult(PB.t("merchant.no_camera"), "", false);
+    });
   }
 
   $("lookup-form").addEventListener("submit", typed);
