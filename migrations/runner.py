@@ -1,4 +1,6 @@
-"""Bring a database's schema up to date (as the connecting user, the schema's owner).
+"""Bring a database's schema up to date (as the connecting user, the schema's owner):
+the revisions (alembic), then, at head, the functions and triggers whose files changed
+(`migrations.objects`).
 
 Safe to run twice and concurrently (several replicas starting at once): the upgrade holds
 a PostgreSQL advisory lock, so one process migrates while the others wait, then find the
@@ -14,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 
 from ledger.db import owner_engine
+from migrations import objects
 
 MIGRATIONS_DIR = Path(__file__).parent
 # One key for "the schema is being migrated"; advisory locks are per database, so
@@ -30,7 +33,8 @@ def alembic_config() -> Config:
 def upgrade(database_url: str, revision: str = "head",
             on_wait: Callable[[], None] | None = None) -> tuple[str | None, str | None]:
     """Migrate to `revision` under the upgrade lock; answer (revision before, revision after).
-    `on_wait` is called once if another upgrade holds the lock and this one waits for it."""
+    At head, the SQL functions and triggers follow their files (below head they are left
+    as they are: they are written for the newest tables). `on_wait` is called once if another upgrade holds the lock and this one waits for it."""
     engine = owner_engine(database_url)
     try:
         with engine.connect() as connection:
@@ -40,6 +44,9 @@ def upgrade(database_url: str, revision: str = "head",
                 config = alembic_config()
                 config.attributes["connection"] = connection
                 command.upgrade(config, revision)
+                if revision == "head":
+                    with connection.begin():
+                        objects.apply_changed(connection.connection.driver_connection)
                 return before, _current_revision(connection)
             finally:
                 connection.rollback()

@@ -1,3 +1,7 @@
+-- Since revision 0011 the functions and triggers this revision once defined live in one
+-- file each under their package (`<package>/sql/`, applied by migrations/objects.py);
+-- this file keeps its tables, indexes, constraints, grants and data.
+
 -- Audit: signed checkpoints (a Merkle tree per realm over its committed entries) and the
 -- canonical leaf of an entry, so that the database and an offline verifier hash the
 -- same bytes.
@@ -8,19 +12,6 @@
 
 -- Sealing finds the entries committed since the last checkpoint by transaction id.
 CREATE INDEX entries_realm_txid ON entries (realm, created_txid);
-
--- A text field in the canonical leaf: its length in bytes, a colon, the text; '-' for
--- NULL. Unambiguous without escaping, and easy to reproduce in Python.
-CREATE FUNCTION audit_field(value text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN value IS NULL THEN '-' ELSE octet_length(value)::text || ':' || value END
-$$;
-
--- Microseconds since the epoch: exact, unlike a formatted timestamp.
-CREATE FUNCTION audit_micros(moment timestamptz) RETURNS bigint
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT (extract(epoch FROM moment) * 1000000)::bigint
-$$;
 
 -- The canonical bytes of an entry and its postings (ordered by account), the Merkle leaf
 -- before hashing. Python's ledger.merkle.leaf_bytes builds the same bytes.
@@ -72,40 +63,6 @@ CREATE TABLE checkpoint_entries (
         DEFERRABLE INITIALLY DEFERRED
 );
 CREATE INDEX checkpoint_entries_seq ON checkpoint_entries (realm, checkpoint_seq);
-
--- A checkpoint extends the previous one: next number, chained head, and exactly the
--- leaves sealed under it at the next positions (its leaves are inserted first).
-CREATE FUNCTION checkpoints_check_chain() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    previous_seq   bigint := 0;
-    previous_size  bigint := 0;
-    previous_head  bytea;
-    previous_below bigint := 0;
-    leaf_count bigint;
-    leaf_min   bigint;
-    leaf_max   bigint;
-BEGIN
-    SELECT c.seq, c.tree_size, c.head_hash, c.sealed_below_txid
-      INTO previous_seq, previous_size, previous_head, previous_below
-      FROM checkpoints c WHERE c.realm = NEW.realm ORDER BY c.seq DESC LIMIT 1;
-    IF NOT FOUND THEN
-        previous_seq := 0; previous_size := 0; previous_below := 0;
-    END IF;
-    IF NEW.seq <> previous_seq + 1 OR NEW.previous_head_hash IS DISTINCT FROM previous_head
-       OR NEW.sealed_below_txid < previous_below THEN
-        PERFORM pb_raise('checkpoint_chain_broken', jsonb_build_object('realm', NEW.realm, 'seq', NEW.seq));
-    END IF;
-    SELECT count(*), min(leaf_index), max(leaf_index) INTO leaf_count, leaf_min, leaf_max
-      FROM checkpoint_entries WHERE realm = NEW.realm AND checkpoint_seq = NEW.seq;
-    IF leaf_count = 0 OR leaf_min <> previous_size OR leaf_max <> NEW.tree_size - 1
-       OR leaf_count <> NEW.tree_size - previous_size THEN
-        PERFORM pb_raise('checkpoint_leaves_mismatch', jsonb_build_object('realm', NEW.realm, 'seq', NEW.seq));
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER checkpoints_chain BEFORE INSERT ON checkpoints
-    FOR EACH ROW EXECUTE FUNCTION checkpoints_check_chain();
 
 -- Append-only, like the book they seal.
 SELECT pb_append_only('checkpoints');

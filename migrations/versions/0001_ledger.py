@@ -12,7 +12,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    run_sql_file("0001_ledger.sql")
+    run_sql_file("0001_ledger.sql", needs=("ledger/sql/pb_raise.sql", "ledger/sql/pb_refuse_change.sql",
+                                       "ledger/sql/pb_append_only.sql"))
 
 
 def downgrade() -> None:

@@ -12,7 +12,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    run_sql_file("0002_earning.sql")
+    run_sql_file("0002_earning.sql", needs=("earning/sql/earning_default_catalogue.sql",))
 
 
 def downgrade() -> None:

@@ -12,7 +12,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    run_sql_file("0005_audit.sql")
+    run_sql_file("0005_audit.sql", needs=("ledger/sql/audit_field.sql", "ledger/sql/audit_micros.sql"))
 
 
 def downgrade() -> None:

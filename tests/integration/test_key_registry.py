@@ -25,6 +25,7 @@ from ledger.checkpoints import Checkpoints
 from ledger.keys import KeyRing
 from ledger.service import Ledger
 from migrations.runner import upgrade
+from tests.old_heads import restore_old_head
 
 REALM = "430104"
 pytestmark = pytest.mark.db  # databases of their own on the test server (not `database_url`)
@@ -32,14 +33,17 @@ pytestmark = pytest.mark.db  # databases of their own on the test server (not `d
 
 @contextmanager
 def fresh_database(server_url: str, revision: str | None = "head", template: str | None = None) -> Iterator[str]:
-    """A database of its own: migrated to `revision`, or a copy of `template`."""
+    """A database of its own: migrated to head, restored at an earlier `revision` (one of
+    tests/fixtures), or a copy of `template`."""
     name = f"pb_keys_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     url = with_database(server_url, name)
     try:
-        if template is None:
-            upgrade(url, revision)
+        if template is None and revision == "head":
+            upgrade(url)
+        elif template is None:
+            restore_old_head(url, revision)
         yield url
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
