@@ -5,7 +5,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, text
+from sqlalchemy import Table, and_, func, insert, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger import model
@@ -35,6 +36,23 @@ async def post_entry(conn: AsyncConnection, draft: model.EntryDraft) -> dict[str
     """Post one entry in the caller's transaction; database refusals raise."""
     result = await conn.execute(_POST_ENTRY, {"request": json.dumps(draft_json(draft))})
     return result.scalar_one()
+
+
+async def post_entry_then_insert(conn: AsyncConnection, draft: model.EntryDraft, table: Table,
+                                 entry_column: str, **values: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Post one entry (`ledger_post_entry`) and insert the row of `table` that names it in
+    `entry_column`, in one statement: the accounts the entry locks (a realm's hold
+    account, say) stay locked only for this statement and the COMMIT. Returns (row, entry)."""
+    dialect = postgresql.dialect()
+    names = list(values)
+    params = ", ".join(f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)})" for name in names)
+    statement = text(
+        "WITH posted AS (SELECT ledger_post_entry(CAST(:pb_request AS jsonb)) AS entry), "
+        f"inserted AS (INSERT INTO {table.name} ({', '.join(names)}, {entry_column}) "
+        f"SELECT {params}, (posted.entry->>'id')::bigint FROM posted RETURNING *) "
+        "SELECT inserted.*, posted.entry AS pb_entry FROM inserted, posted")
+    row = dict((await conn.execute(statement, {"pb_request": json.dumps(draft_json(draft)), **values})).one()._mapping)
+    return row, row.pop("pb_entry")
 
 
 async def insert_realm(conn: AsyncConnection, code: str, name: str, timezone: str) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger import db, errors, model, repository
@@ -166,6 +167,15 @@ class Ledger:
         """Post one entry inside the caller's transaction (for composite services)."""
         draft = await self.prepare(conn, draft)
         return await repository.post_entry(conn, draft)
+
+    async def post_in_then_insert(self, conn: AsyncConnection, draft: model.EntryDraft, table: Table,
+                                  entry_column: str, **values: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Post one entry inside the caller's transaction and insert, in the same statement,
+        the row of `table` that names it in `entry_column` (a voucher and its hold entry, a
+        redemption and its capture): the entry's account locks are held for that statement
+        and the COMMIT only. Returns (row, entry)."""
+        draft = await self.prepare(conn, draft)
+        return await repository.post_entry_then_insert(conn, draft, table, entry_column, **values)
 
     async def reverse(self, original: dict[str, Any], created_by: str,
                       idempotency_key: str | None, memo: str | None = None) -> dict[str, Any]:

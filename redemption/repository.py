@@ -1,11 +1,10 @@
 """SQL for vouchers and redemptions; every function runs in the caller's transaction."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Integer, LargeBinary, MetaData, Table,
-                        Text, and_, func, insert, select, text, update)
+                        Text, and_, func, insert, select, update)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -202,25 +201,3 @@ async def hold_differences(conn: AsyncConnection, realm: str | None = None) -> l
     if realm is not None:
         query = query.where(hold_reconciliation.c.realm == realm)
     return [dict(row._mapping) for row in await conn.execute(query)]
-
-
-# an entry and the row that names it, in one round trip ------------------------------------
-
-async def post_then_insert(conn: AsyncConnection, table: Table, request: dict[str, Any],
-                           entry_column: str, **values: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Post an entry (`ledger_post_entry`, the request as `ledger.repository.draft_json`
-    makes it) and insert the row of `table` that names it, in one statement: the accounts
-    the entry locks (the realm's hold account) stay locked only for this statement and
-    the COMMIT. Returns (row, entry)."""
-    from sqlalchemy.dialects import postgresql
-
-    dialect = postgresql.dialect()
-    names = list(values)
-    params = ", ".join(f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)})" for name in names)
-    statement = text(
-        "WITH posted AS (SELECT ledger_post_entry(CAST(:pb_request AS jsonb)) AS entry), "
-        f"inserted AS (INSERT INTO {table.name} ({', '.join(names)}, {entry_column}) "
-        f"SELECT {params}, (posted.entry->>'id')::bigint FROM posted RETURNING *) "
-        "SELECT inserted.*, posted.entry AS pb_entry FROM inserted, posted")
-    row = dict((await conn.execute(statement, {"pb_request": json.dumps(request), **values})).one()._mapping)
-    return row, row.pop("pb_entry")

@@ -175,11 +175,11 @@ class Vouchers:
             key_id=0, serial=secrets.token_bytes(codec.SERIAL_BYTES), realm=realm, asset=asset,
             amount=amount, scope_merchant_id=merchant.id if merchant else None,
             scope_merchant_kind=merchant_kind, expires_at=int(expires_at.timestamp())))
-        draft = await self.ledger.prepare(conn, EntryDraft(
+        draft = EntryDraft(
             realm=realm, kind="hold", created_by=actor, reference=model.reference(token.serial),
-            memo="voucher issued", lines=(Line(wallet["id"], -amount), Line(hold["id"], amount))))
-        voucher, _ = await repository.post_then_insert(
-            conn, repository.vouchers, ledger_repository.draft_json(draft), "hold_entry_id",
+            memo="voucher issued", lines=(Line(wallet["id"], -amount), Line(hold["id"], amount)))
+        voucher, _ = await self.ledger.post_in_then_insert(
+            conn, draft, repository.vouchers, "hold_entry_id",
             realm=realm, serial=token.serial, short_code=codec.short_code(secrets.token_bytes(codec.SHORT_CODE_SEED_BYTES)),
             code=codec.encode(token), key_id=token.key_id, resident_id=resident_id,
             resident_account_id=wallet["id"], hold_account_id=hold["id"], asset=asset, amount=amount,
@@ -287,8 +287,8 @@ class Vouchers:
             clear_entry_id = None
             if clear_draft is not None:
                 clear_entry_id = (await self.ledger.post_in(conn, clear_draft))["id"]
-            redemption, _ = await repository.post_then_insert(
-                conn, repository.redemptions, ledger_repository.draft_json(draft), "entry_id",
+            redemption, _ = await self.ledger.post_in_then_insert(
+                conn, draft, repository.redemptions, "entry_id",
                 realm=token.realm, voucher_id=voucher["id"], merchant_id=merchant.id,
                 merchant_realm=merchant.realm, amount=capture, clear_entry_id=clear_entry_id,
                 offline=offline, idempotency_key=idempotency_key, request_hash=fingerprint,

@@ -16,7 +16,12 @@ DECLARE
     results      jsonb;
     entry_ids    bigint[];
     entry_refs   text[];
-    entry_times  timestamptz[];
+    lock_realms  text[];
+    lock_ids     bigint[];
+    line_realms  text[];
+    line_entries bigint[];
+    line_accounts bigint[];
+    line_amounts bigint[];
 BEGIN
     SELECT r.timezone INTO realm_tz FROM realms r WHERE r.code = chunk_realm;
     IF NOT FOUND THEN
@@ -28,8 +33,7 @@ BEGIN
         activity_type text, rule_version int, asset text, award_day date,
         budget_id bigint, account_id bigint, computed bigint, points bigint,
         existing_entry bigint, existing_points bigint, existing_version int,
-        error text, entry_group bigint, reference text, entry_id bigint,
-        entry_time timestamptz) ON COMMIT DROP;
+        error text, entry_group bigint, reference text, entry_id bigint) ON COMMIT DROP;
     TRUNCATE pg_temp.award_plan;
 
     INSERT INTO pg_temp.award_plan (n, activity_id, resident_id, minutes)
@@ -87,12 +91,10 @@ BEGIN
      WHERE error IS NULL AND account_id IS NULL;
 
     -- Lock every account the chunk may post to, in (realm, id) order, one probe each.
-    PERFORM 1
-       FROM (SELECT ids.id FROM (SELECT budget_id AS id FROM pg_temp.award_plan WHERE error IS NULL
-                                 UNION SELECT account_id FROM pg_temp.award_plan WHERE error IS NULL) ids
-              ORDER BY ids.id) wanted
-      CROSS JOIN LATERAL (SELECT 1 FROM accounts a WHERE a.realm = chunk_realm AND a.id = wanted.id
-                           FOR UPDATE) locked;
+    SELECT array_agg(ids.id), array_agg(chunk_realm) INTO lock_ids, lock_realms
+      FROM (SELECT budget_id AS id FROM pg_temp.award_plan WHERE error IS NULL
+            UNION SELECT account_id FROM pg_temp.award_plan WHERE error IS NULL) ids;
+    PERFORM 1 FROM ledger_lock_accounts(lock_realms, lock_ids);
 
     -- Awarded before (this request's retry, another request, another organizer).
     UPDATE pg_temp.award_plan p
@@ -170,32 +172,27 @@ BEGIN
           FROM (SELECT DISTINCT entry_group, reference FROM pg_temp.award_plan
                  WHERE entry_group IS NOT NULL) g
          ORDER BY g.entry_group
-        RETURNING id, reference, created_at)
-    SELECT array_agg(id), array_agg(reference), array_agg(created_at)
-      INTO entry_ids, entry_refs, entry_times FROM made;
+        RETURNING id, reference)
+    SELECT array_agg(id), array_agg(reference) INTO entry_ids, entry_refs FROM made;
 
-    UPDATE pg_temp.award_plan p SET entry_id = made.id, entry_time = made.created_at
-      FROM unnest(entry_ids, entry_refs, entry_times) AS made (id, reference, created_at)
+    UPDATE pg_temp.award_plan p SET entry_id = made.id
+      FROM unnest(entry_ids, entry_refs) AS made (id, reference)
      WHERE p.reference = made.reference;
 
-    -- Each account's postings continue its history in entry order (an account appears
-    -- at most once per entry); the accounts are locked above, so their counts hold.
-    INSERT INTO postings (realm, entry_id, account_id, account_seq, asset, amount,
-                          balance_after, created_at)
-    SELECT chunk_realm, leg.entry_id, leg.account_id,
-           a.posting_count + row_number() OVER w, leg.asset, leg.amount,
-           a.balance + sum(leg.amount) OVER w, leg.entry_time
-      FROM (SELECT p.entry_group, 0 AS n, p.entry_id, p.entry_time, p.budget_id AS account_id,
-                   p.asset, -sum(p.points) AS amount
+    -- The postings, entry after entry (the budget's first), through the one writer: each
+    -- account's continue its history in entry order (an account appears at most once
+    -- per entry).
+    SELECT array_agg(chunk_realm), array_agg(leg.entry_id ORDER BY leg.entry_group, leg.n),
+           array_agg(leg.account_id ORDER BY leg.entry_group, leg.n),
+           array_agg(leg.amount ORDER BY leg.entry_group, leg.n)
+      INTO line_realms, line_entries, line_accounts, line_amounts
+      FROM (SELECT p.entry_group, 0 AS n, p.entry_id, p.budget_id AS account_id, -sum(p.points) AS amount
               FROM pg_temp.award_plan p WHERE p.entry_id IS NOT NULL
-             GROUP BY p.entry_group, p.entry_id, p.entry_time, p.budget_id, p.asset
+             GROUP BY p.entry_group, p.entry_id, p.budget_id
             UNION ALL
-            SELECT p.entry_group, p.n, p.entry_id, p.entry_time, p.account_id, p.asset, p.points
-              FROM pg_temp.award_plan p WHERE p.entry_id IS NOT NULL) leg
-     CROSS JOIN LATERAL (SELECT a.posting_count, a.balance FROM accounts a
-                          WHERE a.realm = chunk_realm AND a.id = leg.account_id LIMIT 1) a
-    WINDOW w AS (PARTITION BY leg.account_id ORDER BY leg.entry_group)
-     ORDER BY leg.entry_group, leg.n;
+            SELECT p.entry_group, p.n, p.entry_id, p.account_id, p.points
+              FROM pg_temp.award_plan p WHERE p.entry_id IS NOT NULL) leg;
+    PERFORM 1 FROM ledger_write_postings(line_realms, line_entries, line_accounts, line_amounts);
 
     INSERT INTO awards (realm, activity_id, resident_id, entry_id, activity_type, rule_version,
                         asset, minutes, points, award_day)

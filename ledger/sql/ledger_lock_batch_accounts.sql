@@ -1,14 +1,13 @@
 -- Group commit: lock every account a batch names, in (realm, id) order, one key probe
--- each (the sorted subquery drives the probes). Was a join that the planner, guessing
--- the JSON at 100 x 100 lines, made a hash of the whole accounts table.
+-- each (ledger_lock_accounts). Unknown accounts are the items' own refusals.
 CREATE OR REPLACE FUNCTION ledger_lock_batch_accounts(requests jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    account_realms text[];
+    account_ids    bigint[];
 BEGIN
-    PERFORM 1
-       FROM (SELECT DISTINCT r->>'realm' AS realm, (l->>'account_id')::bigint AS id
-               FROM jsonb_array_elements(requests) r,
-                    jsonb_array_elements(r->'postings') l
-              ORDER BY 1, 2) wanted
-      CROSS JOIN LATERAL (SELECT 1 FROM accounts a WHERE a.realm = wanted.realm AND a.id = wanted.id
-                           FOR UPDATE) locked;
+    SELECT array_agg(r->>'realm'), array_agg((l->>'account_id')::bigint)
+      INTO account_realms, account_ids
+      FROM jsonb_array_elements(requests) r, jsonb_array_elements(r->'postings') l;
+    PERFORM 1 FROM ledger_lock_accounts(account_realms, account_ids);
 END $$;

@@ -9,11 +9,7 @@ DECLARE
 BEGIN
     PERFORM ledger_lock_batch_accounts(requests);
     IF jsonb_array_length(requests) > 1 THEN
-        BEGIN
-            together := ledger_post_together(requests);
-        EXCEPTION WHEN raise_exception OR integrity_constraint_violation OR data_exception THEN
-            together := NULL;  -- the book refused something: one entry at a time names it
-        END;
+        together := ledger_post_together(requests);  -- NULL, and nothing written, if it cannot
     END IF;
     RETURN coalesce(together, ledger_post_each(requests));  -- its locks are ours already
 END $$;
