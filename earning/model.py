@@ -1,6 +1,6 @@
 """Earning's pure core: the award calculation, caps, rule checks, attendance records,
 periods, cursors and the attendance CSV format. No I/O here; the database applies the
-same formula (migrations/sql/0002_earning.sql, `earning_award_chunk`)."""
+same formula (`earning_award_chunk`, earning/sql/earning_award_chunk.sql)."""
 from __future__ import annotations
 
 import base64

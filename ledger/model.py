@@ -1,6 +1,6 @@
 """The ledger's pure core: kinds, limits, drafts and the rules an entry must obey.
 
-No I/O here. The database enforces the same rules (migrations/sql/0001_ledger.sql);
+No I/O here. The database enforces the same rules (ledger/sql/, the 0001 revision);
 the service checks them first so that a bad request is refused before any write.
 """
 from __future__ import annotations
