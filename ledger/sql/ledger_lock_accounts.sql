@@ -1,17 +1,18 @@
 -- Lock accounts for posting, in (realm, id) order, one key probe each (the sorted
 -- subquery drives the probes, so the planner can never make it a scan of accounts), and
--- answer what a writer needs of them, read under the lock. Accounts that do not exist are
--- left out of the answer: the caller names them. Every path that posts locks through
--- here, before it inserts its entries (so an account's postings are in time order as
--- well as in account_seq order), and the posting writer locks through here again (a
--- lock the transaction holds already costs one probe and never waits).
+-- answer one row per account asked for, with what a writer needs of it read under the
+-- lock; an account that does not exist comes back with NULL asset, balance and count.
+-- Every path that posts locks through here before it inserts its entries (so an
+-- account's postings are in time order as well as in account_seq order), and the
+-- posting writer locks through here again (a lock the transaction holds costs one probe
+-- and never waits).
 CREATE OR REPLACE FUNCTION ledger_lock_accounts(account_realms text[], account_ids bigint[])
 RETURNS TABLE (realm text, id bigint, asset text, balance bigint, posting_count bigint)
 LANGUAGE sql AS $$
     SELECT wanted.realm, wanted.id, locked.asset, locked.balance, locked.posting_count
       FROM (SELECT DISTINCT w.realm, w.id FROM unnest(account_realms, account_ids) AS w (realm, id)
              ORDER BY 1, 2) wanted
-     CROSS JOIN LATERAL (SELECT a.asset, a.balance, a.posting_count FROM accounts a
+      LEFT JOIN LATERAL (SELECT a.asset, a.balance, a.posting_count FROM accounts a
                           WHERE a.realm = wanted.realm AND a.id = wanted.id
-                            FOR UPDATE) locked
+                            FOR UPDATE) locked ON true
 $$;

@@ -34,7 +34,7 @@ BEGIN
       INTO account_ids, amounts, realms
       FROM jsonb_array_elements(request->'postings') l;
 
-    SELECT array_agg(locked.id ORDER BY locked.id) INTO found_ids
+    SELECT array_agg(locked.id ORDER BY locked.id) FILTER (WHERE locked.asset IS NOT NULL) INTO found_ids
       FROM ledger_lock_accounts(realms, account_ids) locked;
     IF found_ids IS DISTINCT FROM account_ids THEN
         PERFORM pb_raise('unknown_account', jsonb_build_object('account_id',
