@@ -8,16 +8,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import db, errors, model, repository
+from ledger import db, errors, model, paging, repository
 from ledger.group_commit import GroupCommit
+from ledger.paging import Page
 
 ACCOUNT_CACHE_SIZE_MAX = 100_000
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    next_cursor: str | None
+HISTORY_CURSOR = paging.Cursor("p1")
 
 
 class AccountDirectory:
@@ -192,12 +188,11 @@ class Ledger:
 
     async def history(self, account: dict[str, Any], cursor: str | None,
                       limit: int | None) -> Page:
-        before = model.decode_cursor(cursor)
-        size = model.check_page_size(limit)
+        before = HISTORY_CURSOR.decode(cursor)
+        size = paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.postings_page(
-            conn, account["realm"], account["id"], before, size))
-        more = len(rows) == size and rows[-1]["account_seq"] > 1
-        return Page(rows, model.encode_cursor(rows[-1]["account_seq"]) if more else None)
+            conn, account["realm"], account["id"], before, paging.fetch_size(size)))
+        return paging.page_of(rows, size, HISTORY_CURSOR.after("account_seq"))
 
     async def balance_at(self, account: dict[str, Any], at: datetime) -> int:
         if at.tzinfo is None:
