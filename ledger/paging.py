@@ -60,14 +60,15 @@ def encode_parts(kind: str, *parts: int | str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_parts(cursor: str, kind: str, count: int) -> list[str]:
-    """The `count` parts of a cursor of list `kind`; anything else is InvalidCursor."""
+def decode_parts(cursor: str, kind: str, count: int | tuple[int, ...]) -> list[str]:
+    """The parts of a cursor of list `kind`, `count` of them (or one of the counts);
+    anything else is InvalidCursor."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError):
         raise errors.InvalidCursor(_NOT_OURS) from None
     prefix, *parts = raw.split(":")
-    if prefix != kind or len(parts) != count:
+    if prefix != kind or len(parts) not in (count if isinstance(count, tuple) else (count,)):
         raise errors.InvalidCursor(_NOT_OURS)
     return parts
 

@@ -144,20 +144,23 @@ def decode_rank_cursor(cursor: str | None) -> tuple[int, int] | None:
     return parsed
 
 
-def encode_month_cursor(month: str) -> str:
-    return paging.encode_parts(MONTH_CURSOR, month)
+def encode_month_cursor(month: str, asset: str) -> str:
+    return paging.encode_parts(MONTH_CURSOR, month, asset)
 
 
-def decode_month_cursor(cursor: str | None) -> str | None:
-    """The last month (YYYY-MM) a report page showed."""
+def decode_month_cursor(cursor: str | None) -> tuple[str, str | None] | None:
+    """The last (month YYYY-MM, asset) a report page showed; a cursor made before the
+    asset joined it names only the month (continue after the whole month)."""
     if not cursor:
         return None
-    (month,) = paging.decode_parts(cursor, MONTH_CURSOR, 1)
+    month, *asset = paging.decode_parts(cursor, MONTH_CURSOR, (1, 2))
     try:
         datetime.strptime(month, "%Y-%m")
     except ValueError:
         raise ledger_errors.InvalidCursor("the cursor is not one this service gave out") from None
-    return month
+    if asset and asset[0] not in ASSETS:
+        raise ledger_errors.InvalidCursor("the cursor is not one this service gave out")
+    return month, (asset[0] if asset else None)
 
 
 # Settlement -------------------------------------------------------------------------------

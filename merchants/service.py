@@ -3,7 +3,6 @@ transaction; read, list, change status), the rewards catalogue, settlement and t
 merchant's view. One transaction per call (or the caller's, for `..._in`)."""
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from typing import Any
@@ -13,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger import db, errors as ledger_errors, repository as ledger_repository
+from ledger.cache import BoundedCache
 from ledger.keys import KeyRing
 from ledger import idempotency, paging
 from ledger.model import EntryDraft, Line, check_realm_code
@@ -30,7 +30,7 @@ class Merchants:
     def __init__(self, engine: AsyncEngine, ledger: Ledger) -> None:
         self.engine = engine
         self.ledger = ledger
-        self._recent: dict[int, tuple[float, dict[str, Any]]] = {}
+        self._recent: BoundedCache[int, dict[str, Any]] = BoundedCache(MERCHANT_CACHE_SIZE_MAX, MERCHANT_CACHE_TTL_S)
 
     async def create(self, realm: str, kind: str, name: str, contact: str | None = None,
                      station_id: int | None = None) -> dict[str, Any]:
@@ -66,16 +66,8 @@ class Merchants:
     async def get_recent(self, merchant_id: int) -> dict[str, Any]:
         """The merchant as read at most `MERCHANT_CACHE_TTL_S` ago, for hot paths whose
         decisive check is in the database (a redemption refuses an inactive merchant in
-        SQL); its realm and kind never change."""
-        now = time.monotonic()
-        cached = self._recent.get(merchant_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        found = await self.get(merchant_id)
-        if len(self._recent) >= MERCHANT_CACHE_SIZE_MAX:
-            self._recent.clear()
-        self._recent[merchant_id] = (now + MERCHANT_CACHE_TTL_S, found)
-        return found
+        SQL); its realm and kind never change. A status change in this process drops it."""
+        return await self._recent.get_or_load(merchant_id, lambda: self.get(merchant_id))
 
     async def find_by_name(self, realm: str, name: str) -> dict[str, Any] | None:
         return await db.read(self.engine, lambda conn: repository.find_by_name(conn, realm, name))
@@ -86,12 +78,14 @@ class Merchants:
             if found is None:
                 raise errors.MerchantNotFound(f"no merchant {merchant_id}", merchant_id=merchant_id)
             model.check_transition(found["status"], status)
-            self._recent.pop(merchant_id, None)
+            self._recent.drop(merchant_id)
             if found["status"] == status:
                 return found
             return await repository.set_status(conn, found["realm"], merchant_id, status)
 
-        return await db.in_transaction(self.engine, work)
+        changed = await db.in_transaction(self.engine, work)
+        self._recent.drop(merchant_id)  # again once committed: a read meanwhile saw the old status
+        return changed
 
     async def page(self, realm: str, cursor: str | None, limit: int | None,
                    kind: str | None = None, status: str | None = None) -> Page:
@@ -458,11 +452,11 @@ class Settlements:
         """Points spent at agri shops per month (realm time) and asset: the programme's
         "help farmers sell" figure."""
         check_realm_code(realm)
-        after_month = model.decode_month_cursor(cursor)
+        after = model.decode_month_cursor(cursor)
         size = paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.agri_spending(
-            conn, realm, after_month, paging.fetch_size(size)))
-        return paging.page_of(rows, size, lambda row: model.encode_month_cursor(row["month"]))
+            conn, realm, after, paging.fetch_size(size)))
+        return paging.page_of(rows, size, lambda row: model.encode_month_cursor(row["month"], row["asset"]))
 
     async def reconciliation_differences(self, realm: str | None = None) -> list[dict[str, Any]]:
         return await db.read(self.engine, lambda conn: repository.reconciliation_differences(conn, realm))

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger import db, errors as ledger_errors, repository as ledger_repository
 from ledger.group_commit import QUEUE_DEPTH_MAX, GroupCommit
+from ledger.cache import BoundedCache
 from ledger.keys import KeyRing
 from ledger import idempotency, paging
 from ledger.model import EntryDraft, Line
@@ -40,6 +41,7 @@ from ledger.service import Ledger
 from redemption import codec, errors, model, repository
 
 EXPIRE_BATCH_SIZE = 200
+MERCHANT_ACCOUNTS_CACHED_MAX = 10_000
 KEY_SIGN_ATTEMPTS_MAX = 3
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,8 @@ class Vouchers:
         self._capture_commit = (GroupCommit(engine, "voucher_capture_batch", capture_writers,
                                             queue_depth_max=capture_queue_max)
                                 if capture_writers > 0 else None)
-        self._merchant_accounts: dict[tuple[str, int, str], int] = {}
+        # (realm, merchant, asset) -> its merchant account: never changes once opened
+        self._merchant_accounts: BoundedCache[tuple[str, int, str], int] = BoundedCache(MERCHANT_ACCOUNTS_CACHED_MAX)
 
     async def close(self) -> None:
         if self._capture_commit is not None:
@@ -344,14 +347,14 @@ class Vouchers:
         return capture_draft, clear_draft
 
     async def _merchant_account(self, merchant: model.Merchant, asset: str) -> int:
-        cache_key = (merchant.realm, merchant.id, asset)
-        if cache_key not in self._merchant_accounts:
+        async def load() -> int:
             try:
                 account = await self.ledger.owned_account(merchant.realm, "merchant", asset, merchant_id=merchant.id)
             except ledger_errors.AccountNotFound:
                 raise errors.VoucherKindMismatch(f"merchant {merchant.id} takes no {asset} points") from None
-            self._merchant_accounts[cache_key] = account["id"]
-        return self._merchant_accounts[cache_key]
+            return account["id"]
+
+        return await self._merchant_accounts.get_or_load((merchant.realm, merchant.id, asset), load)
 
     async def _clearing(self, realm: str, counterpart: str, asset: str) -> int:
         """The clearing account in `realm` for `counterpart`, opened on first use (no floor)."""
