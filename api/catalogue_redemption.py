@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import db, errors
+from ledger import db, errors, idempotency
 from merchants import model as merchant_model
 from redemption import errors as redemption_errors, model as redemption_model
 
@@ -40,7 +40,4 @@ async def redeem_item(services: Any, item_id: int, realm: str, resident_id: int,
         reservation = await services.catalogue.link_in(conn, taken, voucher)
         return {"voucher": voucher, "item": taken, "reservation": reservation, "replayed": False}
 
-    try:
-        return await db.in_transaction(services.engine, work)
-    except redemption_errors.VoucherKeyRaced:  # a twin with this key committed first: answer its result
-        return await db.in_transaction(services.engine, work)
+    return await idempotency.once(lambda: db.in_transaction(services.engine, work), redemption_errors.VoucherKeyRaced)
