@@ -89,23 +89,26 @@ async def test_the_leaderboard_ends_exactly(earning, realm):
     await assert_pages_end_exactly(board)
 
 
-async def test_a_posting_history_ends_exactly(ledger, realm):
+async def fund(ledger, realm: str, points: int) -> int:
+    """One fund entry; the budget account's id."""
     budget = await ledger.system_account(realm, "budget", "civic")
     funding = await ledger.system_account(realm, "funding", "civic")
+    await ledger.post(ledger_model.EntryDraft(realm=realm, kind="fund", created_by="test", lines=(
+        ledger_model.Line(funding["id"], -points), ledger_model.Line(budget["id"], points))))
+    return budget["id"]
+
+
+async def test_a_posting_history_ends_exactly(ledger, realm):
     for n in range(ITEMS):
-        await ledger.post(ledger_model.EntryDraft(realm=realm, kind="fund", created_by="test", lines=(
-            ledger_model.Line(funding["id"], -(n + 1)), ledger_model.Line(budget["id"], n + 1))))
-    account = await ledger.account(budget["id"])
+        budget_id = await fund(ledger, realm, n + 1)
+    account = await ledger.account(budget_id)
     await assert_pages_end_exactly(of_page(lambda c, n: ledger.history(account, c, n)))
 
 
 async def test_checkpoint_heads_end_exactly(engine, ledger, keys, realm):
     checkpoints = Checkpoints(engine, keys)
-    budget = await ledger.system_account(realm, "budget", "civic")
-    funding = await ledger.system_account(realm, "funding", "civic")
     for _ in range(ITEMS):
-        await ledger.post(ledger_model.EntryDraft(realm=realm, kind="fund", created_by="test", lines=(
-            ledger_model.Line(funding["id"], -1), ledger_model.Line(budget["id"], 1))))
+        await fund(ledger, realm, 1)
         assert await checkpoints.seal(realm) is not None
     await assert_pages_end_exactly(of_page(lambda c, n: checkpoints.heads(realm, c, n)))
 
