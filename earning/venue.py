@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from earning import errors, model, repository
 from earning.service import attendance_outcome, attendance_request
-from ledger import db
+from ledger import db, idempotency
 from ledger.cache import BoundedCache
 from ledger.require import require
 
@@ -198,7 +198,7 @@ class Venue:
         async def work(conn: AsyncConnection) -> dict[str, Any]:
             locked = await self._locked(conn, activity)
             if locked["status"] == "closed":
-                return {**locked["close_summary"], "replayed": True}
+                return idempotency.replayed(locked["close_summary"])
             if locked["status"] != "published":
                 raise errors.ActivityNotOpen(f"this activity is {locked['status']}", activity_id=locked["id"])
             if locked["starts_at"] > now:
@@ -206,7 +206,7 @@ class Venue:
                                                 activity_id=locked["id"])
             summary = await self._award_checkins(conn, locked, by)
             await repository.close_activity(conn, locked["realm"], locked["id"], now, summary)
-            return {**summary, "replayed": False}
+            return idempotency.fresh(summary)
 
         return await db.in_transaction(self.engine, work)
 
