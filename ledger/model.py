@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ledger import errors, idempotency
-from ledger.assets import ASSETS
+from ledger.assets import ASSETS  # noqa: F401  (re-exported: model.ASSETS)
 
 ACCOUNT_KINDS = ("resident", "budget", "hold", "merchant", "settled", "clearing", "funding")
 SYSTEM_ACCOUNT_KINDS = ("funding", "budget", "hold", "settled")  # one per realm and asset

@@ -1,7 +1,7 @@
 """The ledger's services: each call owns one database transaction (or one group commit)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
