@@ -13,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from access import errors, model, repository
 from ledger import db
-from ledger import model as ledger_model
+from ledger import paging
 from ledger.require import require
 
 SELECTOR_DRAWS_MAX = 8         # a taken selector is drawn again, at most this often
 TOKENS_PAGE_DEFAULT = 50
+TOKEN_CURSOR = paging.Cursor("t1")
 
 
 def utc_now() -> datetime:
@@ -92,11 +93,11 @@ class Access:
         return found
 
     async def tokens(self, scope: dict[str, Any], cursor: str | None, limit: int | None) -> dict[str, Any]:
-        before = ledger_model.decode_cursor(cursor, kind="t1", minimum=1) if cursor else None
-        size = ledger_model.check_page_size(limit)
-        rows = await db.read(self.engine, lambda conn: repository.tokens_page(conn, scope, before, size))
-        more = len(rows) == size
-        return {"items": rows, "next_cursor": ledger_model.encode_cursor(rows[-1]["id"], kind="t1") if more else None}
+        before = TOKEN_CURSOR.decode(cursor)
+        size = paging.check_page_size(limit)
+        rows = await db.read(self.engine, lambda conn: repository.tokens_page(conn, scope, before, paging.fetch_size(size)))
+        page = paging.page_of(rows, size, TOKEN_CURSOR.after("id"))
+        return {"items": page.items, "next_cursor": page.next_cursor}
 
     async def revoke(self, token_id: int, by: str) -> dict[str, Any]:
         revoked = await db.in_transaction(self.engine, lambda conn: repository.revoke_token(

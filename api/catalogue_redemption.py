@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import db, errors
+from ledger import db, errors, idempotency
 from merchants import model as merchant_model
 from redemption import errors as redemption_errors, model as redemption_model
 
@@ -33,14 +33,11 @@ async def redeem_item(services: Any, item_id: int, realm: str, resident_id: int,
         replay = await services.vouchers.issue_replay_in(conn, realm, idempotency_key, fingerprint)
         if replay is not None:
             reservation = await services.catalogue.reservation_in(conn, realm, replay["id"])
-            return {"voucher": replay, "item": item, "reservation": reservation, "replayed": True}
+            return idempotency.replayed({"voucher": replay, "item": item, "reservation": reservation})
         taken = await services.catalogue.reserve_in(conn, item_id)
         voucher = await services.vouchers.issue_in(conn, realm, resident_id, item["asset"], item["price"], merchant,
                                                    None, idempotency_key, actor, purpose)
         reservation = await services.catalogue.link_in(conn, taken, voucher)
-        return {"voucher": voucher, "item": taken, "reservation": reservation, "replayed": False}
+        return idempotency.fresh({"voucher": voucher, "item": taken, "reservation": reservation})
 
-    try:
-        return await db.in_transaction(services.engine, work)
-    except redemption_errors.VoucherKeyRaced:  # a twin with this key committed first: answer its result
-        return await db.in_transaction(services.engine, work)
+    return await idempotency.once(lambda: db.in_transaction(services.engine, work), redemption_errors.VoucherKeyRaced)

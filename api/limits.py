@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ledger import errors
+from ledger.cache import BoundedCache
 from ledger.require import require
 
 if TYPE_CHECKING:
@@ -41,17 +41,15 @@ class RateLimiter:
         self.burst = burst
         self.keys_max = keys_max
         self.clock = clock
-        self._buckets: OrderedDict[object, tuple[float, float]] = OrderedDict()  # key: (tokens, at)
+        self._buckets: BoundedCache[object, tuple[float, float]] = BoundedCache(keys_max)  # key: (tokens, at)
 
     def take(self, key: object) -> None:
         """Spend one request of `key`'s bucket, or raise `RateLimited` with Retry-After."""
         now = self.clock()
-        tokens, at = self._buckets.pop(key, (float(self.burst), now))
+        tokens, at = self._buckets.get(key) or (float(self.burst), now)
         tokens = min(float(self.burst), tokens + (now - at) * self.rate_per_s)
         refused = tokens < 1.0
-        self._buckets[key] = (tokens if refused else tokens - 1.0, now)
-        while len(self._buckets) > self.keys_max:
-            self._buckets.popitem(last=False)
+        self._buckets.put(key, (tokens if refused else tokens - 1.0, now))
         if refused:
             wait_s = (1.0 - tokens) / self.rate_per_s
             raise errors.RateLimited("too many requests; wait before retrying",

@@ -2,7 +2,9 @@
 one line naming the variable (`SettingsError`)."""
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,14 @@ DB_POOL_SIZE = 20
 DB_POOL_OVERFLOW = 20            # connections opened beyond the pool under load, closed when idle
 DB_POOL_TIMEOUT_S = 3.0          # a request waits this long for a connection, then 503 overloaded
 DB_STATEMENT_TIMEOUT_S = 30.0    # PostgreSQL cancels a longer statement (503 overloaded); 0: never
+
+PORT_MAX = 65_535
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+PATH_LENGTH_MAX = 4096
+PATH_SHOWN_MAX = 80
+HOST_PATTERN = re.compile(r"[A-Za-z0-9._:\-\[\]%]{1,253}")
+DATABASE_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
 N = TypeVar("N", int, float)
 
@@ -49,6 +59,8 @@ class Settings:
     access_log: bool = True           # `serve` logs one line per request
     device_token_lifetime_s: int = DEVICE_TOKEN_LIFETIME_S_DEFAULT  # renewed on use
     activity_close_interval_s: float = 60.0   # `serve` closes ended activities this often; 0: never
+    cjk_font: Path | None = None      # checked here; ledger/fonts.py reads POINTSBANK_CJK_FONT itself
+    pg_bin: Path | None = None        # checked here; api/backup.py reads POINTSBANK_PG_BIN itself
 
     @property
     def signing_key_dir(self) -> Path:
@@ -56,12 +68,13 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        """Every variable checked: a bad one raises SettingsError naming it."""
         env = os.environ if env is None else env
         values: dict[str, object] = {
-            "database_url": env.get("DATABASE_URL") or None,
-            "data_dir": Path(env.get("POINTSBANK_DATA_DIR", DEFAULT_DATA_DIR)),
-            "host": env.get("POINTSBANK_HOST", DEFAULT_HOST),
-            "port": _number(env, "POINTSBANK_PORT", int, DEFAULT_PORT, 1),
+            "database_url": _database_url(env, "DATABASE_URL"),
+            "data_dir": _path(env, "POINTSBANK_DATA_DIR", "directory") or Path(DEFAULT_DATA_DIR),
+            "host": _host(env, "POINTSBANK_HOST", DEFAULT_HOST),
+            "port": _number(env, "POINTSBANK_PORT", int, DEFAULT_PORT, 1, PORT_MAX),
             "group_commit_writers": _number(env, "POINTSBANK_GROUP_COMMIT_WRITERS", int, 2, 0),
             "group_commit_queue_max": _number(env, "POINTSBANK_GROUP_COMMIT_QUEUE_MAX", int, QUEUE_DEPTH_MAX, 1),
             "db_pool_size": _number(env, "POINTSBANK_DB_POOL_SIZE", int, DB_POOL_SIZE, 1),
@@ -74,18 +87,21 @@ class Settings:
             "render_burst": _number(env, "POINTSBANK_RENDER_BURST", int, RENDER_BURST, 1),
             "public_rate_per_s": _number(env, "POINTSBANK_PUBLIC_RATE_PER_S", float, PUBLIC_RATE_PER_S, 0.001),
             "public_burst": _number(env, "POINTSBANK_PUBLIC_BURST", int, PUBLIC_BURST, 1),
-            "key_dir": Path(env["POINTSBANK_KEY_DIR"]) if env.get("POINTSBANK_KEY_DIR") else None,
+            "key_dir": _path(env, "POINTSBANK_KEY_DIR", "directory"),
             "seal_interval_s": _number(env, "POINTSBANK_SEAL_INTERVAL_S", float, SEAL_INTERVAL_S, 0),
-            "access_log": env.get("POINTSBANK_ACCESS_LOG", "1") not in ("0", "false", "no", "off"),
+            "access_log": _flag(env, "POINTSBANK_ACCESS_LOG", True),
             "device_token_lifetime_s": _number(env, "POINTSBANK_DEVICE_TOKEN_LIFETIME_S", int,
                                                DEVICE_TOKEN_LIFETIME_S_DEFAULT, 60),
             "activity_close_interval_s": _number(env, "POINTSBANK_ACTIVITY_CLOSE_INTERVAL_S", float, 60.0, 0),
+            "cjk_font": _path(env, "POINTSBANK_CJK_FONT", "file", must_exist=True),
+            "pg_bin": _path(env, "POINTSBANK_PG_BIN", "directory", must_exist=True),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 
 
-def _number(env: Mapping[str, str], name: str, kind: Callable[[str], N], default: N, minimum: N) -> N:
+def _number(env: Mapping[str, str], name: str, kind: Callable[[str], N], default: N, minimum: N,
+            maximum: N | None = None) -> N:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -96,4 +112,60 @@ def _number(env: Mapping[str, str], name: str, kind: Callable[[str], N], default
         raise SettingsError(f"{name} must be {noun}, not {raw!r}") from None
     if not value >= minimum:  # also refuses nan
         raise SettingsError(f"{name} must be at least {minimum}, not {raw!r}")
+    if maximum is not None and not value <= maximum:  # also refuses inf
+        raise SettingsError(f"{name} must be at most {maximum}, not {raw!r}")
+    if kind is float and not math.isfinite(value):
+        raise SettingsError(f"{name} must be a finite number, not {raw!r}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in TRUE_WORDS + FALSE_WORDS:
+        raise SettingsError(f"{name} must be one of {', '.join(TRUE_WORDS)} or {', '.join(FALSE_WORDS)}, "
+                            f"not {env[name].strip()!r}")
+    return raw in TRUE_WORDS
+
+
+def _path(env: Mapping[str, str], name: str, kind: str, must_exist: bool = False) -> Path | None:
+    """A directory or file path; None when unset. One that exists must be of its kind."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if "\0" in raw or len(raw) > PATH_LENGTH_MAX:
+        raise SettingsError(f"{name} must be a path of at most {PATH_LENGTH_MAX} characters, "
+                            f"without NUL, not {raw[:PATH_SHOWN_MAX]!r}")
+    path = Path(raw).expanduser()
+    if path.exists() or must_exist:
+        right_kind = path.is_dir() if kind == "directory" else path.is_file()
+        if not right_kind:
+            raise SettingsError(f"{name} must name a {kind}, not {raw!r}")
+    return path
+
+
+def _host(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not HOST_PATTERN.fullmatch(raw):
+        raise SettingsError(f"{name} must be a host name or IP address, not {raw!r}")
+    return raw
+
+
+def _database_url(env: Mapping[str, str], name: str) -> str | None:
+    """A postgresql:// URL, or None (an embedded PostgreSQL). Never echoed: it may hold a password."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        scheme = make_url(raw).drivername
+    except (ArgumentError, ValueError):
+        raise SettingsError(f"{name} must be a URL like postgresql://user:password@host:5432/database") from None
+    if scheme not in DATABASE_SCHEMES:
+        raise SettingsError(f"{name} must be a postgresql:// URL, not {scheme}://")
+    return raw

@@ -8,17 +8,16 @@ import csv
 import hashlib
 import hmac
 import io
-import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from earning import errors
 from ledger import errors as ledger_errors
-from ledger import model as ledger_model
+from ledger import idempotency, paging
+from ledger.assets import ASSETS
 
 # Named limits.
 RECORDS_PER_REQUEST_MAX = 1000        # attendance records in one POST
@@ -92,8 +91,8 @@ def check_minutes(minutes: int) -> int:
 
 
 def check_rule(rule: Rule) -> Rule:
-    if rule.asset not in ledger_model.ASSETS:
-        raise errors.UnknownAsset(f"asset is one of {', '.join(ledger_model.ASSETS)}")
+    if rule.asset not in ASSETS:
+        raise errors.UnknownAsset(f"asset is one of {', '.join(ASSETS)}")
     _check_range("base_points", rule.base_points, 0, BASE_POINTS_MAX)
     _check_range("points_per_hour", rule.points_per_hour, 0, POINTS_PER_HOUR_MAX)
     _check_range("creditable_minutes_max", rule.creditable_minutes_max, 1, MINUTES_PER_RECORD_MAX)
@@ -333,9 +332,7 @@ def check_record_count(count: int) -> None:
 
 def attendance_hash(activity_id: int, records: list[Record]) -> bytes:
     """Fingerprint of a bulk request (not who or when), for its Idempotency-Key."""
-    canonical = json.dumps([activity_id, [(r.resident_id, r.minutes) for r in records]],
-                           separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).digest()
+    return idempotency.request_hash([activity_id, [(r.resident_id, r.minutes) for r in records]])
 
 
 # periods and pages --------------------------------------------------------------------
@@ -360,16 +357,12 @@ def period_days(period: str | None, today: date) -> tuple[date, date]:
     raise errors.InvalidPeriod("period is YYYY, YYYY-MM or YYYY-MM-DD")
 
 
-encode_cursor = partial(ledger_model.encode_cursor, kind="e1")
-decode_cursor = partial(ledger_model.decode_cursor, kind="e1", minimum=0)
+CURSOR = paging.Cursor("e1", minimum=0)
+encode_cursor, decode_cursor = CURSOR.encode, CURSOR.decode
 
 
 def check_leaderboard_size(limit: int | None) -> int:
-    if limit is None:
-        return LEADERBOARD_SIZE_DEFAULT
-    if not 1 <= limit <= LEADERBOARD_SIZE_MAX:
-        raise ledger_errors.InvalidInput(f"limit is between 1 and {LEADERBOARD_SIZE_MAX}")
-    return limit
+    return paging.check_page_size(limit, LEADERBOARD_SIZE_DEFAULT, LEADERBOARD_SIZE_MAX)
 
 
 # the attendance CSV -------------------------------------------------------------------

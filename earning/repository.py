@@ -466,9 +466,10 @@ async def award_chunk(conn: AsyncConnection, realm: str, records: list[model.Rec
 
 
 async def record_attendance(conn: AsyncConnection, request: dict[str, Any]) -> dict[str, Any]:
-    """Replay, award and store a bulk attendance request in one statement."""
+    """Replay, award and store a bulk attendance request in one statement (its request
+    hash goes to SQL as hex)."""
     result = await conn.execute(text("SELECT earning_record_attendance(CAST(:request AS jsonb))"),
-                                {"request": json.dumps(request)})
+                                {"request": json.dumps({**request, "request_hash": request["request_hash"].hex()})})
     return result.scalar_one()
 
 

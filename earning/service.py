@@ -15,9 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from earning import errors, model, repository
 from ledger import db
 from ledger import errors as ledger_errors
+from ledger import idempotency, paging
 from ledger import model as ledger_model
+from ledger.assets import ASSETS
 from ledger.require import require
-from ledger.service import Ledger, Page
+from ledger.paging import Page
+from ledger.service import Ledger
 
 RESIDENTS_PER_BULK_MAX = 50_000
 
@@ -49,8 +52,8 @@ class Earning:
         return await db.in_transaction(self.engine, lambda conn: repository.insert_town(conn, realm, name))
 
     async def towns(self, realm: str, cursor: str | None, limit: int | None) -> Page:
-        after, size = model.decode_cursor(cursor) or 0, ledger_model.check_page_size(limit)
-        rows = await db.read(self.engine, lambda conn: repository.towns_page(conn, realm, after, size))
+        after, size = model.decode_cursor(cursor) or 0, paging.check_page_size(limit)
+        rows = await db.read(self.engine, lambda conn: repository.towns_page(conn, realm, after, paging.fetch_size(size)))
         return _id_page(rows, size)
 
     async def create_station(self, realm: str, town_id: int, name: str, setting: str) -> dict[str, Any]:
@@ -71,8 +74,8 @@ class Earning:
         return found
 
     async def stations(self, realm: str, cursor: str | None, limit: int | None) -> Page:
-        after, size = model.decode_cursor(cursor) or 0, ledger_model.check_page_size(limit)
-        rows = await db.read(self.engine, lambda conn: repository.stations_page(conn, realm, after, size))
+        after, size = model.decode_cursor(cursor) or 0, paging.check_page_size(limit)
+        rows = await db.read(self.engine, lambda conn: repository.stations_page(conn, realm, after, paging.fetch_size(size)))
         return _id_page(rows, size)
 
     # residents -------------------------------------------------------------------------
@@ -92,7 +95,7 @@ class Earning:
                                                         display_name, phone)
             accounts = [await self.ledger.create_account_in(
                             conn, realm, "resident", asset, resident_id=resident["id"])
-                        for asset in ledger_model.ASSETS]
+                        for asset in ASSETS]
             return {**resident, "accounts": [{"id": a["id"], "asset": a["asset"], "balance": 0}
                                              for a in accounts]}
 
@@ -130,9 +133,9 @@ class Earning:
 
     async def residents(self, realm: str, station_id: int | None, cursor: str | None,
                         limit: int | None) -> Page:
-        after, size = model.decode_cursor(cursor) or 0, ledger_model.check_page_size(limit)
+        after, size = model.decode_cursor(cursor) or 0, paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.residents_page(
-            conn, realm, station_id, after, size))
+            conn, realm, station_id, after, paging.fetch_size(size)))
         return _id_page(rows, size)
 
     # activity types and rules ----------------------------------------------------------
@@ -215,20 +218,18 @@ class Earning:
     async def upcoming(self, query: dict[str, Any], cursor: str | None, limit: int | None) -> Page:
         """Activities to come for the page: `query` has realm, statuses, ended_since and
         optionally station_id (ordering), only_station, resident_id, activity_type, day."""
-        offset, size = model.decode_cursor(cursor) or 0, ledger_model.check_page_size(limit)
+        offset, size = model.decode_cursor(cursor) or 0, paging.check_page_size(limit)
         realm = await self.ledger.realm(query["realm"])
         rows = await db.read(self.engine, lambda conn: repository.upcoming_activities(
-            conn, {**query, "timezone": realm["timezone"]}, offset, size))
-        return Page([_with_points(row) for row in rows],
-                    model.encode_cursor(offset + size) if len(rows) == size else None)
+            conn, {**query, "timezone": realm["timezone"]}, offset, paging.fetch_size(size)))
+        return _listed_page(rows, size, offset)
 
     async def resident_activities(self, resident: dict[str, Any], cursor: str | None,
                                   limit: int | None) -> Page:
-        offset, size = model.decode_cursor(cursor) or 0, ledger_model.check_page_size(limit)
+        offset, size = model.decode_cursor(cursor) or 0, paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.resident_activities(
-            conn, resident["realm"], resident["id"], offset, size))
-        return Page([_with_points(row) for row in rows],
-                    model.encode_cursor(offset + size) if len(rows) == size else None)
+            conn, resident["realm"], resident["id"], offset, paging.fetch_size(size)))
+        return _listed_page(rows, size, offset)
 
     async def listed_activity(self, activity: dict[str, Any], resident_id: int | None) -> dict[str, Any]:
         row = await db.read(self.engine, lambda conn: repository.listed_activity(
@@ -244,9 +245,9 @@ class Earning:
 
     async def activities(self, realm: str, station_id: int | None, cursor: str | None,
                          limit: int | None) -> Page:
-        after, size = model.decode_cursor(cursor) or 0, ledger_model.check_page_size(limit)
+        after, size = model.decode_cursor(cursor) or 0, paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.activities_page(
-            conn, realm, station_id, after, size))
+            conn, realm, station_id, after, paging.fetch_size(size)))
         return _id_page(rows, size)
 
     # attendance ------------------------------------------------------------------------
@@ -259,7 +260,7 @@ class Earning:
         awarded nothing (every record refused or already awarded) does not take its key:
         a retry is evaluated afresh."""
         model.check_record_count(len(attendees))
-        ledger_model.check_idempotency_key(idempotency_key)
+        idempotency.check_key(idempotency_key)
         if activity["starts_at"] > datetime.now(timezone.utc):
             raise errors.ActivityNotStarted("attendance is recorded once the activity has started",
                                             activity_id=activity["id"])
@@ -337,11 +338,10 @@ class Earning:
     # history, totals, leaderboards -------------------------------------------------------
 
     async def awards(self, resident: dict[str, Any], cursor: str | None, limit: int | None) -> Page:
-        before, size = model.decode_cursor(cursor), ledger_model.check_page_size(limit)
+        before, size = model.decode_cursor(cursor), paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.awards_page(
-            conn, resident["realm"], resident["id"], before, size))
-        more = len(rows) == size
-        return Page(rows, model.encode_cursor(rows[-1]["entry_id"]) if more else None)
+            conn, resident["realm"], resident["id"], before, paging.fetch_size(size)))
+        return paging.page_of(rows, size, model.CURSOR.after("entry_id"))
 
     async def award_titles(self, resident: dict[str, Any], entry_ids: list[int]) -> dict[int, str]:
         """The activity titles of the resident's awards among `entry_ids` (for its history)."""
@@ -368,12 +368,11 @@ class Earning:
         offset, size = model.decode_cursor(cursor) or 0, model.check_leaderboard_size(limit)
         first, last = model.period_days(period, await self.realm_today(realm))
         rows = await db.read(self.engine, lambda conn: repository.leaderboard(
-            conn, realm, station_id, first, last, order, offset, size))
-        items = [{"rank": offset + i, **row} for i, row in enumerate(rows, start=1)]
-        more = len(rows) == size
+            conn, realm, station_id, first, last, order, offset, paging.fetch_size(size)))
+        page = paging.offset_page(rows, size, offset, model.CURSOR.kind)
+        items = [{"rank": offset + i, **row} for i, row in enumerate(page.items, start=1)]
         return {"realm": realm, "station_id": station_id, "first_day": first, "last_day": last,
-                "order": order, "items": items,
-                "next_cursor": model.encode_cursor(offset + size) if more else None}
+                "order": order, "items": items, "next_cursor": page.next_cursor}
 
     # budgets ---------------------------------------------------------------------------
 
@@ -384,8 +383,8 @@ class Earning:
     async def fund_budget(self, realm: str, asset: str, amount: int, created_by: str,
                           idempotency_key: str, memo: str | None = None) -> dict[str, Any]:
         """A `fund` entry from the realm's funding account to its budget of `asset`."""
-        if asset not in ledger_model.ASSETS:
-            raise errors.UnknownAsset(f"asset is one of {', '.join(ledger_model.ASSETS)}")
+        if asset not in ASSETS:
+            raise errors.UnknownAsset(f"asset is one of {', '.join(ASSETS)}")
         if not isinstance(amount, int) or amount <= 0:
             raise ledger_errors.AmountOutOfRange("a budget is funded with a positive whole number of points")
         funding = await self.ledger.system_account(realm, "funding", asset)
@@ -401,7 +400,7 @@ def attendance_request(activity: dict[str, Any], attendees: list[tuple[int, int]
     """The one attendance request the database awards (`earning_record_attendance`):
     records the pure rules accept, and those they refuse with why."""
     model.check_record_count(len(attendees))
-    ledger_model.check_idempotency_key(idempotency_key)
+    idempotency.check_key(idempotency_key)
     realm, activity_id = activity["realm"], activity["id"]
     records = [model.Record(n, activity_id, resident_id, minutes)
                for n, (resident_id, minutes) in enumerate(attendees, start=1)]
@@ -409,7 +408,7 @@ def attendance_request(activity: dict[str, Any], attendees: list[tuple[int, int]
     refused = model.record_errors(records, minutes_max)
     return {
         "realm": realm, "idempotency_key": idempotency_key,
-        "request_hash": model.attendance_hash(activity_id, records).hex(),
+        "request_hash": model.attendance_hash(activity_id, records),
         "activity_id": activity_id, "created_by": created_by,
         "records": [{"n": r.n, "activity_id": r.activity_id, "resident_id": r.resident_id,
                      "minutes": r.minutes} for r in records if r.n not in refused],
@@ -418,10 +417,9 @@ def attendance_request(activity: dict[str, Any], attendees: list[tuple[int, int]
 
 
 def attendance_outcome(activity_id: int, request: dict[str, Any], stored: dict[str, Any]) -> Attendance:
-    request_hash = bytes.fromhex(request["request_hash"])
     if stored["replay"]:
-        return _replay({"request_hash": bytes.fromhex(stored["request_hash"]),
-                        "activity_id": stored["activity_id"], "results": stored["outcome"]}, request_hash)
+        idempotency.check_same_request(stored["request_hash"], request["request_hash"], "a different attendance request")
+        return Attendance(stored["activity_id"], stored["outcome"]["results"], replayed=True)
     results = stored["outcome"]["results"]
     require(len(results) == len(request["records"]) + len(request["refused"]), "one attendance result per record")
     return Attendance(activity_id, results)
@@ -436,15 +434,12 @@ def _with_points(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _id_page(rows: list[dict[str, Any]], size: int) -> Page:
-    more = len(rows) == size
-    return Page(rows, model.encode_cursor(rows[-1]["id"]) if more else None)
+    return paging.page_of(rows, size, model.CURSOR.after("id"))
 
 
-def _replay(first: dict[str, Any], request_hash: bytes) -> Attendance:
-    if bytes(first["request_hash"]) != request_hash:
-        raise ledger_errors.IdempotencyKeyReused(
-            "this Idempotency-Key was used for a different attendance request")
-    return Attendance(first["activity_id"], first["results"]["results"], replayed=True)
+def _listed_page(rows: list[dict[str, Any]], size: int, offset: int) -> Page:
+    page = paging.offset_page(rows, size, offset, model.CURSOR.kind)
+    return Page([_with_points(row) for row in page.items], page.next_cursor)
 
 
 def _row_result(row: model.CsvRow, results: dict[int, dict[str, Any]]) -> dict[str, Any]:

@@ -18,11 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from earning import errors, model, repository
 from earning.service import attendance_outcome, attendance_request
-from ledger import db
+from ledger import db, idempotency
+from ledger.cache import BoundedCache
 from ledger.require import require
 
 CHECKIN_SECRET = "checkin_codes"      # realm_secrets purpose
 SECRET_BYTES = 32
+REALM_SECRETS_CACHED_MAX = 10_000     # realms whose check-in key this process keeps
 CLOSE_BATCH_MAX = 100                 # activities the background job closes per round
 
 
@@ -34,7 +36,7 @@ class Venue:
     def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = utc_now) -> None:
         self.engine = engine
         self.clock = clock
-        self._secrets: dict[str, bytes] = {}
+        self._secrets: BoundedCache[str, bytes] = BoundedCache(REALM_SECRETS_CACHED_MAX)
 
     async def _locked(self, conn: AsyncConnection, activity: dict[str, Any]) -> dict[str, Any]:
         locked = await repository.lock_activity(conn, activity["realm"], activity["id"])
@@ -107,13 +109,12 @@ class Venue:
     async def _secret(self, realm: str) -> bytes:
         """The realm's check-in key (made at first use, stored in the database, never in
         the repository); kept in process: it never changes."""
-        known = self._secrets.get(realm)
-        if known is None:
+        async def load() -> bytes:
             fresh = secrets.token_bytes(SECRET_BYTES)
-            known = await db.in_transaction(self.engine, lambda conn: repository.realm_secret(
+            return await db.in_transaction(self.engine, lambda conn: repository.realm_secret(
                 conn, realm, CHECKIN_SECRET, fresh))
-            self._secrets[realm] = known
-        return known
+
+        return await self._secrets.get_or_load(realm, load)
 
     async def venue_code(self, activity: dict[str, Any]) -> dict[str, Any]:
         """The desk's code for now: valid for this 30-second step and the next."""
@@ -197,7 +198,7 @@ class Venue:
         async def work(conn: AsyncConnection) -> dict[str, Any]:
             locked = await self._locked(conn, activity)
             if locked["status"] == "closed":
-                return {**locked["close_summary"], "replayed": True}
+                return idempotency.replayed(locked["close_summary"])
             if locked["status"] != "published":
                 raise errors.ActivityNotOpen(f"this activity is {locked['status']}", activity_id=locked["id"])
             if locked["starts_at"] > now:
@@ -205,7 +206,7 @@ class Venue:
                                                 activity_id=locked["id"])
             summary = await self._award_checkins(conn, locked, by)
             await repository.close_activity(conn, locked["realm"], locked["id"], now, summary)
-            return {**summary, "replayed": False}
+            return idempotency.fresh(summary)
 
         return await db.in_transaction(self.engine, work)
 

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger import checkpoint_repository as repository
-from ledger import db, errors, merkle, model
+from ledger import db, errors, merkle, model, paging
 from ledger.key_registry import KeyRegistry, RegisteredKey
 from ledger.keys import KeyRing, PublicKey
 from ledger.require import require
@@ -37,6 +37,7 @@ HEAD_FORMAT = "pointsbank-checkpoint-v1"
 SEAL_INTERVAL_S = 10.0              # how often `serve` seals
 SEAL_ENTRIES_MAX = 200_000          # leaves in one checkpoint; the rest go in the next
 SEAL_WAIT_S_MAX = 10.0              # seal_current's patience with running transactions
+CHECKPOINT_CURSOR = paging.Cursor("p1")
 SEAL_RETRY_PAUSE_S = 0.05
 OFFENDING_MAX = 100                 # ids named per problem kind in a verification
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -235,12 +236,12 @@ class Checkpoints:
         return head_json(found)
 
     async def heads(self, realm: str, cursor: str | None, limit: int | None) -> tuple[list[dict[str, Any]], str | None]:
-        before = model.decode_cursor(cursor)
-        size = model.check_page_size(limit)
+        before = CHECKPOINT_CURSOR.decode(cursor)
+        size = paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.checkpoints_page(
-            conn, realm, before, size))
-        more = len(rows) == size and rows[-1]["seq"] > 1
-        return [head_json(row) for row in rows], model.encode_cursor(rows[-1]["seq"]) if more else None
+            conn, realm, before, paging.fetch_size(size)))
+        page = paging.page_of(rows, size, CHECKPOINT_CURSOR.after("seq"))
+        return [head_json(row) for row in page.items], page.next_cursor
 
     async def inclusion_proof(self, entry_id: int, seq: int | None = None) -> dict[str, Any]:
         """Proof that an entry is leaf `leaf_index` of the tree a checkpoint signed."""

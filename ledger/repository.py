@@ -24,7 +24,7 @@ def draft_json(draft: model.EntryDraft) -> dict[str, Any]:
     return {
         "realm": draft.realm, "kind": draft.kind,
         "idempotency_key": draft.idempotency_key,
-        "request_hash": draft.request_hash if draft.idempotency_key else None,
+        "request_hash": draft.request_hash.hex() if draft.idempotency_key and draft.request_hash else None,
         "reverses_entry_id": draft.reverses_entry_id,
         "reference": draft.reference, "memo": draft.memo, "created_by": draft.created_by,
         "postings": [{"account_id": line.account_id, "amount": line.amount}

@@ -1,48 +1,43 @@
 """The ledger's services: each call owns one database transaction (or one group commit)."""
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import db, errors, model, repository
+from ledger import db, errors, model, paging, repository
+from ledger.cache import BoundedCache
 from ledger.group_commit import GroupCommit
+from ledger.paging import Page
 
 ACCOUNT_CACHE_SIZE_MAX = 100_000
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    next_cursor: str | None
+HISTORY_CURSOR = paging.Cursor("p1")
 
 
 class AccountDirectory:
     """Immutable facts about accounts (realm, kind, asset, floor), cached in process."""
 
     def __init__(self, size_max: int = ACCOUNT_CACHE_SIZE_MAX) -> None:
-        self._metas: OrderedDict[int, model.AccountMeta] = OrderedDict()
-        self._size_max = size_max
+        self._metas: BoundedCache[int, model.AccountMeta] = BoundedCache(size_max)
 
     def cached(self, account_ids: list[int]) -> dict[int, model.AccountMeta]:
-        return {i: self._metas[i] for i in account_ids if i in self._metas}
+        found = {i: self._metas.get(i) for i in account_ids}
+        return {i: meta for i, meta in found.items() if meta is not None}
 
     async def lookup(self, conn: AsyncConnection, account_ids: list[int]) -> dict[int, model.AccountMeta]:
-        missing = [i for i in account_ids if i not in self._metas]
+        known = self.cached(account_ids)
+        missing = [i for i in account_ids if i not in known]
         if missing:
             for meta in await repository.account_metas(conn, missing):
                 self.remember(meta)
-        return self.cached(account_ids)
+                known[meta.id] = meta
+        return known
 
     def remember(self, meta: model.AccountMeta) -> None:
-        self._metas[meta.id] = meta
-        self._metas.move_to_end(meta.id)
-        while len(self._metas) > self._size_max:
-            self._metas.popitem(last=False)
+        self._metas.put(meta.id, meta)
 
 
 def meta_of(account: dict[str, Any]) -> model.AccountMeta:
@@ -202,12 +197,11 @@ class Ledger:
 
     async def history(self, account: dict[str, Any], cursor: str | None,
                       limit: int | None) -> Page:
-        before = model.decode_cursor(cursor)
-        size = model.check_page_size(limit)
+        before = HISTORY_CURSOR.decode(cursor)
+        size = paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.postings_page(
-            conn, account["realm"], account["id"], before, size))
-        more = len(rows) == size and rows[-1]["account_seq"] > 1
-        return Page(rows, model.encode_cursor(rows[-1]["account_seq"]) if more else None)
+            conn, account["realm"], account["id"], before, paging.fetch_size(size)))
+        return paging.page_of(rows, size, HISTORY_CURSOR.after("account_seq"))
 
     async def balance_at(self, account: dict[str, Any], at: datetime) -> int:
         if at.tzinfo is None:

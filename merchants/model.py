@@ -3,16 +3,15 @@ opens, allowed status changes), the rewards catalogue, settlement periods and st
 and the page cursors."""
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-from functools import partial
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ledger import errors as ledger_errors
-from ledger import model as ledger_model
+from ledger import idempotency, paging
+from ledger.assets import ASSETS
 from merchants import errors
 
 KINDS = ("general", "agri_shop", "service_provider")
@@ -46,8 +45,8 @@ def check_transition(current: str, wanted: str) -> None:
         raise errors.InvalidMerchantStatus(f"cannot go from {current} to {wanted}")
 
 
-encode_cursor = partial(ledger_model.encode_cursor, kind="m1")
-decode_cursor = partial(ledger_model.decode_cursor, kind="m1", minimum=0)
+CURSOR = paging.Cursor("m1", minimum=0)
+encode_cursor, decode_cursor = CURSOR.encode, CURSOR.decode
 
 
 # Rewards catalogue ------------------------------------------------------------------------
@@ -56,7 +55,6 @@ ITEM_NAME_LENGTH_MAX = 200
 ITEM_DESCRIPTION_LENGTH_MAX = 2000
 ITEM_PRICE_POINTS_MAX = 1_000_000      # the most one voucher can hold
 ITEM_STOCK_MAX = 1_000_000
-ASSETS = ("civic", "agri")
 
 
 def check_item(merchant_kind: str, name: str, description: str | None, price: object, asset: str,
@@ -127,41 +125,42 @@ def _whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+RANK_CURSOR = "r1"
+MONTH_CURSOR = "mo1"
+
+
 def encode_rank_cursor(rank: int, after_id: int) -> str:
-    return base64.urlsafe_b64encode(f"r1:{rank}:{after_id}".encode()).decode().rstrip("=")
+    return paging.encode_parts(RANK_CURSOR, rank, after_id)
 
 
 def decode_rank_cursor(cursor: str | None) -> tuple[int, int] | None:
     """(rank, id) of the last item seen: rewards are listed by (rank, id)."""
     if not cursor:
         return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, rank, after_id = raw.split(":")
-        parsed = (int(rank), int(after_id))
-    except (ValueError, UnicodeDecodeError):
-        raise ledger_errors.InvalidCursor("the cursor is not one this service gave out") from None
-    if prefix != "r1" or parsed[0] not in (0, 1) or parsed[1] < 0:
+    rank, after_id = paging.decode_parts(cursor, RANK_CURSOR, 2)
+    parsed = (paging.whole_at_least(rank, 0), paging.whole_at_least(after_id, 0))
+    if parsed[0] not in (0, 1):
         raise ledger_errors.InvalidCursor("the cursor is not one this service gave out")
     return parsed
 
 
-def encode_month_cursor(month: str) -> str:
-    return base64.urlsafe_b64encode(f"mo1:{month}".encode()).decode().rstrip("=")
+def encode_month_cursor(month: str, asset: str) -> str:
+    return paging.encode_parts(MONTH_CURSOR, month, asset)
 
 
-def decode_month_cursor(cursor: str | None) -> str | None:
-    """The last month (YYYY-MM) a report page showed."""
+def decode_month_cursor(cursor: str | None) -> tuple[str, str | None] | None:
+    """The last (month YYYY-MM, asset) a report page showed; a cursor made before the
+    asset joined it names only the month (continue after the whole month)."""
     if not cursor:
         return None
+    month, *asset = paging.decode_parts(cursor, MONTH_CURSOR, (1, 2))
     try:
-        prefix, _, month = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition(":")
         datetime.strptime(month, "%Y-%m")
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:
         raise ledger_errors.InvalidCursor("the cursor is not one this service gave out") from None
-    if prefix != "mo1":
+    if asset and asset[0] not in ASSETS:
         raise ledger_errors.InvalidCursor("the cursor is not one this service gave out")
-    return month
+    return month, (asset[0] if asset else None)
 
 
 # Settlement -------------------------------------------------------------------------------
@@ -170,7 +169,7 @@ RATE_FEN_PER_POINT_MAX = 100_000
 BANK_REFERENCE_LENGTH_MAX = 100
 STATEMENT_VERSION = 1
 STATEMENTS_IN_VIEW_MAX = 12            # past statements on the merchant's overview
-SETTLEMENT_PAGE_SIZE_MAX = ledger_model.PAGE_SIZE_MAX
+SETTLEMENT_PAGE_SIZE_MAX = paging.PAGE_SIZE_MAX
 KINDS_RECEIVED = ("capture", "clear", "adjustment")   # what a merchant account receives
 
 
@@ -278,7 +277,7 @@ def statement_digest(document: dict[str, Any]) -> bytes:
 
 
 def settlement_request_hash(**fields: object) -> bytes:
-    return hashlib.sha256(canonical({"op": "settle", **fields})).digest()
+    return idempotency.request_hash({"op": "settle", **fields})
 
 
 def settle_entry_key(merchant_id: int, cutoff: datetime) -> str:

@@ -402,14 +402,19 @@ SELECT to_char(date_trunc('month', p.created_at AT TIME ZONE r.timezone), 'YYYY-
  GROUP BY 1, 2
 HAVING CAST(:after_month AS text) IS NULL
     OR to_char(date_trunc('month', p.created_at AT TIME ZONE r.timezone), 'YYYY-MM') > CAST(:after_month AS text)
+    OR (to_char(date_trunc('month', p.created_at AT TIME ZONE r.timezone), 'YYYY-MM') = CAST(:after_month AS text)
+        AND p.asset > CAST(:after_asset AS text))
  ORDER BY 1, 2
  LIMIT :limit
 """)
 
 
-async def agri_spending(conn: AsyncConnection, realm: str, after_month: str | None,
+async def agri_spending(conn: AsyncConnection, realm: str, after: tuple[str, str | None] | None,
                         limit: int) -> list[dict[str, Any]]:
-    rows = await conn.execute(_AGRI_SPENDING, {"realm": realm, "after_month": after_month, "limit": limit})
+    """Per (month, asset), after the (month, asset) `after` (a month alone: after all of it)."""
+    month, asset = after or (None, None)
+    rows = await conn.execute(_AGRI_SPENDING, {"realm": realm, "after_month": month, "after_asset": asset,
+                                               "limit": limit})
     return [dict(row._mapping) for row in rows]
 
 

@@ -3,7 +3,6 @@ transaction; read, list, change status), the rewards catalogue, settlement and t
 merchant's view. One transaction per call (or the caller's, for `..._in`)."""
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from typing import Any
@@ -13,11 +12,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger import db, errors as ledger_errors, repository as ledger_repository
+from ledger.cache import BoundedCache
 from ledger.keys import KeyRing
-from ledger.model import EntryDraft, Line, check_idempotency_key, check_realm_code
-from ledger import model as ledger_model
+from ledger import idempotency, paging
+from ledger.model import EntryDraft, Line, check_realm_code
 from ledger.require import require
-from ledger.service import Ledger, Page
+from ledger.paging import Page
+from ledger.service import Ledger
 from merchants import errors, model, repository
 
 
@@ -29,7 +30,7 @@ class Merchants:
     def __init__(self, engine: AsyncEngine, ledger: Ledger) -> None:
         self.engine = engine
         self.ledger = ledger
-        self._recent: dict[int, tuple[float, dict[str, Any]]] = {}
+        self._recent: BoundedCache[int, dict[str, Any]] = BoundedCache(MERCHANT_CACHE_SIZE_MAX, MERCHANT_CACHE_TTL_S)
 
     async def create(self, realm: str, kind: str, name: str, contact: str | None = None,
                      station_id: int | None = None) -> dict[str, Any]:
@@ -65,16 +66,8 @@ class Merchants:
     async def get_recent(self, merchant_id: int) -> dict[str, Any]:
         """The merchant as read at most `MERCHANT_CACHE_TTL_S` ago, for hot paths whose
         decisive check is in the database (a redemption refuses an inactive merchant in
-        SQL); its realm and kind never change."""
-        now = time.monotonic()
-        cached = self._recent.get(merchant_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        found = await self.get(merchant_id)
-        if len(self._recent) >= MERCHANT_CACHE_SIZE_MAX:
-            self._recent.clear()
-        self._recent[merchant_id] = (now + MERCHANT_CACHE_TTL_S, found)
-        return found
+        SQL); its realm and kind never change. A status change in this process drops it."""
+        return await self._recent.get_or_load(merchant_id, lambda: self.get(merchant_id))
 
     async def find_by_name(self, realm: str, name: str) -> dict[str, Any] | None:
         return await db.read(self.engine, lambda conn: repository.find_by_name(conn, realm, name))
@@ -85,12 +78,14 @@ class Merchants:
             if found is None:
                 raise errors.MerchantNotFound(f"no merchant {merchant_id}", merchant_id=merchant_id)
             model.check_transition(found["status"], status)
-            self._recent.pop(merchant_id, None)
+            self._recent.drop(merchant_id)
             if found["status"] == status:
                 return found
             return await repository.set_status(conn, found["realm"], merchant_id, status)
 
-        return await db.in_transaction(self.engine, work)
+        changed = await db.in_transaction(self.engine, work)
+        self._recent.drop(merchant_id)  # again once committed: a read meanwhile saw the old status
+        return changed
 
     async def page(self, realm: str, cursor: str | None, limit: int | None,
                    kind: str | None = None, status: str | None = None) -> Page:
@@ -100,10 +95,10 @@ class Merchants:
         if status is not None and status not in model.STATUSES:
             raise errors.InvalidMerchantStatus(f"status is one of {', '.join(model.STATUSES)}")
         after_id = model.decode_cursor(cursor)
-        size = ledger_model.check_page_size(limit)
+        size = paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.merchants_page(
-            conn, realm, after_id, size, kind, status))
-        return Page(rows, model.encode_cursor(rows[-1]["id"]) if len(rows) == size else None)
+            conn, realm, after_id, paging.fetch_size(size), kind, status))
+        return paging.page_of(rows, size, model.CURSOR.after("id"))
 
 
 
@@ -161,9 +156,10 @@ class Catalogue:
 
     async def page(self, realm: str, merchant_id: int | None, cursor: str | None, limit: int | None) -> Page:
         after_id = model.decode_cursor(cursor)
-        size = ledger_model.check_page_size(limit)
-        rows = await db.read(self.engine, lambda conn: repository.items_page(conn, realm, merchant_id, after_id, size))
-        return Page(rows, model.encode_cursor(rows[-1]["id"]) if len(rows) == size else None)
+        size = paging.check_page_size(limit)
+        rows = await db.read(self.engine, lambda conn: repository.items_page(
+            conn, realm, merchant_id, after_id, paging.fetch_size(size)))
+        return paging.page_of(rows, size, model.CURSOR.after("id"))
 
     async def rewards(self, realm: str, kind: str | None, station: int | None, cursor: str | None,
                       limit: int | None) -> Page:
@@ -173,10 +169,10 @@ class Catalogue:
         if kind is not None and kind not in model.KINDS:
             raise errors.InvalidMerchantKind(f"kind is one of {', '.join(model.KINDS)}")
         after = model.decode_rank_cursor(cursor)
-        size = ledger_model.check_page_size(limit)
-        rows = await db.read(self.engine, lambda conn: repository.rewards_page(conn, realm, kind, station, after, size))
-        more = len(rows) == size
-        return Page(rows, model.encode_rank_cursor(rows[-1]["rank"], rows[-1]["id"]) if more else None)
+        size = paging.check_page_size(limit)
+        rows = await db.read(self.engine, lambda conn: repository.rewards_page(
+            conn, realm, kind, station, after, paging.fetch_size(size)))
+        return paging.page_of(rows, size, lambda row: model.encode_rank_cursor(row["rank"], row["id"]))
 
     # inside a composite transaction (the api's catalogue redemption) ---------------------
 
@@ -248,7 +244,7 @@ class Settlements:
                      period_start: date | None = None, request_hash: bytes | None = None) -> dict[str, Any]:
         """Close the merchant's next period at the cut-off `to`. Settling the same period
         again (a retry, a concurrent call, the CLI run twice) answers the first settlement."""
-        check_idempotency_key(idempotency_key)
+        idempotency.check_key(idempotency_key)
         fingerprint = request_hash or model.settlement_request_hash(
             merchant_id=merchant_id, to=to.isoformat(), period_start=period_start.isoformat() if period_start else None)
 
@@ -261,10 +257,7 @@ class Settlements:
             settled.pop("key_known", None)
             return settled
 
-        try:
-            return await db.in_transaction(self.engine, work)
-        except errors.SettlementRaced:  # a concurrent twin committed first: answer its result
-            return await db.in_transaction(self.engine, work)
+        return await idempotency.once(lambda: db.in_transaction(self.engine, work), errors.SettlementRaced)
 
     async def _settle_in(self, conn: AsyncConnection, merchant_id: int, to: date | datetime,
                          requested_start: date | None, actor: str, key: str | None,
@@ -276,17 +269,16 @@ class Settlements:
         if key is not None:
             earlier = await repository.find_request(conn, realm_code, merchant_id, key)
             if earlier is not None:
-                if earlier["request_hash"] != fingerprint:
-                    raise ledger_errors.IdempotencyKeyReused("this Idempotency-Key was used for another settlement",
-                                                             settlement_id=earlier["settlement_id"])
+                idempotency.check_same_request(earlier["request_hash"], fingerprint, "another settlement",
+                                               settlement_id=earlier["settlement_id"])
                 first = await repository.find_settlement(conn, earlier["settlement_id"])
-                return {**first, "replayed": True, "key_known": True}  # type: ignore[dict-item]
+                return {**idempotency.replayed(first), "key_known": True}  # type: ignore[arg-type]
         realm = await ledger_repository.find_realm(conn, realm_code)
         require(realm is not None, f"merchant {merchant_id} names no realm")
         cutoff = model.cutoff_of(to, realm["timezone"])  # type: ignore[index]
         same = await repository.find_settlement_ending(conn, realm_code, merchant_id, cutoff)
         if same is not None:  # this period is settled: exactly once, whoever asks again
-            return {**same, "replayed": True}
+            return idempotency.replayed(same)
         fen_per_point = await repository.find_rate(conn, realm_code)
         if fen_per_point is None:
             raise errors.RateNotSet(f"realm {realm_code} has no settlement rate: set it first")
@@ -328,7 +320,7 @@ class Settlements:
             raise
         for settled in ranges:
             await repository.insert_settlement_account(conn, realm=realm_code, settlement_id=settlement["id"], **settled)
-        return {**settlement, "replayed": False}
+        return idempotency.fresh(settlement)
 
     async def _post_settle(self, conn: AsyncConnection, realm: str, merchant_id: int, cutoff: datetime,
                            ranges: list[dict[str, Any]], actor: str) -> int | None:
@@ -392,18 +384,18 @@ class Settlements:
         paid = await db.in_transaction(self.engine, lambda conn: repository.mark_paid(
             conn, settlement["realm"], settlement_id, reference, paid_on))
         if paid is not None:
-            return {**paid, "replayed": False}
+            return idempotency.fresh(paid)
         current = await self.get(settlement_id)
         if (current["bank_reference"], current["paid_on"]) == (reference, paid_on):
-            return {**current, "replayed": True}
+            return idempotency.replayed(current)
         raise errors.SettlementAlreadyPaid("this settlement was paid already", bank_reference=current["bank_reference"])
 
     async def page(self, realm: str, merchant_id: int | None, cursor: str | None, limit: int | None) -> Page:
         before_id = model.decode_cursor(cursor)
-        size = ledger_model.check_page_size(limit)
+        size = paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.settlements_page(
-            conn, realm, merchant_id, before_id, size))
-        return Page(rows, model.encode_cursor(rows[-1]["id"]) if len(rows) == size else None)
+            conn, realm, merchant_id, before_id, paging.fetch_size(size)))
+        return paging.page_of(rows, size, model.CURSOR.after("id"))
 
     # merchant view and reports -----------------------------------------------------------
 
@@ -441,7 +433,7 @@ class Settlements:
             raise ledger_errors.InvalidInput("since is today or period")
         realm = await self.ledger.realm(merchant["realm"])
         before = model.decode_cursor(cursor)
-        size = ledger_model.check_page_size(limit)
+        size = paging.check_page_size(limit)
 
         async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
             accounts = await repository.merchant_accounts(conn, merchant["realm"], merchant["id"])
@@ -451,19 +443,20 @@ class Settlements:
                 last = await repository.last_settlement(conn, merchant["realm"], merchant["id"])
                 start = last["period_end"] if last else merchant["created_at"]
             return await repository.redemption_lines(conn, merchant["realm"], [a["id"] for a in accounts],
-                                                     start, before, size)
+                                                     start, before, paging.fetch_size(size))
 
         rows = await db.read(self.engine, work)
-        return Page(rows, model.encode_cursor(rows[-1]["entry_id"]) if len(rows) == size else None)
+        return paging.page_of(rows, size, model.CURSOR.after("entry_id"))
 
     async def agri_spending(self, realm: str, cursor: str | None, limit: int | None) -> Page:
         """Points spent at agri shops per month (realm time) and asset: the programme's
         "help farmers sell" figure."""
         check_realm_code(realm)
-        after_month = model.decode_month_cursor(cursor)
-        size = ledger_model.check_page_size(limit)
-        rows = await db.read(self.engine, lambda conn: repository.agri_spending(conn, realm, after_month, size))
-        return Page(rows, model.encode_month_cursor(rows[-1]["month"]) if len(rows) == size else None)
+        after = model.decode_month_cursor(cursor)
+        size = paging.check_page_size(limit)
+        rows = await db.read(self.engine, lambda conn: repository.agri_spending(
+            conn, realm, after, paging.fetch_size(size)))
+        return paging.page_of(rows, size, lambda row: model.encode_month_cursor(row["month"], row["asset"]))
 
     async def reconciliation_differences(self, realm: str | None = None) -> list[dict[str, Any]]:
         return await db.read(self.engine, lambda conn: repository.reconciliation_differences(conn, realm))

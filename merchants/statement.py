@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ledger.assets import ASSET_NAMES
 from ledger.fonts import cjk_font_path
 
 CSV_BOM = "\ufeff"
@@ -18,7 +19,11 @@ A4_MM = (210.0, 297.0)
 PDF_MARGIN_MM = 12.0
 PDF_LINE_MM = 6.0
 KIND_NAMES = {"capture": "兑换", "clear": "跨区兑换", "adjustment": "调整"}
-ASSET_NAMES = {"civic": "文明积分", "agri": "助农积分"}
+
+
+def chinese_asset(asset: str) -> str:
+    name = ASSET_NAMES.get(asset)
+    return name.chinese if name else asset
 
 
 def _local(moment: str, tz_name: str) -> str:
@@ -47,7 +52,7 @@ def statement_csv(settlement: dict[str, Any]) -> bytes:
     writer.writerow(["时间 time", "券号 voucher serial", "类型 kind", "积分类型 asset", "积分 points", "分录 entry"])
     for line in document["lines"]:
         writer.writerow([_local(line["time"], tz_name), line["voucher_serial"] or line["reference"] or "",
-                         KIND_NAMES.get(line["kind"], line["kind"]), ASSET_NAMES.get(line["asset"], line["asset"]),
+                         KIND_NAMES.get(line["kind"], line["kind"]), chinese_asset(line["asset"]),
                          line["points"], line["entry_id"]])
     return out.getvalue().encode("utf-8")
 
@@ -95,7 +100,7 @@ def statement_pdf(settlement: dict[str, Any]) -> bytes:
     for line in document["lines"]:
         cells = (_local(line["time"], tz_name), (line["voucher_serial"] or line["reference"] or "")[:32],
                  KIND_NAMES.get(line["kind"], line["kind"]) if chinese else line["kind"],
-                 ASSET_NAMES.get(line["asset"], line["asset"]) if chinese else line["asset"], str(line["points"]))
+                 chinese_asset(line["asset"]) if chinese else line["asset"], str(line["points"]))
         for size, text in zip(columns, cells, strict=True):
             pdf.cell(size, PDF_LINE_MM, text)
         pdf.ln(PDF_LINE_MM)

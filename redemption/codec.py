@@ -38,11 +38,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from ledger.assets import ASSETS
 from redemption import errors
 
 PREFIX = "PB1:"
 VERSION = 1
-ASSETS = ("civic", "agri")
 SCOPE_ANY, SCOPE_MERCHANT, SCOPE_KIND = 0, 1, 2
 SCOPE_KINDS = ("general", "agri_shop", "service_provider")
 SERIAL_BYTES = 16

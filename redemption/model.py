@@ -24,15 +24,13 @@ Offline merchants (issue 4 item 6), the protocol:
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
-from functools import partial
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from ledger import errors as ledger_errors
-from ledger import model as ledger_model
+from ledger import idempotency, paging
+from ledger.assets import ASSETS
 from ledger.keys import PublicKey
 from redemption import codec, errors
 
@@ -99,7 +97,7 @@ def check_amount(amount: object) -> int:
 
 def check_scope(asset: str, merchant: Merchant | None, merchant_kind: str | None) -> None:
     """What a new voucher may be scoped to. `agri` points only at agricultural shops."""
-    if asset not in codec.ASSETS:
+    if asset not in ASSETS:
         raise ledger_errors.InvalidInput(f"unknown asset {asset!r}")
     if merchant is not None and merchant_kind is not None:
         raise errors.VoucherScopeInvalid("scope a voucher to one merchant or to a merchant kind, not both")
@@ -161,8 +159,7 @@ def check_offline(token: codec.Token, merchant: Merchant) -> None:
 
 
 def request_hash(**fields: object) -> bytes:
-    canonical = json.dumps(fields, separators=(",", ":"), sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).digest()
+    return idempotency.request_hash(fields)
 
 
 def reference(serial: bytes) -> str:
@@ -170,5 +167,5 @@ def reference(serial: bytes) -> str:
     return f"voucher:{serial.hex()}"
 
 
-encode_cursor = partial(ledger_model.encode_cursor, kind="v1")
-decode_cursor = partial(ledger_model.decode_cursor, kind="v1", minimum=1)
+CURSOR = paging.Cursor("v1")
+encode_cursor, decode_cursor = CURSOR.encode, CURSOR.decode

@@ -19,6 +19,7 @@ import qrcode.image.svg
 from qrcode.util import MODE_ALPHA_NUM, QRData
 
 from ledger.fonts import CJK_FONT_PATHS, cjk_font_path  # noqa: F401  (re-exported)
+from ledger.assets import ASSET_NAMES
 from ledger.require import require
 
 QR_VERSION_MAX = 7
@@ -26,7 +27,6 @@ QR_BOX_PX = 8
 QR_BORDER_MODULES = 4
 A6_MM = (105.0, 148.0)
 PDF_QR_MM = 80.0
-ASSET_NAMES = {"civic": ("文明积分", "civic points"), "agri": ("助农积分", "agri points")}
 KIND_NAMES = {"general": "合作商家", "agri_shop": "助农店", "service_provider": "服务机构"}
 
 

@@ -31,14 +31,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger import db, errors as ledger_errors, repository as ledger_repository
 from ledger.group_commit import QUEUE_DEPTH_MAX, GroupCommit
+from ledger.cache import BoundedCache
 from ledger.keys import KeyRing
-from ledger.model import EntryDraft, Line, check_idempotency_key
-from ledger import model as ledger_model
+from ledger import idempotency, paging
+from ledger.model import EntryDraft, Line
 from ledger.require import require
-from ledger.service import Ledger, Page
+from ledger.paging import Page
+from ledger.service import Ledger
 from redemption import codec, errors, model, repository
 
 EXPIRE_BATCH_SIZE = 200
+MERCHANT_ACCOUNTS_CACHED_MAX = 10_000
 KEY_SIGN_ATTEMPTS_MAX = 3
 
 log = logging.getLogger(__name__)
@@ -67,7 +70,8 @@ class Vouchers:
         self._capture_commit = (GroupCommit(engine, "voucher_capture_batch", capture_writers,
                                             queue_depth_max=capture_queue_max)
                                 if capture_writers > 0 else None)
-        self._merchant_accounts: dict[tuple[str, int, str], int] = {}
+        # (realm, merchant, asset) -> its merchant account: never changes once opened
+        self._merchant_accounts: BoundedCache[tuple[str, int, str], int] = BoundedCache(MERCHANT_ACCOUNTS_CACHED_MAX)
 
     async def close(self) -> None:
         if self._capture_commit is not None:
@@ -94,7 +98,7 @@ class Vouchers:
         """Hold `amount` of the resident's `asset` for a new signed voucher."""
         model.check_amount(amount)
         model.check_scope(asset, merchant, merchant_kind)
-        check_idempotency_key(idempotency_key)
+        idempotency.check_key(idempotency_key)
         fingerprint = self.issue_fingerprint(resident_id, asset, amount, merchant, merchant_kind)
 
         async def work(conn: AsyncConnection) -> dict[str, Any]:
@@ -104,10 +108,7 @@ class Vouchers:
             return await self._issue_in(conn, realm, resident_id, asset, amount, merchant,
                                         merchant_kind, idempotency_key, fingerprint, actor)
 
-        try:
-            return await db.in_transaction(self.engine, work)
-        except errors.VoucherKeyRaced:  # a twin request committed first: answer its result
-            return await db.in_transaction(self.engine, work)
+        return await idempotency.once(lambda: db.in_transaction(self.engine, work), errors.VoucherKeyRaced)
 
     @staticmethod
     def issue_fingerprint(resident_id: int, asset: str, amount: int, merchant: model.Merchant | None,
@@ -133,7 +134,7 @@ class Vouchers:
         same key makes the caller's transaction fail with VoucherKeyRaced: retry it."""
         model.check_amount(amount)
         model.check_scope(asset, merchant, merchant_kind)
-        check_idempotency_key(idempotency_key)
+        idempotency.check_key(idempotency_key)
         fingerprint = self.issue_fingerprint(resident_id, asset, amount, merchant, merchant_kind, purpose)
         replay = await self._issue_replay(conn, realm, idempotency_key, fingerprint)
         if replay is not None:
@@ -144,12 +145,7 @@ class Vouchers:
     async def _issue_replay(self, conn: AsyncConnection, realm: str, key: str,
                             fingerprint: bytes) -> dict[str, Any] | None:
         found = await repository.find_by_key(conn, realm, key)
-        if found is None:
-            return None
-        if found["request_hash"] != fingerprint:
-            raise ledger_errors.IdempotencyKeyReused("this Idempotency-Key was used for another voucher",
-                                                     voucher_id=found["id"])
-        return {**found, "replayed": True}
+        return idempotency.replay(found, fingerprint, "another voucher", "voucher_id")
 
     async def _issue_in(self, conn: AsyncConnection, realm: str, resident_id: int, asset: str,
                         amount: int, merchant: model.Merchant | None, merchant_kind: str | None,
@@ -185,7 +181,7 @@ class Vouchers:
             resident_account_id=wallet["id"], hold_account_id=hold["id"], asset=asset, amount=amount,
             scope_merchant_id=token.scope_merchant_id, scope_merchant_kind=merchant_kind,
             expires_at=expires_at, idempotency_key=key, request_hash=fingerprint, created_by=actor)
-        return {**voucher, "replayed": False}
+        return idempotency.fresh(voucher)
 
     def _signed(self, token: codec.Token) -> codec.Token:
         """The token signed by the active voucher key (whose id is inside what is signed)."""
@@ -248,7 +244,7 @@ class Vouchers:
                      idempotency_key: str, actor: str, offline: bool = False) -> dict[str, Any]:
         """Capture a voucher for `merchant`, once. A replayed key answers the first result,
         even if the voucher has expired or the merchant was suspended since."""
-        check_idempotency_key(idempotency_key)
+        idempotency.check_key(idempotency_key)
         token = self.read_code(code)
         fingerprint = model.request_hash(op="redeem", serial=token.serial.hex(), amount=amount)
         try:
@@ -293,7 +289,7 @@ class Vouchers:
                 merchant_realm=merchant.realm, amount=capture, clear_entry_id=clear_entry_id,
                 offline=offline, idempotency_key=idempotency_key, request_hash=fingerprint,
                 created_by=actor)
-            return {**redemption, "replayed": False}
+            return idempotency.fresh(redemption)
 
         return await db.in_transaction(self.engine, work)
 
@@ -309,17 +305,12 @@ class Vouchers:
             "merchant_id": merchant.id, "merchant_realm": merchant.realm,
             "idempotency_key": idempotency_key, "request_hash": fingerprint.hex(),
             "offline": offline, "created_by": actor})
-        return {**result, "created_at": datetime.fromisoformat(result["created_at"]), "replayed": False}
+        return idempotency.fresh({**result, "created_at": datetime.fromisoformat(result["created_at"])})
 
     async def _redeem_replay(self, conn: AsyncConnection, realm: str, merchant_id: int, key: str,
                              fingerprint: bytes) -> dict[str, Any] | None:
         found = await repository.find_redemption(conn, realm, merchant_id, key)
-        if found is None:
-            return None
-        if found["request_hash"] != fingerprint:
-            raise ledger_errors.IdempotencyKeyReused("this Idempotency-Key was used for another redemption",
-                                                     redemption_id=found["id"])
-        return {**found, "replayed": True}
+        return idempotency.replay(found, fingerprint, "another redemption", "redemption_id")
 
     async def _close(self, conn: AsyncConnection, token: codec.Token, status: str,
                      captured: int | None = None) -> dict[str, Any]:
@@ -356,14 +347,14 @@ class Vouchers:
         return capture_draft, clear_draft
 
     async def _merchant_account(self, merchant: model.Merchant, asset: str) -> int:
-        cache_key = (merchant.realm, merchant.id, asset)
-        if cache_key not in self._merchant_accounts:
+        async def load() -> int:
             try:
                 account = await self.ledger.owned_account(merchant.realm, "merchant", asset, merchant_id=merchant.id)
             except ledger_errors.AccountNotFound:
                 raise errors.VoucherKindMismatch(f"merchant {merchant.id} takes no {asset} points") from None
-            self._merchant_accounts[cache_key] = account["id"]
-        return self._merchant_accounts[cache_key]
+            return account["id"]
+
+        return await self._merchant_accounts.get_or_load((merchant.realm, merchant.id, asset), load)
 
     async def _clearing(self, realm: str, counterpart: str, asset: str) -> int:
         """The clearing account in `realm` for `counterpart`, opened on first use (no floor)."""
@@ -408,9 +399,9 @@ class Vouchers:
             try:
                 closed = await self._close(conn, token, "cancelled")
             except errors.VoucherCancelled:
-                return {**await repository.find_by_serial(conn, token.realm, token.serial), "replayed": True}
+                return idempotency.replayed(await repository.find_by_serial(conn, token.realm, token.serial))
             await self._post_release(conn, closed, actor, "voucher cancelled")
-            return {**closed, "replayed": False}
+            return idempotency.fresh(closed)
 
         return await db.in_transaction(self.engine, work)
 
@@ -460,10 +451,10 @@ class Vouchers:
         if status is not None and status not in model.STATUSES:
             raise ledger_errors.InvalidInput(f"status is one of {', '.join(model.STATUSES)}")
         before_id = model.decode_cursor(cursor)
-        size = ledger_model.check_page_size(limit)
+        size = paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.vouchers_page(
-            conn, realm, resident_id, status, before_id, size))
-        return Page(rows, model.encode_cursor(rows[-1]["id"]) if len(rows) == size else None)
+            conn, realm, resident_id, status, before_id, paging.fetch_size(size)))
+        return paging.page_of(rows, size, model.CURSOR.after("id"))
 
     async def hold_differences(self, realm: str | None = None) -> list[dict[str, Any]]:
         return await db.read(self.engine, lambda conn: repository.hold_differences(conn, realm))

@@ -106,21 +106,6 @@ def test_mirror_undoes():
     assert model.mirror_lines(lines) == (Line(1, 10), Line(2, -10))
 
 
-def test_cursor_round_trip_and_garbage():
-    assert model.decode_cursor(model.encode_cursor(42)) == 42
-    assert model.decode_cursor(None) is None
-    for garbage in ["x", "!!!", model.encode_cursor(0), "cDE6YWJj"]:
-        with pytest.raises(errors.InvalidCursor):
-            model.decode_cursor(garbage)
-
-
-def test_page_size_limits():
-    assert model.check_page_size(None) == model.PAGE_SIZE_DEFAULT
-    for bad in (0, -1, model.PAGE_SIZE_MAX + 1):
-        with pytest.raises(errors.InvalidInput):
-            model.check_page_size(bad)
-
-
 def test_realm_codes():
     assert model.check_realm_code("430104") == "430104"
     for bad in ("43010", "4301044", "abcdef", ""):

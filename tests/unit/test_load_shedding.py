@@ -10,6 +10,7 @@ from api.limits import RateLimiter
 from api.settings import Settings, SettingsError
 from ledger import errors
 from ledger.group_commit import GroupCommit
+from redemption.service import Vouchers
 
 
 class Clock:
@@ -37,6 +38,21 @@ async def test_a_full_group_commit_queue_sheds_at_once_with_503_and_retry_after(
     for task in waiting:
         task.cancel()
     await group.close()
+
+
+async def test_the_voucher_capture_queue_is_bounded_and_sheds_with_503_too():
+    vouchers = Vouchers(None, None, None, capture_writers=1, capture_queue_max=1)  # type: ignore[arg-type]
+    capture = vouchers._capture_commit
+    assert capture is not None
+    capture._writer_count = 0                      # nobody drains the queue in this test
+    waiting = asyncio.ensure_future(capture.submit({"n": 0}))
+    await asyncio.sleep(0)
+    with pytest.raises(errors.Overloaded) as shed:
+        await capture.submit({"n": 1})
+    status, retry_after, body = answer(shed.value)
+    assert (status, retry_after, body["code"]) == (503, str(RETRY_AFTER_S), "overloaded")
+    waiting.cancel()
+    await vouchers.close()
 
 
 def test_a_bucket_refuses_past_its_burst_then_recovers_as_time_passes():

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ledger import errors as ledger_errors
+from ledger import errors as ledger_errors, paging
 from merchants import errors, model
 
 UTC = timezone.utc
@@ -109,8 +109,10 @@ def test_any_edit_to_a_line_changes_the_digest(points, data):
 
 def test_cursors_round_trip_and_refuse_forgeries():
     assert model.decode_rank_cursor(model.encode_rank_cursor(0, 42)) == (0, 42)
-    assert model.decode_month_cursor(model.encode_month_cursor("2026-11")) == "2026-11"
-    for bad in ("2026-11", model.encode_cursor(3)):
+    assert model.decode_month_cursor(model.encode_month_cursor("2026-11", "agri")) == ("2026-11", "agri")
+    old_form = paging.encode_parts("mo1", "2026-11")      # before the asset joined the cursor
+    assert model.decode_month_cursor(old_form) == ("2026-11", None)
+    for bad in ("2026-11", model.encode_cursor(3), paging.encode_parts("mo1", "2026-11", "gold")):
         with pytest.raises(ledger_errors.InvalidCursor):
             model.decode_month_cursor(bad)
     for bad in ("zz", model.encode_cursor(3), model.encode_rank_cursor(7, 1)):
