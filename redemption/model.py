@@ -26,14 +26,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ledger import errors as ledger_errors
 from ledger import model as ledger_model
 from ledger.keys import PublicKey
+from ledger.model import Line
 from redemption import codec, errors
 
 STATUSES = ("issued", "redeemed", "partially_redeemed", "cancelled", "expired")
@@ -158,6 +161,39 @@ def check_redeemable(token: codec.Token, merchant: Merchant, amount: int | None,
 def check_offline(token: codec.Token, merchant: Merchant) -> None:
     if token.scope_merchant_id != merchant.id:
         raise errors.OfflineNotAllowed("only vouchers scoped to this one merchant may be accepted offline")
+
+
+# capture ------------------------------------------------------------------------------
+# The same rules run in SQL in `voucher_capture` (the group-committed capture); these run
+# the captures that are not group-committed (one transaction each, and every capture by a
+# merchant of another realm). tests/integration/test_rule_differential.py proves both agree.
+
+def capture_status(amount: int, captured: int) -> str:
+    """A voucher's status once `captured` of its `amount` is taken."""
+    return "redeemed" if captured == amount else "partially_redeemed"
+
+
+def capture_lines(voucher: Mapping[str, Any], receiver: int, captured: int) -> tuple[Line, ...]:
+    """The capture entry's postings: the whole hold leaves the hold account, `captured` goes
+    to `receiver` (the merchant, or the clearing account for its realm) and the rest of a
+    partial capture back to the resident at once."""
+    lines = [Line(voucher["hold_account_id"], -voucher["amount"]), Line(receiver, captured)]
+    rest = voucher["amount"] - captured
+    if rest:
+        lines.append(Line(voucher["resident_account_id"], rest))
+    return tuple(lines)
+
+
+def refusal_for(voucher: Mapping[str, Any] | None) -> ledger_errors.DomainError:
+    """Why a voucher could not leave `issued`."""
+    if voucher is None:
+        return errors.VoucherNotFound("no such voucher: it was never issued here")
+    status = voucher["status"]
+    if status in ("redeemed", "partially_redeemed"):
+        return errors.VoucherAlreadyRedeemed("this voucher has already been redeemed", voucher_id=voucher["id"])
+    if status == "cancelled":
+        return errors.VoucherCancelled("this voucher was cancelled", voucher_id=voucher["id"])
+    return errors.VoucherExpired("the voucher has expired", voucher_id=voucher["id"])
 
 
 def request_hash(**fields: object) -> bytes:
