@@ -45,7 +45,7 @@ AGRI_SHOP = "agri_shop"
 
 VOUCHER_LIFETIME_DAYS_DEFAULT = 30
 VOUCHER_LIFETIME_DAYS_MAX = 366
-OUTSTANDING_VOUCHERS_DEFAULT = 20     # per resident (the database uses the same default)
+OUTSTANDING_VOUCHERS_DEFAULT = 20     # per resident: shown as the policy; `vouchers_admit` applies it
 OUTSTANDING_VOUCHERS_MAX = 1000
 VOUCHER_AMOUNT_MAX = 1_000_000        # points on one voucher
 BATCH_ITEMS_MAX = 200                 # items in one offline upload

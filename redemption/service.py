@@ -159,10 +159,8 @@ class Vouchers:
             raise ledger_errors.UnknownRealm(f"no realm {realm}")
         policy_row = await repository.find_policy(conn, realm)
         policy = model.Policy(policy_row["lifetime_days"], policy_row["outstanding_max"]) if policy_row else model.Policy()
-        outstanding = await repository.count_outstanding(conn, realm, resident_id)
-        if outstanding >= policy.outstanding_max:
-            raise errors.VoucherLimitReached(f"at most {policy.outstanding_max} vouchers outstanding",
-                                             outstanding=outstanding, limit=policy.outstanding_max)
+        # The outstanding-voucher limit is the database's (`vouchers_admit`, under a lock
+        # per resident): the insert below answers `voucher_limit_reached`.
         wallet = await ledger_repository.find_owned_account(conn, realm, "resident", asset, resident_id=resident_id)
         if wallet is None or wallet["balance"] < amount:
             raise ledger_errors.InsufficientPoints(

@@ -427,3 +427,42 @@ async def posting_probe(ledger, owner_conn, realm) -> PostingProbe:
 async def test_the_posting_trigger_allows_what_the_model_allows(posting_probe, entry_kind, account_kind, direction):
     assert posting_probe.allows(entry_kind, account_kind, direction) == ledger_model.posting_allowed(
         entry_kind, account_kind, direction), (entry_kind, account_kind, direction)
+
+
+# defaults kept in Python and applied by SQL ---------------------------------------------
+
+@pytest.mark.parametrize("outstanding_max", [None, 1, 3], ids=["default", "one", "three"])
+async def test_the_outstanding_voucher_limit_is_the_policy_the_service_shows(engine, ledger, key_ring,  # noqa: F811
+                                                                             realm, outstanding_max):
+    """`vouchers_admit` alone refuses the voucher past the limit; the limit is the one
+    `Vouchers.policy` shows (`OUTSTANDING_VOUCHERS_DEFAULT` when the realm has none)."""
+    vouchers = Vouchers(engine, ledger, key_ring)
+    await fund_resident(ledger, realm, 7)
+    if outstanding_max is not None:
+        await vouchers.set_policy(realm, redemption_model.VOUCHER_LIFETIME_DAYS_DEFAULT, outstanding_max)
+    limit = (await vouchers.policy(realm)).outstanding_max
+
+    async def issue() -> dict:
+        return await vouchers.issue(realm, 7, "civic", 1, None, None, uuid.uuid4().hex, "test")
+
+    issued = [await issue() for _ in range(limit)]
+    with pytest.raises(ledger_errors.DomainError) as refused:
+        await issue()
+    assert refused.value.code == "voucher_limit_reached" and refused.value.context["limit"] == limit
+    await vouchers.cancel(issued.pop(), "test")
+    issued.append(await issue())
+    for voucher in issued:
+        await vouchers.cancel(voucher, "test")
+
+
+async def test_a_new_realms_catalogue_is_the_models_default(earning, realm):
+    """`earning_default_catalogue` seeds every new realm; `earning.model` names the same
+    defaults (the API's defaults for a new type, the unit tests' catalogue)."""
+    seeded = {row["code"]: earning_model.Rule(row["asset"], row["base_points"], row["points_per_hour"],
+                                              row["creditable_minutes_max"], row["daily_cap_points"],
+                                              row["version"])
+              for row in await earning.activity_types(realm)}
+    assert seeded == {code: earning_model.Rule("civic", base, earning_model.DEFAULT_POINTS_PER_HOUR,
+                                               earning_model.DEFAULT_CREDITABLE_MINUTES_MAX,
+                                               earning_model.DEFAULT_DAILY_CAP_POINTS)
+                      for code, base in earning_model.DEFAULT_BASE_POINTS.items()}
