@@ -166,7 +166,8 @@ def check_offline(token: codec.Token, merchant: Merchant) -> None:
 # capture ------------------------------------------------------------------------------
 # The same rules run in SQL in `voucher_capture` (the group-committed capture); these run
 # the captures that are not group-committed (one transaction each, and every capture by a
-# merchant of another realm). tests/integration/test_rule_differential.py proves both agree.
+# merchant of another realm) and `preview`. `redemption/reference.py` puts them together
+# as the model that tests/integration/test_rule_differential.py holds both paths to.
 
 def capture_status(amount: int, captured: int) -> str:
     """A voucher's status once `captured` of its `amount` is taken."""

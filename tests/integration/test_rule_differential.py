@@ -213,8 +213,9 @@ async def test_awards_in_sql_match_the_reference_model(earning, ledger, rule, le
 async def test_every_per_record_refusal_agrees_with_the_reference_model(earning, ledger):
     """One request that meets each refusal once, then a repeat: the SQL and the model
     agree on every code (and the request does meet every one)."""
+    day_and_more = (earning_model.MINUTES_PER_RECORD_MAX + 60) * 60   # the day before's activity
     world = await AwardWorld.make(earning, ledger, earning_model.Rule("civic", 10, 2, 240, 20),
-                                  [2 * 3600] * (FUTURE_SLOT + 1), budget=40)
+                                  [2 * 3600] * 3 + [day_and_more, 2 * 3600], budget=40)
     records = world.records([
         (0, 0, 60),              # paid 12
         (0, 0, 60),              # duplicate_record
@@ -226,6 +227,8 @@ async def test_every_per_record_refusal_agrees_with_the_reference_model(earning,
         (1, 0, 60),              # the same day: 8 left under the cap of 20
         (2, 0, 60),              # the same day again: daily_cap_reached
         (3, 0, 60),              # the day before: 12; the budget has 8 left
+        (3, 1, earning_model.MINUTES_PER_RECORD_MAX + 1),   # minutes_out_of_range: over a day
+        (3, 2, earning_model.MINUTES_PER_RECORD_MAX),       # a whole day is not (18 points: budget_exhausted)
         (0, 2, 60),              # budget_exhausted
         (1, 2, 1),               # budget_exhausted: none is paid after the first that did not fit
     ])
