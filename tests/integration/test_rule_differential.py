@@ -71,14 +71,12 @@ def pending_fix_cap_after_budget(sql: list[dict], expected: list[dict]) -> list[
     as `daily_cap_reached` although nothing was paid: the model (and the truth) say
     `budget_exhausted`. Only that answer, only after the budget ran out, is read as the
     model's."""
-    budget_out: set[str] = set()
+    budget_out = False       # the worlds here have one budget (civic)
     answered = []
     for got, wanted in zip(sql, expected):
-        if (got.get("error") == "daily_cap_reached" and wanted.get("error") == "budget_exhausted"
-                and budget_out):
+        if budget_out and got.get("error") == "daily_cap_reached" and wanted.get("error") == "budget_exhausted":
             got = {**got, "error": "budget_exhausted"}
-        if got.get("error") == "budget_exhausted":
-            budget_out.add("civic")
+        budget_out = budget_out or got.get("error") == "budget_exhausted"
         answered.append(got)
     return answered + sql[len(answered):]
 
