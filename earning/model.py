@@ -1,6 +1,11 @@
-"""Earning's pure core: the award calculation, caps, rule checks, attendance records,
-periods, cursors and the attendance CSV format. No I/O here; the database applies the
-same formula (`earning_award_chunk`, earning/sql/earning_award_chunk.sql)."""
+"""Earning's pure core: the award calculation, rule checks, attendance records,
+periods, cursors and the attendance CSV format. No I/O here.
+
+Awards run in SQL (`earning_award_chunk`): the formula, the per-record refusals, the daily
+cap and the budget (earning/sql/earning_award_chunk.sql). `award_points` stays here because the activity listings show what
+staying to the end earns (`points_on_offer`) before anything is awarded; the
+per-record refusals and the daily cap have their reference model, used only by tests,
+in `earning/reference.py` (see CONTRIBUTING.md, "Where each rule lives")."""
 from __future__ import annotations
 
 import base64
@@ -34,7 +39,6 @@ LEADERBOARD_SIZE_DEFAULT = 20
 LEADERBOARD_SIZE_MAX = 100
 
 STATION_SETTINGS = ("urban", "rural")
-DUPLICATE_RECORD = "duplicate_record"     # a per-record error code
 LEADERBOARD_ORDERS = ("points", "hours")
 ACTIVITY_STATUSES = ("draft", "published", "cancelled", "closed")
 NEW_ACTIVITY_STATUSES = ("draft", "published")
@@ -73,12 +77,6 @@ def award_points(rule: Rule, minutes: int) -> int:
     check_minutes(minutes)
     credited = min(minutes, rule.creditable_minutes_max)
     return rule.base_points + rule.points_per_hour * (credited // MINUTES_PER_HOUR)
-
-
-def capped_points(points: int, earned_today: int, daily_cap_points: int) -> int:
-    """What may still be paid today: never negative, never past the daily cap."""
-    left = max(daily_cap_points - earned_today, 0)
-    return max(min(points, left), 0)
 
 
 def check_minutes(minutes: int) -> int:
@@ -299,27 +297,6 @@ class Record:
 def activity_minutes(starts_at: datetime, ends_at: datetime) -> int:
     """How long an activity lasted: nobody attends it for longer."""
     return int((ends_at - starts_at).total_seconds()) // 60
-
-
-def record_errors(records: list[Record], minutes_max: int = MINUTES_PER_RECORD_MAX) -> dict[int, str]:
-    """Per-record refusals visible without the database: minutes out of range (at most
-    `minutes_max`, the activity's length), repeated rows."""
-    refused: dict[int, str] = {}
-    seen: set[tuple[int, int]] = set()
-    for record in records:
-        try:
-            check_minutes(record.minutes)
-            if record.minutes > minutes_max:
-                raise errors.MinutesOutOfRange("longer than the activity lasted")
-        except errors.MinutesOutOfRange as exc:
-            refused[record.n] = exc.code
-            continue
-        key = (record.activity_id, record.resident_id)
-        if key in seen:
-            refused[record.n] = DUPLICATE_RECORD
-            continue
-        seen.add(key)
-    return refused
 
 
 def check_record_count(count: int) -> None:

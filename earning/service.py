@@ -269,18 +269,13 @@ class Earning:
         return attendance_outcome(activity["id"], request, stored)
 
     async def _award(self, conn: AsyncConnection, realm: str, records: list[model.Record],
-                     created_by: str,
-                     minutes_max: int = model.MINUTES_PER_RECORD_MAX) -> list[dict[str, Any]]:
-        """Refuse what the pure rules refuse, award the rest set-based; results in order.
-        The database checks each record against its own activity's length as well."""
-        refused = model.record_errors(records, minutes_max)
-        accepted = [r for r in records if r.n not in refused]
-        awarded = await repository.award_chunk(conn, realm, accepted, created_by) if accepted else []
+                     created_by: str) -> list[dict[str, Any]]:
+        """Award the records set-based (`earning_award_chunk`: every per-record refusal,
+        the formula, the daily cap and the budget are the database's); results in order."""
+        awarded = await repository.award_chunk(conn, realm, records, created_by) if records else []
         by_n = {result.pop("n"): result for result in awarded}
-        require(len(by_n) == len(accepted), "one award result per accepted record")
-        return [{"n": r.n, **by_n[r.n]} if r.n in by_n else
-                {"n": r.n, "activity_id": r.activity_id, "resident_id": r.resident_id,
-                 "error": refused[r.n]} for r in records]
+        require(len(by_n) == len(records), "one award result per record")
+        return [{"n": r.n, **by_n[r.n]} for r in records]
 
     async def import_chunk(self, rows: list[model.CsvRow], created_by: str) -> list[dict[str, Any]]:
         """One committed chunk of a CSV import: awards for its rows (several activities,
@@ -397,23 +392,20 @@ class Earning:
 
 def attendance_request(activity: dict[str, Any], attendees: list[tuple[int, int]], created_by: str,
                        idempotency_key: str) -> dict[str, Any]:
-    """The one attendance request the database awards (`earning_record_attendance`):
-    records the pure rules accept, and those they refuse with why."""
+    """The one attendance request the database awards (`earning_record_attendance`); the
+    database refuses records one by one (minutes, repeats, residents, cap, budget)."""
     model.check_record_count(len(attendees))
     idempotency.check_key(idempotency_key)
     realm, activity_id = activity["realm"], activity["id"]
     records = [model.Record(n, activity_id, resident_id, minutes)
                for n, (resident_id, minutes) in enumerate(attendees, start=1)]
-    minutes_max = model.activity_minutes(activity["starts_at"], activity["ends_at"])
-    refused = model.record_errors(records, minutes_max)
     return {
         "realm": realm, "idempotency_key": idempotency_key,
         "request_hash": model.attendance_hash(activity_id, records),
         "activity_id": activity_id, "created_by": created_by,
         "records": [{"n": r.n, "activity_id": r.activity_id, "resident_id": r.resident_id,
-                     "minutes": r.minutes} for r in records if r.n not in refused],
-        "refused": [{"n": r.n, "activity_id": r.activity_id, "resident_id": r.resident_id,
-                     "error": refused[r.n]} for r in records if r.n in refused]}
+                     "minutes": r.minutes} for r in records],
+        "refused": []}
 
 
 def attendance_outcome(activity_id: int, request: dict[str, Any], stored: dict[str, Any]) -> Attendance:
@@ -421,7 +413,7 @@ def attendance_outcome(activity_id: int, request: dict[str, Any], stored: dict[s
         idempotency.check_same_request(stored["request_hash"], request["request_hash"], "a different attendance request")
         return Attendance(stored["activity_id"], stored["outcome"]["results"], replayed=True)
     results = stored["outcome"]["results"]
-    require(len(results) == len(request["records"]) + len(request["refused"]), "one attendance result per record")
+    require(len(results) == len(request["records"]), "one attendance result per record")
     return Attendance(activity_id, results)
 
 

@@ -21,7 +21,11 @@ REVERSIBLE_KINDS = ("fund", "earn", "adjustment")
 MANUAL_KINDS = ("fund", "adjustment")  # what an admin may post by hand
 
 DEBIT, CREDIT = -1, 1
-# Which account kinds an entry kind may debit or credit (mirrors the entry_rules table).
+EXEMPT_KINDS = ("reversal",)  # checked as the exact mirror of the entry it reverses instead
+# Which account kinds an entry kind may debit or credit. The same rows are the
+# `entry_rules` table, which the posting trigger (`postings_apply`) consults on every
+# posting; the service checks them first. tests/integration/test_rule_differential.py
+# proves the two sets equal and that the trigger allows exactly what `posting_allowed` does.
 ENTRY_RULES: frozenset[tuple[str, str, int]] = frozenset({
     ("fund", "funding", DEBIT), ("fund", "budget", CREDIT),
     ("earn", "budget", DEBIT), ("earn", "resident", CREDIT),
@@ -149,6 +153,11 @@ def check_shape(draft: EntryDraft) -> None:
         raise errors.InvalidInput(f"reference is at most {REFERENCE_LENGTH_MAX} characters")
 
 
+def posting_allowed(entry_kind: str, account_kind: str, direction: int) -> bool:
+    """May an entry of `entry_kind` debit (-1) or credit (+1) an account of `account_kind`?"""
+    return entry_kind in EXEMPT_KINDS or (entry_kind, account_kind, direction) in ENTRY_RULES
+
+
 def check_against_accounts(draft: EntryDraft, accounts: Mapping[int, AccountMeta]) -> None:
     """Per-asset balance, one realm, and which kinds the entry may touch."""
     sums: dict[str, int] = {}
@@ -159,7 +168,7 @@ def check_against_accounts(draft: EntryDraft, accounts: Mapping[int, AccountMeta
                                         account_id=line.account_id)
         sums[account.asset] = sums.get(account.asset, 0) + line.amount
         direction = CREDIT if line.amount > 0 else DEBIT
-        if draft.kind != "reversal" and (draft.kind, account.kind, direction) not in ENTRY_RULES:
+        if not posting_allowed(draft.kind, account.kind, direction):
             raise errors.PostingNotAllowed(
                 f"a {draft.kind} entry cannot {'credit' if direction > 0 else 'debit'} "
                 f"a {account.kind} account", account_id=account.id)

@@ -26,12 +26,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from ledger import errors as ledger_errors
 from ledger import idempotency, paging
 from ledger.assets import ASSETS
 from ledger.keys import PublicKey
+from ledger.model import Line
 from redemption import codec, errors
 
 STATUSES = ("issued", "redeemed", "partially_redeemed", "cancelled", "expired")
@@ -40,7 +43,7 @@ AGRI_SHOP = "agri_shop"
 
 VOUCHER_LIFETIME_DAYS_DEFAULT = 30
 VOUCHER_LIFETIME_DAYS_MAX = 366
-OUTSTANDING_VOUCHERS_DEFAULT = 20     # per resident (the database uses the same default)
+OUTSTANDING_VOUCHERS_DEFAULT = 20     # per resident: shown as the policy; `vouchers_admit` applies it
 OUTSTANDING_VOUCHERS_MAX = 1000
 VOUCHER_AMOUNT_MAX = 1_000_000        # points on one voucher
 BATCH_ITEMS_MAX = 200                 # items in one offline upload
@@ -156,6 +159,40 @@ def check_redeemable(token: codec.Token, merchant: Merchant, amount: int | None,
 def check_offline(token: codec.Token, merchant: Merchant) -> None:
     if token.scope_merchant_id != merchant.id:
         raise errors.OfflineNotAllowed("only vouchers scoped to this one merchant may be accepted offline")
+
+
+# capture ------------------------------------------------------------------------------
+# The same rules run in SQL in `voucher_capture` (the group-committed capture); these run
+# the captures that are not group-committed (one transaction each, and every capture by a
+# merchant of another realm) and `preview`. `redemption/reference.py` puts them together
+# as the model that tests/integration/test_rule_differential.py holds both paths to.
+
+def capture_status(amount: int, captured: int) -> str:
+    """A voucher's status once `captured` of its `amount` is taken."""
+    return "redeemed" if captured == amount else "partially_redeemed"
+
+
+def capture_lines(voucher: Mapping[str, Any], receiver: int, captured: int) -> tuple[Line, ...]:
+    """The capture entry's postings: the whole hold leaves the hold account, `captured` goes
+    to `receiver` (the merchant, or the clearing account for its realm) and the rest of a
+    partial capture back to the resident at once."""
+    lines = [Line(voucher["hold_account_id"], -voucher["amount"]), Line(receiver, captured)]
+    rest = voucher["amount"] - captured
+    if rest:
+        lines.append(Line(voucher["resident_account_id"], rest))
+    return tuple(lines)
+
+
+def refusal_for(voucher: Mapping[str, Any] | None) -> ledger_errors.DomainError:
+    """Why a voucher could not leave `issued`."""
+    if voucher is None:
+        return errors.VoucherNotFound("no such voucher: it was never issued here")
+    status = voucher["status"]
+    if status in ("redeemed", "partially_redeemed"):
+        return errors.VoucherAlreadyRedeemed("this voucher has already been redeemed", voucher_id=voucher["id"])
+    if status == "cancelled":
+        return errors.VoucherCancelled("this voucher was cancelled", voucher_id=voucher["id"])
+    return errors.VoucherExpired("the voucher has expired", voucher_id=voucher["id"])
 
 
 def request_hash(**fields: object) -> bytes:

@@ -124,12 +124,6 @@ async def find_by_key(conn: AsyncConnection, realm: str, key: str) -> dict[str, 
         vouchers.c.realm == realm, vouchers.c.idempotency_key == key))).first())
 
 
-async def count_outstanding(conn: AsyncConnection, realm: str, resident_id: int) -> int:
-    return (await conn.execute(select(func.count()).select_from(vouchers).where(
-        vouchers.c.realm == realm, vouchers.c.resident_id == resident_id,
-        vouchers.c.status == "issued"))).scalar_one()
-
-
 async def close_voucher(conn: AsyncConnection, realm: str, serial: bytes, status: str,
                         captured_amount: int | None = None) -> dict[str, Any] | None:
     """Move an issued voucher to `status`, at most once (invariant 8): the guard on

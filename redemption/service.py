@@ -155,10 +155,8 @@ class Vouchers:
             raise ledger_errors.UnknownRealm(f"no realm {realm}")
         policy_row = await repository.find_policy(conn, realm)
         policy = model.Policy(policy_row["lifetime_days"], policy_row["outstanding_max"]) if policy_row else model.Policy()
-        outstanding = await repository.count_outstanding(conn, realm, resident_id)
-        if outstanding >= policy.outstanding_max:
-            raise errors.VoucherLimitReached(f"at most {policy.outstanding_max} vouchers outstanding",
-                                             outstanding=outstanding, limit=policy.outstanding_max)
+        # The outstanding-voucher limit is the database's (`vouchers_admit`, under a lock
+        # per resident): the insert below answers `voucher_limit_reached`.
         wallet = await ledger_repository.find_owned_account(conn, realm, "resident", asset, resident_id=resident_id)
         if wallet is None or wallet["balance"] < amount:
             raise ledger_errors.InsufficientPoints(
@@ -231,11 +229,11 @@ class Vouchers:
         token = self.read_code(code)
         voucher = await db.read(self.engine, lambda conn: repository.find_by_serial(conn, token.realm, token.serial))
         if voucher is None:
-            raise refusal_for(None)
+            raise model.refusal_for(None)
         try:
             model.check_redeemable(token, merchant, None, self.clock())
             if voucher["status"] != "issued":
-                raise refusal_for(voucher)
+                raise model.refusal_for(voucher)
         except ledger_errors.DomainError as refusal:
             return voucher, refusal.code
         return voucher, None
@@ -276,8 +274,7 @@ class Vouchers:
                         await self._clearing(merchant.realm, token.realm, token.asset))
 
         async def work(conn: AsyncConnection) -> dict[str, Any]:
-            voucher = await self._close(conn, token, "redeemed" if capture == token.amount
-                                        else "partially_redeemed", capture)
+            voucher = await self._close(conn, token, model.capture_status(token.amount, capture), capture)
             draft, clear_draft = await self._capture_drafts(conn, voucher, capture, merchant,
                                                             merchant_account, clearing, actor)
             clear_entry_id = None
@@ -321,7 +318,7 @@ class Vouchers:
                 raise errors.VoucherCodeMismatch("this code is not the voucher issued under its serial")
             return closed
         current = await repository.find_by_serial(conn, token.realm, token.serial)
-        raise refusal_for(current)
+        raise model.refusal_for(current)
 
     async def _capture_drafts(self, conn: AsyncConnection | None, voucher: dict[str, Any], capture: int,
                               merchant: model.Merchant, merchant_account: int,
@@ -329,15 +326,11 @@ class Vouchers:
                               actor: str) -> tuple[EntryDraft, EntryDraft | None]:
         """The checked `capture` entry, and for a merchant of another realm the `clear`
         entry there."""
-        realm, rest = voucher["realm"], voucher["amount"] - capture
-        reference = model.reference(voucher["serial"])
+        realm, reference = voucher["realm"], model.reference(voucher["serial"])
         receiver = merchant_account if clearing is None else clearing[0]
-        lines = [Line(voucher["hold_account_id"], -voucher["amount"]), Line(receiver, capture)]
-        if rest:
-            lines.append(Line(voucher["resident_account_id"], rest))
         capture_draft = await self.ledger.prepare(conn, EntryDraft(
             realm=realm, kind="capture", created_by=actor, reference=reference,
-            memo="voucher redeemed", lines=tuple(lines)))
+            memo="voucher redeemed", lines=model.capture_lines(voucher, receiver, capture)))
         if clearing is None:
             return capture_draft, None
         clear_draft = EntryDraft(
@@ -458,18 +451,6 @@ class Vouchers:
 
     async def hold_differences(self, realm: str | None = None) -> list[dict[str, Any]]:
         return await db.read(self.engine, lambda conn: repository.hold_differences(conn, realm))
-
-
-def refusal_for(voucher: dict[str, Any] | None) -> ledger_errors.DomainError:
-    """Why a voucher could not leave `issued`."""
-    if voucher is None:
-        return errors.VoucherNotFound("no such voucher: it was never issued here")
-    status = voucher["status"]
-    if status in ("redeemed", "partially_redeemed"):
-        return errors.VoucherAlreadyRedeemed("this voucher has already been redeemed", voucher_id=voucher["id"])
-    if status == "cancelled":
-        return errors.VoucherCancelled("this voucher was cancelled", voucher_id=voucher["id"])
-    return errors.VoucherExpired("the voucher has expired", voucher_id=voucher["id"])
 
 
 def redemption_body(result: dict[str, Any]) -> dict[str, Any]:

@@ -177,7 +177,7 @@ async def test_database_formula_matches_the_pure_rule(earning, realm):
     assert [r["points"] for r in outcome.results] == [model.award_points(rule, m) for m in minutes]
 
 
-async def test_minutes_past_the_activity_length_are_refused_in_python_and_sql(earning, realm):
+async def test_minutes_past_the_activity_length_are_refused_by_bulk_and_import(earning, realm):
     from datetime import datetime, timedelta, timezone
 
     place = await make_place(earning, realm)
