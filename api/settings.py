@@ -49,6 +49,7 @@ class Settings:
     access_log: bool = True           # `serve` logs one line per request
     device_token_lifetime_s: int = DEVICE_TOKEN_LIFETIME_S_DEFAULT  # renewed on use
     activity_close_interval_s: float = 60.0   # `serve` closes ended activities this often; 0: never
+    workers: int = 1                  # `serve` processes sharing the port; from_env: the machine's cores
 
     @property
     def signing_key_dir(self) -> Path:
@@ -80,6 +81,7 @@ class Settings:
             "device_token_lifetime_s": _number(env, "POINTSBANK_DEVICE_TOKEN_LIFETIME_S", int,
                                                DEVICE_TOKEN_LIFETIME_S_DEFAULT, 60),
             "activity_close_interval_s": _number(env, "POINTSBANK_ACTIVITY_CLOSE_INTERVAL_S", float, 60.0, 0),
+            "workers": _number(env, "POINTSBANK_WORKERS", int, os.cpu_count() or 1, 1),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
