@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     database = commands.add_parser("db", help="database schema").add_subparsers(required=True, metavar="ACTION")
     database.add_parser("upgrade", help="apply all migrations").set_defaults(command=cmd_db_upgrade)
+    database.add_parser("citus-plan", help="print the SQL that distributes this schema by realm on Citus "
+                        "(docs/scale.md)").set_defaults(command=cmd_db_citus_plan)
 
     tokens = commands.add_parser("tokens", help="API tokens").add_subparsers(required=True, metavar="ACTION")
     create = tokens.add_parser("create", help="create a token and print it once")
@@ -247,6 +249,21 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     print(("database is up to date" if before == after else
            f"database upgraded from {before or 'an empty schema'} to {after}")
           + (f"; registered the ledger keys of {settings.signing_key_dir}" if registered else ""))
+    return 0
+
+
+def cmd_db_citus_plan(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from migrations.distribution import LOCAL_TABLES, REFERENCE_TABLES, citus_plan
+
+    with psycopg.connect(database_url(settings)) as conn:
+        per_realm = [row[0] for row in conn.execute(
+            "SELECT c.table_name FROM information_schema.columns c JOIN information_schema.tables t "
+            "USING (table_schema, table_name) WHERE c.table_schema = 'public' AND c.column_name = 'realm' "
+            "AND c.is_nullable = 'NO' AND t.table_type = 'BASE TABLE' ORDER BY 1")]
+    global_tables = set(REFERENCE_TABLES) | set(LOCAL_TABLES)
+    print("\n".join(citus_plan([table for table in per_realm if table not in global_tables])))
     return 0
 
 
