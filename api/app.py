@@ -23,6 +23,7 @@ import redemption.audit  # noqa: F401  (registers the voucher checks with the au
 from api import pages
 from api.auth import Authenticator, auditors_read_only, current_principal
 from api.background import PeriodicJobs
+from api.leader import Leadership
 from api.database import resolve_database_url
 from api.decoding import CheckedRequest, check_parameters
 from api.errors import EXCEPTION_HANDLERS
@@ -139,7 +140,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         await listener.start()
         app.state.authenticator = Authenticator(services.access, listener)
         app.state.limits = Limits.from_settings(settings)
-        jobs = PeriodicJobs()
+        leadership = Leadership(url)
+        jobs = PeriodicJobs(leadership.leading)
         jobs.start("voucher expiry", VOUCHER_EXPIRY_INTERVAL_S, services.vouchers.expire_due)
         jobs.start("checkpoint sealing", settings.seal_interval_s, services.checkpoints.seal_periodically)
         jobs.start("activity closing", settings.activity_close_interval_s, services.venue.close_ended)
@@ -147,6 +149,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             yield
         finally:
             await jobs.stop()
+            await leadership.close()
             await listener.stop()
             await services.close()
 

@@ -1,18 +1,23 @@
 """What `serve` does on its own, periodically: release expired vouchers, seal checkpoints.
 
 Each job runs every `interval_s` until stopped; a failed round is logged and the next one
-covers what it missed. Stopping lets the round under way finish."""
+covers what it missed. Stopping lets the round under way finish. With a `leader` check
+(`api.leader.Leadership.leading`), a round runs only in the one process that leads, so
+several workers and servers on one database run each round once."""
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+LeaderCheck = Callable[[], Awaitable[bool]]
+
 log = logging.getLogger(__name__)
 
 
 class PeriodicJobs:
-    def __init__(self) -> None:
+    def __init__(self, leading: LeaderCheck | None = None) -> None:
+        self._leading = leading
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -32,6 +37,8 @@ class PeriodicJobs:
                 return
             except asyncio.TimeoutError:
                 pass
+            if self._leading is not None and not await self._leading():
+                continue
             try:
                 done = await job()
                 if done:

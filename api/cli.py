@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,14 +35,19 @@ class UserMistake(Exception):
     """A command's input is wrong in a way the user can fix: one line, exit EXIT_USAGE."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for chatty in CHATTY_LOGGERS:
         logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging()
     try:
-        settings = Settings.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None))
+        settings = Settings.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None),
+                                     workers=getattr(args, "workers", None))
     except SettingsError as exc:
         print(f"pointsbank: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -92,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     database = commands.add_parser("db", help="database schema").add_subparsers(required=True, metavar="ACTION")
     database.add_parser("upgrade", help="apply all migrations").set_defaults(command=cmd_db_upgrade)
+    database.add_parser("citus-plan", help="print the SQL that distributes this schema by realm on Citus "
+                        "(docs/scale.md)").set_defaults(command=cmd_db_citus_plan)
 
     tokens = commands.add_parser("tokens", help="API tokens").add_subparsers(required=True, metavar="ACTION")
     create = tokens.add_parser("create", help="create a token and print it once")
@@ -193,6 +201,18 @@ def _add_backup_commands(commands: Any) -> None:
 def _add_listen_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to listen on (default $POINTSBANK_HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default $POINTSBANK_PORT or 8000)")
+    parser.add_argument("--workers", type=positive_int, metavar="N",
+                        help="server processes sharing the port (default $POINTSBANK_WORKERS or the machine's cores)")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 1")
+    return value
 
 
 def cutoff_argument(text: str) -> Any:
@@ -229,6 +249,21 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     print(("database is up to date" if before == after else
            f"database upgraded from {before or 'an empty schema'} to {after}")
           + (f"; registered the ledger keys of {settings.signing_key_dir}" if registered else ""))
+    return 0
+
+
+def cmd_db_citus_plan(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from migrations.distribution import LOCAL_TABLES, REFERENCE_TABLES, citus_plan
+
+    with psycopg.connect(database_url(settings)) as conn:
+        per_realm = [row[0] for row in conn.execute(
+            "SELECT c.table_name FROM information_schema.columns c JOIN information_schema.tables t "
+            "USING (table_schema, table_name) WHERE c.table_schema = 'public' AND c.column_name = 'realm' "
+            "AND c.is_nullable = 'NO' AND t.table_type = 'BASE TABLE' ORDER BY 1")]
+    global_tables = set(REFERENCE_TABLES) | set(LOCAL_TABLES)
+    print("\n".join(citus_plan([table for table in per_realm if table not in global_tables])))
     return 0
 
 
@@ -407,22 +442,56 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """One process, or `settings.workers` processes (uvicorn's supervisor) accepting on one
+    socket bound here first. The workers connect to the database this process resolved
+    (an embedded server it started stays up while it supervises); the background jobs run
+    in whichever process leads (`api.leader`)."""
     import uvicorn
-
-    from api.app import create_app
-
-    from api.access_log import AccessLog
 
     listening = bound_socket(settings.host, settings.port)
     url = database_url(settings)
-    log.info("serving on http://%s:%d (OpenAPI at /schema)", settings.host, settings.port)
-    app: Any = create_app(settings, database_url=url)
-    if settings.access_log:
-        app = AccessLog(app)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port,
-                            loop="uvloop", http="httptools", log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[listening])
+    log.info("serving on http://%s:%d with %d process%s (OpenAPI at /schema)", settings.host, settings.port,
+             settings.workers, "" if settings.workers == 1 else "es")
+    options: dict[str, Any] = dict(host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+                                   log_level="warning", access_log=False)
+    if settings.workers == 1:
+        config = uvicorn.Config(served_app(settings, url), **options)
+        uvicorn.Server(config).run(sockets=[listening])
+        return 0
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ["DATABASE_URL"] = url    # what each worker's Settings.from_env reads
+    config = uvicorn.Config(f"{__name__}:worker_app", factory=True, workers=settings.workers, **options)
+    Multiprocess(config, sockets=[listening]).run()
     return 0
+
+
+def served_app(settings: Settings, url: str) -> Any:
+    from api.access_log import AccessLog
+    from api.app import create_app
+
+    app: Any = create_app(settings, database_url=url)
+    return AccessLog(app) if settings.access_log else app
+
+
+def worker_app() -> Any:
+    """What each `serve --workers N` process serves (uvicorn imports this by name). It dies
+    with its supervisor, even one killed with SIGKILL, so no orphan keeps the port."""
+    _die_with_parent()
+    settings = Settings.from_env()
+    _configure_logging()
+    return served_app(settings, settings.database_url or database_url(settings))
+
+
+def _die_with_parent() -> None:
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):   # not Linux: the supervisor's SIGTERM still stops it
+        pass
 
 
 class PortBusy(Exception):

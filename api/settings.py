@@ -31,6 +31,8 @@ PATH_SHOWN_MAX = 80
 HOST_PATTERN = re.compile(r"[A-Za-z0-9._:\-\[\]%]{1,253}")
 DATABASE_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
+WORKERS_DEFAULT = os.cpu_count() or 1   # `serve` runs a process per core
+
 N = TypeVar("N", int, float)
 
 
@@ -61,6 +63,7 @@ class Settings:
     activity_close_interval_s: float = 60.0   # `serve` closes ended activities this often; 0: never
     cjk_font: Path | None = None      # checked here; ledger/fonts.py reads POINTSBANK_CJK_FONT itself
     pg_bin: Path | None = None        # checked here; api/backup.py reads POINTSBANK_PG_BIN itself
+    workers: int = WORKERS_DEFAULT    # `serve` processes sharing the port
 
     @property
     def signing_key_dir(self) -> Path:
@@ -95,6 +98,7 @@ class Settings:
             "activity_close_interval_s": _number(env, "POINTSBANK_ACTIVITY_CLOSE_INTERVAL_S", float, 60.0, 0),
             "cjk_font": _path(env, "POINTSBANK_CJK_FONT", "file", must_exist=True),
             "pg_bin": _path(env, "POINTSBANK_PG_BIN", "directory", must_exist=True),
+            "workers": _number(env, "POINTSBANK_WORKERS", int, WORKERS_DEFAULT, 1),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

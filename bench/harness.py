@@ -98,7 +98,8 @@ class ServedProcess:
                  **env: str) -> None:
         self.port = free_port()
         keys = {"POINTSBANK_KEY_DIR": str(key_dir)} if key_dir else {}
-        self._env = {**os.environ, "DATABASE_URL": database_url, "POINTSBANK_ACCESS_LOG": "0", **keys, **env}
+        self._env = {**os.environ, "DATABASE_URL": database_url, "POINTSBANK_ACCESS_LOG": "0",
+                     "POINTSBANK_WORKERS": "1", **keys, **env}
         self._output = output
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -2,16 +2,23 @@
 
 (a) the raw ceiling: a bare SQL transfer (two balance updates in id order, one entry, two
     postings, one transaction each, pipelined into one round trip) on 32 connections, on
-    plain tables with no triggers;
+    plain tables with no triggers; measured twice: from Python (psycopg) and by pgbench,
+    PostgreSQL's own load tool, with the same statements (the ceiling no client beats);
 (b) the ledger service (`Ledger.post`, group commit on) from 32 concurrent tasks;
-(c) HTTP `POST /v1/entries` from 32 keep-alive clients against `pointsbank serve`.
-Ratios b/a and c/a are printed; the issue's target is c/a >= 0.5.
+(c) HTTP `POST /v1/entries` from 32 keep-alive clients against `pointsbank serve`, with
+    one process and with one per core (`serve --workers`).
+Ratios b/a and c/a are printed; the targets: c/a >= 0.5 against the Python baseline, and
+HTTP >= 0.75 of the pgbench ceiling (issue 17).
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import re
+import subprocess
+import tempfile
 
 import psycopg
 
@@ -41,11 +48,18 @@ async def run(ctx: BenchContext) -> None:
     total = ctx.scale(10_000, 400)
     print(f"{CONCURRENCY} concurrent clients, transfers between {WALLETS} random wallets")
     ctx.report("ledger.raw", await raw_sql(ctx.database_url, raw_total))
+    ctx.report("ledger.pgbench", raw_pgbench(ctx.database_url, ctx.scale(15, 3)))
     wallets, admin_token = await ledger_setup(ctx.database_url)
     ctx.report("ledger.service", await service_transfers(ctx.database_url, wallets, total))
-    ctx.report("ledger.http", await http_transfers(ctx, wallets, admin_token, total))
+    ctx.report("ledger.http", await http_transfers(ctx, wallets, admin_token, total, workers=1))
+    cores = os.cpu_count() or 1
+    ctx.report("ledger.http_workers", await http_transfers(ctx, wallets, admin_token, total, workers=cores))
     ctx.ratio("ratio b/a (service / raw SQL)", "ledger.service", "ledger.raw")
     ctx.ratio("ratio c/a (HTTP / raw SQL)", "ledger.http", "ledger.raw", target=0.5)
+    ctx.ratio("ratio pgbench / raw SQL from Python", "ledger.pgbench", "ledger.raw")
+    ctx.ratio("ratio HTTP, 1 process / pgbench ceiling", "ledger.http", "ledger.pgbench")
+    ctx.ratio(f"ratio HTTP, {cores} workers / pgbench ceiling", "ledger.http_workers", "ledger.pgbench",
+              target=0.75)
 
 
 def pairs(seed: int, wallets: list[int]):
@@ -89,6 +103,43 @@ async def raw_sql(database_url: str, total: int) -> Result:
     finally:
         for conn in connections:
             await conn.close()
+
+
+PGBENCH_TRANSFER = """
+\\set a random(1, {wallets})
+\\set b 1 + (:a + random(0, {wallets} - 2)) % {wallets}
+\\set amount random(1, 100)
+BEGIN;
+UPDATE bench_accounts SET balance = balance + CASE WHEN id = :a::bigint THEN -:amount::bigint ELSE :amount::bigint END WHERE id = least(:a::bigint, :b::bigint);
+UPDATE bench_accounts SET balance = balance + CASE WHEN id = :a::bigint THEN -:amount::bigint ELSE :amount::bigint END WHERE id = greatest(:a::bigint, :b::bigint);
+INSERT INTO bench_entries DEFAULT VALUES;
+INSERT INTO bench_postings SELECT currval('bench_entries_id_seq'), id, CASE WHEN id = :a::bigint THEN -:amount::bigint ELSE :amount::bigint END, balance FROM bench_accounts WHERE id IN (:a::bigint, :b::bigint);
+END;
+"""
+
+
+def raw_pgbench(database_url: str, seconds: int) -> Result:
+    """The same transfer as `raw_sql`, driven by pgbench (prepared statements, 32 clients)
+    on the tables `raw_sql` left: the database's ceiling with no Python in the way."""
+    from api.backup import tool_candidates
+
+    found = tool_candidates("pgbench")
+    if not found:
+        print("   pgbench not found (it ships with PostgreSQL and with pgserver): no ceiling measured")
+        return Result("(a') raw SQL transfer by pgbench", 0, 0.0, unit="transfers")
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
+        script.write(PGBENCH_TRANSFER.format(wallets=WALLETS))
+        script.flush()
+        answer = subprocess.run(
+            [str(found[0]), "-n", "-M", "prepared", "-c", str(CONCURRENCY), "-j", str(os.cpu_count() or 1),
+             "-T", str(seconds), "-f", script.name, database_url],
+            capture_output=True, text=True, timeout=seconds + 120)
+    done = re.search(r"number of transactions actually processed: (\d+)", answer.stdout)
+    if answer.returncode != 0 or done is None:
+        print(f"   pgbench failed: {(answer.stderr or answer.stdout).strip()[:300]}")
+        return Result("(a') raw SQL transfer by pgbench", 0, 0.0, unit="transfers")
+    return Result("(a') raw SQL transfer by pgbench, prepared", int(done.group(1)), float(seconds),
+                  unit="transfers")
 
 
 async def ledger_setup(database_url: str, realm: str = REALM) -> tuple[list[int], str]:
@@ -139,7 +190,8 @@ async def service_transfers(database_url: str, wallets: list[int], total: int, r
         await engine.dispose()
 
 
-async def http_transfers(ctx: BenchContext, wallets: list[int], token: str, total: int) -> Result:
+async def http_transfers(ctx: BenchContext, wallets: list[int], token: str, total: int,
+                         workers: int = 1) -> Result:
     moves = pairs(3, wallets)
 
     def request(index: int) -> bytes:
@@ -149,10 +201,11 @@ async def http_transfers(ctx: BenchContext, wallets: list[int], token: str, tota
         return http_request("POST", "/v1/entries", body.encode(), Authorization=f"Bearer {token}",
                             Idempotency_Key=f"http-{index}")
 
-    with served_app(ctx.database_url, ctx.key_dir) as port:
-        await http_load(port, lambda i: request(total + i), min(200, total), CONCURRENCY)  # warm up
-        result, statuses = await http_load(port, request, total, CONCURRENCY)
+    with served_app(ctx.database_url, ctx.key_dir, POINTSBANK_WORKERS=str(workers)) as port:
+        await http_load(port, lambda i: request(workers * 10**6 + total + i), min(200, total), CONCURRENCY)
+        result, statuses = await http_load(port, lambda i: request(workers * 10**6 + i), total, CONCURRENCY)
     if set(statuses) != {201}:
         print(f"   unexpected statuses: {dict(statuses)}")
-    result.name, result.unit = "(c) HTTP POST /v1/entries, group commit", "transfers"
+    result.name = f"(c) HTTP POST /v1/entries, group commit, {workers} process{'es' if workers > 1 else ''}"
+    result.unit = "transfers"
     return result

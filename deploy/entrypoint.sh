@@ -17,9 +17,6 @@ if [ "${POINTSBANK_DEMO:-0}" = "1" ]; then
     pointsbank demo
 fi
 
-# Several workers: POINTSBANK_WORKERS is passed to `serve --workers` once `serve` has that
-# option (the performance issue adds it); until then one process serves per container.
-if [ -n "${POINTSBANK_WORKERS:-}" ] && pointsbank serve --help 2>/dev/null | grep -q -- '--workers'; then
-    exec pointsbank serve --workers "$POINTSBANK_WORKERS"
-fi
+# `serve` runs $POINTSBANK_WORKERS processes (default: the container's cores); the
+# background jobs run in one of them (an advisory-lock leader).
 exec pointsbank serve

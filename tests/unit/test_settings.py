@@ -35,6 +35,7 @@ BAD = {  # every variable Settings reads, with a value it must refuse
     "POINTSBANK_ACTIVITY_CLOSE_INTERVAL_S": "-0.5",
     "POINTSBANK_CJK_FONT": "/no/such/font.ttc",
     "POINTSBANK_PG_BIN": "/no/such/bin",
+    "POINTSBANK_WORKERS": "0",
 }
 
 
