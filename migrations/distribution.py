@@ -24,8 +24,8 @@ REFERENCE_TABLES = (
     "signing_keys", "signing_key_retirements",
     "api_tokens", "enrolments", "enrolment_claim_failures",
 )
-# Bookkeeping of the migrations themselves: stays on the coordinator.
-LOCAL_TABLES = ("alembic_version",)
+# Bookkeeping of the migrations and of the SQL objects applied: stays on the coordinator.
+LOCAL_TABLES = ("alembic_version", "schema_objects")
 
 
 def citus_plan(distributed: list[str]) -> list[str]:
