@@ -1,11 +1,18 @@
-"""What every route module shares: idempotency keys, timestamps, pages, services."""
+"""What every route module shares: idempotency keys, timestamps, pages, services.
+
+A handler names the services it calls as typed parameters (`ledger: Ledger`,
+`merchants: Merchants`, ...: app-wide dependencies, one per `Services` field, see
+`SERVICE_DEPENDENCIES`), its caller as `principal: Caller`, and returns Structs."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
+import msgspec
 from litestar import Request, Response
-from litestar.di import NamedDependency
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.openapi.spec import OpenAPIType
 from litestar.params import HeaderParameter
 
 from api.auth import Principal
@@ -17,7 +24,32 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 Caller = NamedDependency[Principal]  # the authenticated caller, from its bearer token
-IdempotencyKey = Annotated[str | None, HeaderParameter(name=IDEMPOTENCY_HEADER)]
+# Required (the OpenAPI document says so), but checked by `required_idempotency_key`, so a
+# missing key answers the stable 422 `idempotency_key_required`, not Litestar's own 400.
+IdempotencyKey = Annotated[str | None, HeaderParameter(
+    name=IDEMPOTENCY_HEADER, required=True, description="the same key makes a retry safe: answered once",
+    schema_extra={"one_of": None, "type": OpenAPIType.STRING, "min_length": 1,
+                  "max_length": model.IDEMPOTENCY_KEY_LENGTH_MAX, "pattern": "^[!-~]+$"})]
+
+Item = TypeVar("Item")
+
+
+class ItemsPage(msgspec.Struct, Generic[Item]):
+    """One page of a list: `next_cursor` (absent on the last page) asks for the next."""
+    items: list[Item]
+    next_cursor: str | None
+
+
+def service_dependencies(names: list[str]) -> dict[str, Provide]:
+    """`{name: Provide(...)}` for every service of the app's `Services` container."""
+    return {name: Provide(_service(name), sync_to_thread=False) for name in names}
+
+
+def _service(name: str) -> Any:
+    def provide(state: State) -> Any:
+        return getattr(state.services, name)
+    provide.__name__ = f"provide_{name}"
+    return provide
 
 
 def required_idempotency_key(key: str | None) -> str:
@@ -40,6 +72,14 @@ def parse_timestamp(value: str) -> datetime:
 def page_body(page: Page, shape: Any = None) -> dict[str, Any]:
     items = [shape(item) for item in page.items] if shape else page.items
     return {"items": items, "next_cursor": page.next_cursor}
+
+
+Body = TypeVar("Body")
+
+
+def replayable(body: Body, replayed: bool, status_code: int = 201) -> Response[Body]:
+    """A write's answer (a Struct); a replay answers the same, flagged in a header."""
+    return Response(body, status_code=status_code, headers={REPLAYED_HEADER: "true"} if replayed else {})
 
 
 def entry_response(result: dict[str, Any]) -> Response[dict[str, Any]]:
