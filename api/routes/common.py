@@ -5,6 +5,7 @@ A handler names the services it calls as typed parameters (`ledger: Ledger`,
 `SERVICE_DEPENDENCIES`), its caller as `principal: Caller`, and returns Structs."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -16,6 +17,7 @@ from litestar.openapi.spec import OpenAPIType
 from litestar.params import HeaderParameter
 
 from api.auth import Principal
+from earning.service import Earning
 
 from ledger import errors, model
 from ledger.service import Page
@@ -24,6 +26,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 Caller = NamedDependency[Principal]  # the authenticated caller, from its bearer token
+Service = NamedDependency   # `ledger: Service[Ledger]`: a service of the app, by parameter name
 # Required (the OpenAPI document says so), but checked by `required_idempotency_key`, so a
 # missing key answers the stable 422 `idempotency_key_required`, not Litestar's own 400.
 IdempotencyKey = Annotated[str | None, HeaderParameter(
@@ -32,6 +35,14 @@ IdempotencyKey = Annotated[str | None, HeaderParameter(
                   "max_length": model.IDEMPOTENCY_KEY_LENGTH_MAX, "pattern": "^[!-~]+$"})]
 
 Item = TypeVar("Item")
+Shape = TypeVar("Shape", bound=msgspec.Struct)
+PAGING = (errors.InvalidCursor, errors.InvalidInput)   # a cursor not given out; a limit out of range
+
+
+def shaped(shape: type[Shape], row: Mapping[str, Any]) -> Shape:
+    """A row (or a JSON object the database built) as its resource's Struct: the Struct's
+    fields are taken, others ignored; an ISO text becomes a `datetime`."""
+    return msgspec.convert({name: row[name] for name in shape.__struct_fields__ if name in row}, shape)
 
 
 class ItemsPage(msgspec.Struct, Generic[Item]):
@@ -94,8 +105,8 @@ def services(request: Request[Any, Any, Any]) -> Any:
     return request.app.state.services
 
 
-async def require_resident_scope(request: Request[Any, Any, Any], principal: Principal, realm: str,
-                                 resident_id: int, *, named: bool = False) -> None:
+async def check_resident_scope(earning: Earning, principal: Principal, realm: str, resident_id: int,
+                               *, named: bool = False) -> None:
     """The one check in front of a resident's data in `realm` (`Principal.require_resident`).
     An organizer's resident is looked up when its station matters (a station organizer)
     or when the caller `named` the resident itself (it must be of the caller's realm);
@@ -103,17 +114,16 @@ async def require_resident_scope(request: Request[Any, Any, Any], principal: Pri
     station_id = None
     if principal.role == "organizer" and (named or principal.station_id is not None):
         principal.require_realm(realm)
-        resident = await services(request).earning.resident(resident_id)
+        resident = await earning.resident(resident_id)
         if resident["realm"] != realm:
             raise errors.Forbidden(f"resident {resident_id} is not of realm {realm}")
         station_id = resident["station_id"]
     principal.require_resident(realm, resident_id, station_id)
 
 
-async def resident_acted_for(request: Request[Any, Any, Any], principal: Principal,
-                             resident_id: int | None) -> tuple[str, int]:
+async def acting_for(earning: Earning, principal: Principal, resident_id: int | None) -> tuple[str, int]:
     """(realm, resident) a write acts for: a resident only for itself, an organizer for
-    the resident it names, within its scope (`require_resident_scope`)."""
+    the resident it names, within its scope (`check_resident_scope`)."""
     if principal.role == "resident":
         if resident_id not in (None, principal.resident_id):
             raise errors.Forbidden("a resident acts only for itself")
@@ -121,5 +131,16 @@ async def resident_acted_for(request: Request[Any, Any, Any], principal: Princip
     principal.require_role("organizer")
     if resident_id is None or principal.realm is None:
         raise errors.InvalidInput("an organizer names the resident_id it acts for")
-    await require_resident_scope(request, principal, principal.realm, resident_id, named=True)
+    await check_resident_scope(earning, principal, principal.realm, resident_id, named=True)
     return principal.realm, resident_id
+
+
+# Until every route module names its services as typed parameters (then these go):
+async def require_resident_scope(request: Request[Any, Any, Any], principal: Principal, realm: str,
+                                 resident_id: int, *, named: bool = False) -> None:
+    await check_resident_scope(services(request).earning, principal, realm, resident_id, named=named)
+
+
+async def resident_acted_for(request: Request[Any, Any, Any], principal: Principal,
+                             resident_id: int | None) -> tuple[str, int]:
+    return await acting_for(services(request).earning, principal, resident_id)
