@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from access import card as cards
@@ -87,7 +87,7 @@ def access(request: Request) -> Access:
 
 
 def token_out(row: dict[str, Any]) -> TokenOut:
-    return msgspec.convert({k: v for k, v in row.items() if k in TokenOut.__struct_fields__}, TokenOut)
+    return msgspec.convert(row, TokenOut)
 
 
 def holder_name(found: dict[str, Any]) -> str | None:
@@ -114,55 +114,6 @@ async def check_station_resident(request: Request, principal: Caller, realm: str
         raise errors.Forbidden(f"this token is scoped to station {principal.station_id}")
 
 
-@post("/v1/enrolments", status_code=201)
-async def create_enrolment(request: Request, principal: Caller, data: JSONBody[EnrolmentIn]) -> EnrolmentOut:
-    holder = model.Holder(data.role, data.realm, data.station_id, data.merchant_id, data.resident_id)
-    await check_can_enrol(request, principal, holder)
-    made = await access(request).create_enrolment(holder, principal.actor, data.label, data.lifetime_s)
-    link = f"{ENROL_PATH}#code={made['code']}"
-    return EnrolmentOut(
-        id=made["id"], realm=made["realm"], role=made["role"], code=made["code"],
-        expires_at=made["expires_at"], link=link,
-        card_url=f"/v1/enrolments/{made['id']}/card.pdf?code={made['code']}",
-        resident_id=made["resident_id"], merchant_id=made["merchant_id"],
-        station_id=made["station_id"], name=holder_name(made), station_name=made.get("station_name"))
-
-
-@get("/v1/enrolments/{enrolment_id:int}/card.pdf", media_type="application/pdf", guards=[per_token("render")])
-async def enrolment_card(request: Request, principal: Caller, enrolment_id: FromPath[int],
-                         code: FromQuery[str]) -> Response[bytes]:
-    """The printable card. The code is stored only hashed, so the caller that made the
-    enrolment sends it back (`card_url` has it); it must be this enrolment's code."""
-    found = await access(request).enrolment(enrolment_id)
-    holder = model.Holder(found["role"], found["realm"], found["station_id"], found["merchant_id"],
-                          found["resident_id"])
-    await check_can_enrol(request, principal, holder)
-    typed = model.normalize_code(code)
-    if model.selector_of(typed) != found["selector"]:
-        raise errors.Forbidden("this is not the code of this enrolment")
-    realm = await services(request).ledger.realm(found["realm"])
-    origin = str(request.base_url).rstrip("/")
-    formatted = model.formatted(typed)
-    pdf = cards.card_pdf(cards.Card(
-        link=f"{origin}{ENROL_PATH}#code={formatted}", code=formatted, role=found["role"],
-        name=holder_name(found), station=found.get("station_name"), expires_at=found["expires_at"],
-        timezone=realm["timezone"]))
-    return Response(pdf, media_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="enrolment-{enrolment_id}.pdf"', "Cache-Control": "no-store"})
-
-
-@post("/v1/enrolments/claim", status_code=201, guards=[per_address("public")])
-async def claim_enrolment(request: Request, data: JSONBody[ClaimIn]) -> ClaimOut:
-    """No authentication: the code is the credential. Wrong codes count against the
-    code and the client address."""
-    client = request.client.host if request.client else "unknown"
-    claimed = await access(request).claim(data.code, client, data.device_label)
-    return ClaimOut(token=claimed["token"], token_id=claimed["id"], role=claimed["role"],
-                    realm=claimed["realm"], expires_at=claimed["expires_at"],
-                    resident_id=claimed["resident_id"], merchant_id=claimed["merchant_id"],
-                    station_id=claimed["station_id"])
-
-
 def token_scope(principal: Caller, resident_id: int | None, active: bool) -> dict[str, Any]:
     """What the caller may list: admins their realm (or all); organizers their station's
     residents and their own token; everyone else their own."""
@@ -179,14 +130,6 @@ def token_scope(principal: Caller, resident_id: int | None, active: bool) -> dic
     if principal.role == "merchant":
         return {**scope, "realm": principal.realm, "merchant_id": principal.merchant_id}
     return {**scope, "self_token_id": principal.token_id}
-
-
-@get("/v1/tokens")
-async def list_tokens(request: Request, principal: Caller, resident_id: FromQuery[int | None] = None,
-                      active: FromQuery[bool] = False, cursor: FromQuery[str | None] = None,
-                      limit: FromQuery[int | None] = None) -> TokensOut:
-    page = await access(request).tokens(token_scope(principal, resident_id, active), cursor, limit)
-    return TokensOut(items=[token_out(row) for row in page["items"]], next_cursor=page["next_cursor"])
 
 
 def check_can_revoke(principal: Caller, token: dict[str, Any]) -> None:
@@ -209,13 +152,77 @@ def check_can_revoke(principal: Caller, token: dict[str, Any]) -> None:
     raise errors.Forbidden("this token may not revoke that one")
 
 
-@delete("/v1/tokens/{token_id:int}", status_code=200)
-async def revoke_token(request: Request, principal: Caller, token_id: FromPath[int]) -> TokenOut:
-    found = await access(request).token(token_id)
-    check_can_revoke(principal, found)
-    revoked = await access(request).revoke(token_id, principal.actor)
-    request.app.state.authenticator.revoked()   # other processes hear it from the database
-    return token_out(revoked)
+class EnrolmentsController(Controller):
+    """Enrolment codes, their printable cards, and claiming one on a device."""
+    path = "/v1/enrolments"
+    tags = ["access"]
+
+    @post("/", status_code=201)
+    async def create_enrolment(self, request: Request, principal: Caller, data: JSONBody[EnrolmentIn]) -> EnrolmentOut:
+        holder = model.Holder(data.role, data.realm, data.station_id, data.merchant_id, data.resident_id)
+        await check_can_enrol(request, principal, holder)
+        made = await access(request).create_enrolment(holder, principal.actor, data.label, data.lifetime_s)
+        link = f"{ENROL_PATH}#code={made['code']}"
+        return EnrolmentOut(
+            id=made["id"], realm=made["realm"], role=made["role"], code=made["code"],
+            expires_at=made["expires_at"], link=link,
+            card_url=f"/v1/enrolments/{made['id']}/card.pdf?code={made['code']}",
+            resident_id=made["resident_id"], merchant_id=made["merchant_id"],
+            station_id=made["station_id"], name=holder_name(made), station_name=made.get("station_name"))
+
+    @get("/{enrolment_id:int}/card.pdf", media_type="application/pdf", guards=[per_token("render")])
+    async def enrolment_card(self, request: Request, principal: Caller, enrolment_id: FromPath[int],
+                             code: FromQuery[str]) -> Response[bytes]:
+        """The printable card. The code is stored only hashed, so the caller that made the
+        enrolment sends it back (`card_url` has it); it must be this enrolment's code."""
+        found = await access(request).enrolment(enrolment_id)
+        holder = model.Holder(found["role"], found["realm"], found["station_id"], found["merchant_id"],
+                              found["resident_id"])
+        await check_can_enrol(request, principal, holder)
+        typed = model.normalize_code(code)
+        if model.selector_of(typed) != found["selector"]:
+            raise errors.Forbidden("this is not the code of this enrolment")
+        realm = await services(request).ledger.realm(found["realm"])
+        origin = str(request.base_url).rstrip("/")
+        formatted = model.formatted(typed)
+        pdf = cards.card_pdf(cards.Card(
+            link=f"{origin}{ENROL_PATH}#code={formatted}", code=formatted, role=found["role"],
+            name=holder_name(found), station=found.get("station_name"), expires_at=found["expires_at"],
+            timezone=realm["timezone"]))
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="enrolment-{enrolment_id}.pdf"', "Cache-Control": "no-store"})
+
+    @post("/claim", status_code=201, guards=[per_address("public")])
+    async def claim_enrolment(self, request: Request, data: JSONBody[ClaimIn]) -> ClaimOut:
+        """No authentication: the code is the credential. Wrong codes count against the
+        code and the client address."""
+        client = request.client.host if request.client else "unknown"
+        claimed = await access(request).claim(data.code, client, data.device_label)
+        return ClaimOut(token=claimed["token"], token_id=claimed["id"], role=claimed["role"],
+                        realm=claimed["realm"], expires_at=claimed["expires_at"],
+                        resident_id=claimed["resident_id"], merchant_id=claimed["merchant_id"],
+                        station_id=claimed["station_id"])
 
 
-ROUTES = [create_enrolment, enrolment_card, claim_enrolment, list_tokens, revoke_token]
+class TokensController(Controller):
+    """Device tokens: listing and revoking (signing out)."""
+    path = "/v1/tokens"
+    tags = ["access"]
+
+    @get("/")
+    async def list_tokens(self, request: Request, principal: Caller, resident_id: FromQuery[int | None] = None,
+                          active: FromQuery[bool] = False, cursor: FromQuery[str | None] = None,
+                          limit: FromQuery[int | None] = None) -> TokensOut:
+        page = await access(request).tokens(token_scope(principal, resident_id, active), cursor, limit)
+        return TokensOut(items=[token_out(row) for row in page["items"]], next_cursor=page["next_cursor"])
+
+    @delete("/{token_id:int}", status_code=200)
+    async def revoke_token(self, request: Request, principal: Caller, token_id: FromPath[int]) -> TokenOut:
+        found = await access(request).token(token_id)
+        check_can_revoke(principal, found)
+        revoked = await access(request).revoke(token_id, principal.actor)
+        request.app.state.authenticator.revoked()   # other processes hear it from the database
+        return token_out(revoked)
+
+
+ROUTES = [EnrolmentsController, TokensController]

@@ -7,7 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
-from litestar import Request, delete, get, post
+from msgspec import UNSET, UnsetType
+from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.routes.common import Caller, resident_acted_for, services
@@ -19,6 +20,9 @@ ORGANIZER_LOOKBACK = timedelta(days=1)   # the desk keeps showing today's ended 
 
 
 class ActivityOut(msgspec.Struct):
+    """An activity as listed (the upcoming list, a resident's activities, a resident
+    reading one): the points on offer under the current rule, and the caller's own
+    sign-up, check-in and award."""
     realm: str
     id: int
     activity_type: str
@@ -50,6 +54,73 @@ class ActivitiesOut(msgspec.Struct):
     next_cursor: str | None
 
 
+class AttendanceResult(msgspec.Struct, kw_only=True):
+    """One attendance record's outcome: awarded (asset, points, entry_id, rule_version,
+    replayed: an earlier request awarded it) or refused (error, a problem code); the
+    fields of the other outcome are absent."""
+    n: int                        # the record's place in the request, from 1
+    activity_id: int
+    resident_id: int
+    error: str | UnsetType = UNSET
+    asset: str | UnsetType = UNSET
+    points: int | UnsetType = UNSET
+    entry_id: int | UnsetType = UNSET
+    rule_version: int | UnsetType = UNSET
+    replayed: bool | UnsetType = UNSET
+
+
+class ClosedAttendance(AttendanceResult, kw_only=True):
+    """An attendance result of a closing, with who the resident is."""
+    display_name: str | None
+    code: str | None
+
+
+class UnpaidCheckin(msgspec.Struct):
+    """A check-in closing did not pay: no check-out, or under a minute."""
+    resident_id: int
+    code: str
+    display_name: str | None
+    checked_in_at: datetime
+
+
+class CloseSummary(msgspec.Struct):
+    """What closing an activity awarded (kept with the activity)."""
+    activity_id: int
+    title: str
+    awarded: int
+    points: int
+    results: list[ClosedAttendance]
+    no_checkout: list[UnpaidCheckin]
+    too_short: list[UnpaidCheckin]
+
+
+class ActivityRecord(msgspec.Struct):
+    """An activity as stored (what its organizers and admins read and write)."""
+    realm: str
+    id: int
+    activity_type: str
+    station_id: int
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    created_at: datetime
+    place: str | None
+    description: str | None
+    capacity: int | None
+    signup_opens_at: datetime | None
+    signup_closes_at: datetime | None
+    status: str                   # draft, published, cancelled or closed
+    confirmed_count: int
+    closed_at: datetime | None
+    close_summary: CloseSummary | None
+
+
+class ActivityRecordsOut(msgspec.Struct):
+    items: list[ActivityRecord]
+    next_cursor: str | None
+
+
 class SignupIn(msgspec.Struct, forbid_unknown_fields=True):
     resident_id: int | None = None     # an organizer names the resident; a resident signs itself up
 
@@ -75,11 +146,11 @@ class SignupsOut(msgspec.Struct):
 
 
 def activity_out(row: dict[str, Any]) -> ActivityOut:
-    return msgspec.convert({k: v for k, v in row.items() if k in ActivityOut.__struct_fields__}, ActivityOut)
+    return msgspec.convert(row, ActivityOut)
 
 
-def signup_out(row: dict[str, Any]) -> SignupOut:
-    return msgspec.convert({k: v for k, v in row.items() if k in SignupOut.__struct_fields__}, SignupOut)
+def activity_record(row: dict[str, Any]) -> ActivityRecord:
+    return msgspec.convert(row, ActivityRecord)
 
 
 def venue(request: Request) -> Venue:
@@ -131,43 +202,43 @@ async def station_activity(request: Request, principal: Caller, activity_id: int
     return activity
 
 
-@post("/v1/activities/{activity_id:int}/signups", status_code=201)
-async def sign_up(request: Request, principal: Caller, activity_id: FromPath[int],
-                  data: JSONBody[SignupIn]) -> SignupOut:
-    activity = await visible_activity(request, principal, activity_id)
-    realm, resident_id = await resident_acted_for(request, principal, data.resident_id)
-    if realm != activity["realm"]:
-        raise errors.Forbidden("a resident signs up in its own realm")
-    return signup_out(await venue(request).sign_up(activity, resident_id, principal.actor))
+class SignupsController(Controller):
+    """Sign-ups (a seat, else the waitlist) and a resident's own activities."""
+    path = "/v1"
+    tags = ["activities"]
+
+    @post("/activities/{activity_id:int}/signups", status_code=201)
+    async def sign_up(self, request: Request, principal: Caller, activity_id: FromPath[int],
+                      data: JSONBody[SignupIn]) -> SignupOut:
+        activity = await visible_activity(request, principal, activity_id)
+        realm, resident_id = await resident_acted_for(request, principal, data.resident_id)
+        if realm != activity["realm"]:
+            raise errors.Forbidden("a resident signs up in its own realm")
+        return msgspec.convert(await venue(request).sign_up(activity, resident_id, principal.actor), SignupOut)
+
+    @delete("/activities/{activity_id:int}/signups/{resident_id:int}", status_code=200)
+    async def cancel_signup(self, request: Request, principal: Caller, activity_id: FromPath[int],
+                            resident_id: FromPath[int]) -> SignupOut:
+        activity = await visible_activity(request, principal, activity_id)
+        await resident_acted_for(request, principal, resident_id)
+        return msgspec.convert(await venue(request).cancel_signup(activity, resident_id), SignupOut)
+
+    @get("/activities/{activity_id:int}/signups")
+    async def list_signups(self, request: Request, principal: Caller, activity_id: FromPath[int]) -> SignupsOut:
+        activity = await station_activity(request, principal, activity_id)
+        rows = await venue(request).signups(activity)
+        return SignupsOut(activity_id=activity_id, items=msgspec.convert(rows, list[SignupRow]))
+
+    @get("/residents/{resident_id:int}/activities")
+    async def resident_activities(self, request: Request, principal: Caller, resident_id: FromPath[int],
+                                  cursor: FromQuery[str | None] = None,
+                                  limit: FromQuery[int | None] = None) -> ActivitiesOut:
+        """My activities: signed up, checked in or awarded, newest first, each with its award."""
+        from api.routes.earning import readable_resident
+
+        resident = await readable_resident(request, principal, resident_id)
+        page = await services(request).earning.resident_activities(resident, cursor, limit)
+        return ActivitiesOut(items=[activity_out(row) for row in page.items], next_cursor=page.next_cursor)
 
 
-@delete("/v1/activities/{activity_id:int}/signups/{resident_id:int}", status_code=200)
-async def cancel_signup(request: Request, principal: Caller, activity_id: FromPath[int],
-                        resident_id: FromPath[int]) -> SignupOut:
-    activity = await visible_activity(request, principal, activity_id)
-    await resident_acted_for(request, principal, resident_id)
-    return signup_out(await venue(request).cancel_signup(activity, resident_id))
-
-
-@get("/v1/activities/{activity_id:int}/signups")
-async def list_signups(request: Request, principal: Caller, activity_id: FromPath[int]) -> SignupsOut:
-    activity = await station_activity(request, principal, activity_id)
-    rows = await venue(request).signups(activity)
-    return SignupsOut(activity_id=activity_id, items=[
-        msgspec.convert({k: v for k, v in row.items() if k in SignupRow.__struct_fields__}, SignupRow)
-        for row in rows])
-
-
-@get("/v1/residents/{resident_id:int}/activities")
-async def resident_activities(request: Request, principal: Caller, resident_id: FromPath[int],
-                              cursor: FromQuery[str | None] = None,
-                              limit: FromQuery[int | None] = None) -> ActivitiesOut:
-    """My activities: signed up, checked in or awarded, newest first, each with its award."""
-    from api.routes.earning import readable_resident
-
-    resident = await readable_resident(request, principal, resident_id)
-    page = await services(request).earning.resident_activities(resident, cursor, limit)
-    return ActivitiesOut(items=[activity_out(row) for row in page.items], next_cursor=page.next_cursor)
-
-
-ROUTES = [sign_up, cancel_signup, list_signups, resident_activities]
+ROUTES = [SignupsController]
