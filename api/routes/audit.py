@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.auth import roles
 from api.errors import problems
 from api.routes.common import PAGING, Caller, ItemsPage, Service, shaped
+from api.routes.redemption import PublishedKey
 from ledger import audit, errors, model
 from ledger.checkpoints import Checkpoints, head_signature_ok, registry_verifier
 from ledger.service import Ledger
@@ -71,20 +72,6 @@ class InclusionProof(msgspec.Struct):
     leaf_hash: str
     checkpoint: CheckpointHead
     proof: list[str]
-
-
-class PublishedKey(msgspec.Struct):
-    kid: int
-    purpose: str                      # ledger, statement, voucher
-    alg: str                          # Ed25519
-    public_key: str                   # base64url, no padding
-    fingerprint: str
-    legacy_kid: int | None
-    realm: str | None
-    kind: str                         # signer, acknowledged stray, ...
-    reason: str | None
-    created_at: datetime
-    retired_at: datetime | None
 
 
 class LedgerKeys(msgspec.Struct):
@@ -181,7 +168,7 @@ class AuditController(Controller):
         return msgspec.convert(await checkpoints.inclusion_proof(entry_id, checkpoint), InclusionProof)
 
     @get("/keys")
-    async def ledger_keys(self, checkpoints: Service[Checkpoints]) -> LedgerKeys:
+    async def ledger_keys(self, checkpoints: Service[Checkpoints], principal: Caller) -> LedgerKeys:
         """The public keys that sign checkpoints, from the key registry: retired and
         acknowledged (stray) keys included."""
         return LedgerKeys([shaped(PublishedKey, key.as_json()) for key in await checkpoints.registry.keys()])
