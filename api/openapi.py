@@ -13,21 +13,27 @@ what every operation shares, so no handler repeats it:
   documented as required);
 - 429 where a rate-limit guard sits, 503 everywhere (database unreachable, overloaded).
 
-Request bodies (Structs with `forbid_unknown_fields=True`) say `additionalProperties:
-false`.
+Each operation's 2xx JSON answer carries an example built from its return type
+(`example_of`); request bodies (Structs with `forbid_unknown_fields=True`) say
+`additionalProperties: false`.
 """
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+import types
+import typing
+from datetime import date, datetime
+from http import HTTPStatus
+from typing import Any, TypeVar
 
 import msgspec
-from litestar import Litestar
+from litestar import Litestar, Response
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Example, SecurityScheme
 from litestar.routes import HTTPRoute
 
 from access import errors as access_errors
@@ -117,6 +123,91 @@ def _codes(spec: ResponseSpec) -> list[str]:
     return [example.summary for example in spec.examples or [] if example.summary]
 
 
+EXAMPLE_TIME = "2026-11-28T09:30:00+08:00"
+EXAMPLE_DATE = "2026-11-28"
+EXAMPLE_TEXTS = {"realm": "430104", "code": "430104", "asset": "civic", "timezone": "Asia/Shanghai",
+                 "month": "2026-11", "alg": "Ed25519", "next_cursor": "MTI"}
+
+
+def example_of(annotation: Any, name: str = "", bindings: dict[Any, Any] | None = None) -> Any:
+    """A plausible value of `annotation` (a Struct, a dataclass, a list, ...), the same for
+    every build of the document: what the docs pages show for an answer."""
+    bindings = bindings or {}
+    if isinstance(annotation, TypeVar):
+        return example_of(bindings.get(annotation, Any), name)
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        present = [arg for arg in args if arg not in (type(None), msgspec.UnsetType)]
+        return example_of(present[0], name, bindings) if present else None
+    if origin is list:
+        return [example_of(args[0], name, bindings)]
+    if origin is dict:
+        return {"civic": example_of(args[1], name, bindings)}
+    cls = origin or annotation
+    if isinstance(cls, type) and (issubclass(cls, msgspec.Struct) or dataclasses.is_dataclass(cls)):
+        return _object_example(cls, dict(zip(getattr(cls, "__parameters__", ()), args)))
+    return _scalar_example(annotation, name)
+
+
+def _object_example(cls: type, bindings: dict[Any, Any]) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    names = (cls.__struct_fields__ if issubclass(cls, msgspec.Struct)
+             else tuple(field.name for field in dataclasses.fields(cls)))
+    example = {name: example_of(hints[name], name, bindings) for name in names
+               if msgspec.UnsetType not in typing.get_args(hints[name])}
+    config = getattr(cls, "__struct_config__", None)
+    if config is not None and config.tag_field is not None:   # a tagged union's member says which
+        example[config.tag_field] = config.tag
+    return example
+
+
+def _scalar_example(annotation: Any, name: str) -> Any:
+    if annotation is bool:
+        return True
+    if annotation is int:
+        return 1
+    if annotation is float:
+        return 0.5
+    if annotation is datetime:
+        return EXAMPLE_TIME
+    if annotation is date:
+        return EXAMPLE_DATE
+    if annotation is type(None):
+        return None
+    return EXAMPLE_TEXTS.get(name, name or "text")
+
+
+def example_value(annotation: Any) -> Any:
+    """`example_of` as an instance of `annotation` when msgspec can build one: encoded as
+    the service would encode it (a null field stays; Litestar drops None from dicts)."""
+    value = example_of(annotation)
+    try:
+        return msgspec.convert(value, annotation)
+    except (TypeError, msgspec.ValidationError):   # a union of Structs (a dataclass answer)
+        return value
+
+
+def success_example(handler: HTTPRouteHandler) -> dict[int, ResponseSpec]:
+    """The handler's 2xx answer, with an example (binary answers are left as they are)."""
+    returned = handler.parsed_fn_signature.return_type
+    if returned.is_subclass_of(Response):
+        returned = returned.inner_types[0] if returned.inner_types else returned
+    if returned.annotation in (bytes, Any) or (handler.media_type and handler.media_type != "application/json"):
+        return {}
+    return {handler.status_code: ResponseSpec(
+        data_container=returned.annotation, generate_examples=False,
+        description=HTTPStatus(handler.status_code).phrase,
+        examples=[Example(summary="an answer", value=example_value(returned.annotation))])}
+
+
+def with_examples(responses: dict[int, ResponseSpec]) -> dict[int, ResponseSpec]:
+    """Other 2xx answers an operation declared (`responses=`), given their example too."""
+    return {status: dataclasses.replace(spec, examples=[Example(summary="an answer",
+                                                                value=example_value(spec.data_container))])
+            if 200 <= status < 300 and not spec.examples and spec.data_container is not None else spec
+            for status, spec in responses.items()}
+
+
 def document(app: Litestar) -> None:
     """Complete every documented operation with what all operations share (see the
     module docstring). Called once by `create_app`, before the document is first built."""
@@ -126,6 +217,7 @@ def document(app: Litestar) -> None:
         for handler in route.route_handlers:
             if not handler.resolve_include_in_schema():
                 continue
-            handler.responses = merged(dict(handler.responses or {}), api_errors.problems(shared_answers(handler)))
+            own = {**success_example(handler), **with_examples(dict(handler.responses or {}))}
+            handler.responses = merged(own, api_errors.problems(shared_answers(handler)))
             if authenticates(handler):
                 handler.security = SECURITY

@@ -9,6 +9,7 @@ import inspect
 import re
 from typing import Any
 
+import jsonschema_rs
 import pytest
 
 from api.app import create_app
@@ -85,6 +86,18 @@ async def test_every_operation_answers_a_2xx_schema_with_properties(document, ke
             if media_type in BINARY_MEDIA_TYPES:
                 continue
             assert media_type == JSON and has_properties(document, body["schema"]), (status, media_type, body)
+
+
+@pytest.mark.parametrize("key", OPERATIONS, ids=operation_id)
+async def test_every_json_answer_has_an_example_that_fits_its_schema(document, key):
+    for status, answer in operation(document, key)["responses"].items():
+        body = (answer.get("content") or {}).get(JSON)
+        if body is None:
+            continue
+        assert body.get("examples"), f"{status} has no example"
+        validator = jsonschema_rs.Draft202012Validator({**body["schema"], "components": document["components"]})
+        for example in body["examples"].values():
+            validator.validate(example["value"])
 
 
 @pytest.mark.parametrize("key", OPERATIONS, ids=operation_id)
