@@ -61,7 +61,7 @@ class Principal:
         resident itself; an organizer of its station, or of its whole realm; an admin or an
         auditor of its realm (the auditor only reads: `auditors_read_only`). Never a
         merchant or another resident. `station_id` is the resident's station (needed only
-        for a station organizer; `api.routes.common.require_resident_scope` looks it up)."""
+        for a station organizer; `api.routes.common.check_resident_scope` looks it up)."""
         self.require_realm(realm)
         if self.role == "resident":
             if self.resident_id != resident_id:
