@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import roles
 from api.errors import problems
-from api.routes.common import PAGING, Caller, ItemsPage, Service, shaped
+from api.routes.common import PAGING, Caller, ItemsPage, Service, decoded
 from api.routes.redemption import PublishedKey
 from ledger import audit, errors, model
 from ledger.checkpoints import Checkpoints, head_signature_ok, registry_verifier
@@ -96,7 +96,7 @@ def one_realm(principal: Caller, realm: str | None) -> str:
 
 
 def head_of(head: dict[str, Any], **extra: Any) -> CheckpointHead:
-    return msgspec.convert({**head, **extra}, CheckpointHead)
+    return decoded(CheckpointHead, {**head, **extra})
 
 
 ONE_REALM = (errors.InvalidRealm, errors.InvalidInput)
@@ -112,7 +112,7 @@ class AuditController(Controller):
                              realm: FromQuery[str | None] = None) -> Reconciliation:
         """Every audit check over the realm's book (or every realm's, for a global admin)."""
         report = await audit.run_audit(engine, audited_realm(principal, realm))
-        return msgspec.convert(report.as_json(), Reconciliation)
+        return decoded(Reconciliation, report.as_json())
 
     @post("/checkpoints", status_code=201, guards=[roles("admin")],
           responses=problems(errors.SealingKeyNotCurrent, errors.RealmNotFound))
@@ -154,8 +154,8 @@ class AuditController(Controller):
     async def consistency_proof(self, checkpoints: Service[Checkpoints], principal: Caller, realm: FromPath[str],
                                 first: FromQuery[int], second: FromQuery[int]) -> ConsistencyProof:
         """Proof that checkpoint `first`'s tree is a prefix of checkpoint `second`'s."""
-        return msgspec.convert(await checkpoints.consistency_proof(one_realm(principal, realm), first, second),
-                               ConsistencyProof)
+        return decoded(ConsistencyProof,
+                       await checkpoints.consistency_proof(one_realm(principal, realm), first, second))
 
     @get("/entries/{entry_id:int}/inclusion",
          responses=problems(errors.EntryNotFound, errors.EntryNotSealed, errors.CheckpointNotFound,
@@ -165,13 +165,13 @@ class AuditController(Controller):
         """Proof that an entry is a leaf of a checkpoint's tree (the latest, or `checkpoint`)."""
         entry = await ledger.entry(entry_id)
         principal.require_realm(entry["realm"])
-        return msgspec.convert(await checkpoints.inclusion_proof(entry_id, checkpoint), InclusionProof)
+        return decoded(InclusionProof, await checkpoints.inclusion_proof(entry_id, checkpoint))
 
     @get("/keys")
     async def ledger_keys(self, checkpoints: Service[Checkpoints], principal: Caller) -> LedgerKeys:
         """The public keys that sign checkpoints, from the key registry: retired and
         acknowledged (stray) keys included."""
-        return LedgerKeys([shaped(PublishedKey, key.as_json()) for key in await checkpoints.registry.keys()])
+        return LedgerKeys([decoded(PublishedKey, key.as_json()) for key in await checkpoints.registry.keys()])
 
 
 ROUTES = [AuditController]

@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from api.auth import roles
 from api.errors import problems
 from api.routes.common import (PAGING, Caller, IdempotencyKey, ItemsPage, Service, check_resident_scope,
-                               parse_timestamp, replayable, required_idempotency_key, shaped)
+                               decoded, parse_timestamp, replayable, required_idempotency_key, shaped)
 from earning.service import Earning
 from ledger import errors, model
 from ledger.service import Ledger
@@ -224,11 +224,11 @@ class EntryController(Controller):
         """An entry with its postings (admins and auditors; others read their accounts)."""
         entry = await ledger.entry(entry_id)
         principal.require_realm(entry["realm"])
-        return shaped(Entry, entry)
+        return decoded(Entry, entry)
 
 
 def posted(result: dict[str, Any]) -> Response[Entry]:
-    return replayable(shaped(Entry, result), bool(result.get("replayed")))
+    return replayable(decoded(Entry, result), bool(result.get("replayed")))
 
 
 ROUTES = [RealmController, AccountController, EntryController]

@@ -41,7 +41,7 @@ class TakeIn(msgspec.Struct, forbid_unknown_fields=True):
     resident_id: int | None = None    # an organizer takes an item for a resident of its realm
 
 
-class CatalogueItem(msgspec.Struct, kw_only=True):
+class CatalogueItem(msgspec.Struct):
     id: int
     realm: str
     merchant_id: int
