@@ -6,7 +6,8 @@ A handler names the services it calls as typed parameters (`ledger: Ledger`,
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -45,8 +46,7 @@ def shaped(shape: type[Shape], row: Mapping[str, Any]) -> Shape:
     fields taken by name, others ignored, a missing optional field left to its default.
     Positional and unchecked: the fast way (the fuzz test checks answers against the
     document)."""
-    return shape(*[row[name] if default is _REQUIRED else row.get(name, default)
-                   for name, default in _layout(shape)])
+    return _builder(shape)(row)
 
 
 def decoded(shape: type[Shape], document: Mapping[str, Any]) -> Shape:
@@ -59,9 +59,14 @@ _REQUIRED = object()
 
 
 @functools.cache
-def _layout(shape: type[msgspec.Struct]) -> tuple[tuple[str, Any], ...]:
+def _builder(shape: type[Shape]) -> Callable[[Mapping[str, Any]], Shape]:
     names, defaults = shape.__struct_fields__, shape.__struct_defaults__
-    return tuple(zip(names, (_REQUIRED,) * (len(names) - len(defaults)) + defaults))
+    if not defaults:
+        pick = operator.itemgetter(*names)
+        return (lambda row: shape(pick(row))) if len(names) == 1 else (lambda row: shape(*pick(row)))
+    layout = tuple(zip(names, (_REQUIRED,) * (len(names) - len(defaults)) + defaults))
+    return lambda row: shape(*[row[name] if default is _REQUIRED else row.get(name, default)
+                               for name, default in layout])
 
 
 class ItemsPage(msgspec.Struct, Generic[Item]):
