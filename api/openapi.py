@@ -8,7 +8,7 @@ what every operation shares, so no handler repeats it:
   character, a number beyond 64 bits, nesting too deep), replacing Litestar's own 400
   shape (the service never sends it);
 - 401 and 403 and the bearer scheme on every operation that authenticates (it takes
-  the `principal` dependency, or has a guard that authenticates); public ones have none;
+  the `principal` dependency); public ones have none;
 - 409/422 for the Idempotency-Key on operations that take one (its parameter is
   documented as required);
 - 429 where a rate-limit guard sits, 503 everywhere (database unreachable, overloaded).
@@ -35,6 +35,7 @@ from api import decoding
 from api import errors as api_errors
 from api.limits import RATE_LIMITED_GUARD
 from ledger import errors
+from ledger.require import require
 
 BEARER = "bearer"
 SECURITY = [{BEARER: []}]
@@ -82,8 +83,12 @@ class StrictStructSchema(StructSchemaPlugin):
 
 
 def authenticates(handler: HTTPRouteHandler) -> bool:
-    return (PRINCIPAL_PARAMETER in handler.parsed_fn_signature.parameters
-            or any(getattr(guard, "authenticates", False) for guard in handler.resolve_guards()))
+    """Whether the operation needs a bearer token: it takes the `principal` dependency
+    (a `roles()` guard alone would not authenticate: it leaves 401 to that dependency)."""
+    takes_principal = PRINCIPAL_PARAMETER in handler.parsed_fn_signature.parameters
+    require(takes_principal or not any(getattr(guard, "needs_principal", False) for guard in handler.resolve_guards()),
+            f"{handler.handler_name}: a handler guarded by roles() takes `principal`")
+    return takes_principal
 
 
 def shared_answers(handler: HTTPRouteHandler) -> list[type[errors.DomainError]]:

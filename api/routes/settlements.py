@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -80,7 +81,10 @@ class SettlementRefused(msgspec.Struct):
     detail: str
 
 
-class RealmSettled(msgspec.Struct):
+@dataclass
+class RealmSettled:
+    """A dataclass, not a Struct: msgspec takes a union of two Structs only when they are
+    tagged, and a tag would add a field the items never had."""
     items: list[Settlement | SettlementRefused]
 
 
