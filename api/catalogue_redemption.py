@@ -25,10 +25,6 @@ class ItemTaken(msgspec.Struct, frozen=True):
     reservation: dict[str, Any] | None
     replayed: bool
 
-    def __getitem__(self, name: str) -> Any:
-        """Transitional: `taken["voucher"]` as before (api/routes/rewards.py moves to attributes)."""
-        return getattr(self, name)
-
 
 async def redeem_item(services: Any, item_id: int, realm: str, resident_id: int, idempotency_key: str,
                       actor: str) -> ItemTaken:

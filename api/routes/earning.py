@@ -10,12 +10,17 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from api.routes.activities import (ActivitiesOut, ActivityOut, ActivityRecord, ActivityRecordsOut,
-                                   AttendanceResult, activity_out, activity_record, upcoming_activities,
-                                   visible_activity)
-from api.routes.common import REPLAYED_HEADER, Caller, IdempotencyKey, required_idempotency_key, services
+from api.auth import roles
+from api.errors import problems
+from api.routes.activities import Activity, AttendanceResult, activity_of, upcoming_activities, visible_activity
+from api.routes.common import (PAGING, Caller, IdempotencyKey, ItemsPage, Service, replayable,
+                               required_idempotency_key, shaped)
+from api.routes.ledger import Entry
+from earning import errors as earning_errors
 from earning import model
 from earning.service import Earning
+from ledger import errors as ledger_errors
+from ledger.service import Ledger
 
 READERS = ("admin", "organizer", "auditor")
 
@@ -111,11 +116,6 @@ class Town(msgspec.Struct):
     created_at: datetime
 
 
-class TownsOut(msgspec.Struct):
-    items: list[Town]
-    next_cursor: str | None
-
-
 class Station(msgspec.Struct):
     realm: str
     id: int
@@ -124,11 +124,6 @@ class Station(msgspec.Struct):
     name: str
     setting: str                  # urban or rural
     created_at: datetime
-
-
-class StationsOut(msgspec.Struct):
-    items: list[Station]
-    next_cursor: str | None
 
 
 class Resident(msgspec.Struct):
@@ -152,11 +147,6 @@ class ResidentDetail(Resident):
     accounts: list[ResidentAccount]
 
 
-class ResidentsOut(msgspec.Struct):
-    items: list[Resident]
-    next_cursor: str | None
-
-
 class Award(msgspec.Struct):
     entry_id: int
     activity_id: int
@@ -168,11 +158,6 @@ class Award(msgspec.Struct):
     points: int
     award_day: date               # the realm's day the points count for (the daily cap)
     created_at: datetime
-
-
-class AwardsOut(msgspec.Struct):
-    items: list[Award]
-    next_cursor: str | None
 
 
 class Totals(msgspec.Struct):
@@ -236,25 +221,6 @@ class BudgetsOut(msgspec.Struct):
     next_cursor: None
 
 
-class Posting(msgspec.Struct):
-    account_id: int
-    asset: str
-    amount: int
-    balance_after: int
-
-
-class EntryOut(msgspec.Struct):
-    realm: str
-    id: int
-    kind: str
-    reverses_entry_id: int | None
-    reference: str | None
-    memo: str | None
-    created_by: str
-    created_at: datetime
-    postings: list[Posting]
-
-
 class Standing(msgspec.Struct):
     rank: int
     resident_id: int
@@ -276,8 +242,10 @@ class LeaderboardOut(msgspec.Struct):
     next_cursor: str | None
 
 
-def earning(request: Request) -> Earning:
-    return services(request).earning
+READ_RESIDENT = (earning_errors.ResidentNotFound,)
+WRITE_ACTIVITY = (ledger_errors.InvalidInput, ledger_errors.InvalidTimestamp, earning_errors.EndBeforeStart,
+                  earning_errors.InvalidActivity, earning_errors.UnknownActivityType, earning_errors.UnknownStation)
+WRITE_RULE = (earning_errors.InvalidRule, earning_errors.UnknownAsset)
 
 
 def scoped_station(principal: Caller, station_id: int | None) -> int | None:
@@ -289,23 +257,23 @@ def scoped_station(principal: Caller, station_id: int | None) -> int | None:
     return station_id
 
 
-async def readable_resident(request: Request, principal: Caller, resident_id: int) -> dict[str, Any]:
+async def resident_for(earning: Earning, principal: Caller, resident_id: int) -> dict[str, Any]:
     """The resident's row (with its accounts), for a caller that may see its data."""
-    resident = await earning(request).resident(resident_id)
+    resident = await earning.resident(resident_id)
     principal.require_resident(resident["realm"], resident["id"], resident["station_id"])
     return resident
 
 
-async def scoped_activity(request: Request, principal: Caller, activity_id: int,
-                          *roles: str) -> dict[str, Any]:
-    activity = await earning(request).activity(activity_id)
+async def readable_resident(request: Request, principal: Caller, resident_id: int) -> dict[str, Any]:
+    """`resident_for`, until api/routes/history.py names its services as parameters."""
+    return await resident_for(request.app.state.services.earning, principal, resident_id)
+
+
+async def scoped_activity(earning: Earning, principal: Caller, activity_id: int, *roles: str) -> dict[str, Any]:
+    activity = await earning.activity(activity_id)
     principal.require(activity["realm"], *roles)
     principal.require_station(activity["realm"], activity["station_id"])
     return activity
-
-
-def replayed_header(replayed: bool) -> dict[str, str]:
-    return {REPLAYED_HEADER: "true"} if replayed else {}
 
 
 class PlacesController(Controller):
@@ -313,37 +281,41 @@ class PlacesController(Controller):
     path = "/v1"
     tags = ["places"]
 
-    @post("/towns", status_code=201)
-    async def create_town(self, request: Request, principal: Caller, data: JSONBody[TownIn]) -> Town:
+    @post("/towns", status_code=201, guards=[roles("admin")],
+          responses=problems(ledger_errors.InvalidInput, ledger_errors.RealmNotFound, earning_errors.TownExists))
+    async def create_town(self, earning: Service[Earning], principal: Caller, data: JSONBody[TownIn]) -> Town:
         principal.require(data.realm, "admin")
-        return msgspec.convert(await earning(request).create_town(data.realm, data.name), Town)
+        return shaped(Town, await earning.create_town(data.realm, data.name))
 
-    @get("/towns")
-    async def list_towns(self, request: Request, principal: Caller, realm: FromQuery[str],
-                         cursor: FromQuery[str | None] = None, limit: FromQuery[int | None] = None) -> TownsOut:
+    @get("/towns", guards=[roles(*READERS)], responses=problems(PAGING))
+    async def list_towns(self, earning: Service[Earning], principal: Caller, realm: FromQuery[str],
+                         cursor: FromQuery[str | None] = None,
+                         limit: FromQuery[int | None] = None) -> ItemsPage[Town]:
         principal.require(realm, *READERS)
-        page = await earning(request).towns(realm, cursor, limit)
-        return TownsOut(items=msgspec.convert(page.items, list[Town]), next_cursor=page.next_cursor)
+        page = await earning.towns(realm, cursor, limit)
+        return ItemsPage([shaped(Town, row) for row in page.items], page.next_cursor)
 
-    @post("/stations", status_code=201)
-    async def create_station(self, request: Request, principal: Caller, data: JSONBody[StationIn]) -> Station:
+    @post("/stations", status_code=201, guards=[roles("admin")],
+          responses=problems(ledger_errors.InvalidInput, earning_errors.InvalidStation, earning_errors.UnknownTown,
+                             earning_errors.StationExists))
+    async def create_station(self, earning: Service[Earning], principal: Caller,
+                             data: JSONBody[StationIn]) -> Station:
         principal.require(data.realm, "admin")
-        made = await earning(request).create_station(data.realm, data.town_id, data.name, data.setting)
-        return msgspec.convert(made, Station)
+        return shaped(Station, await earning.create_station(data.realm, data.town_id, data.name, data.setting))
 
-    @get("/stations")
-    async def list_stations(self, request: Request, principal: Caller, realm: FromQuery[str],
+    @get("/stations", guards=[roles(*READERS)], responses=problems(PAGING))
+    async def list_stations(self, earning: Service[Earning], principal: Caller, realm: FromQuery[str],
                             cursor: FromQuery[str | None] = None,
-                            limit: FromQuery[int | None] = None) -> StationsOut:
+                            limit: FromQuery[int | None] = None) -> ItemsPage[Station]:
         principal.require(realm, *READERS)
-        page = await earning(request).stations(realm, cursor, limit)
-        return StationsOut(items=msgspec.convert(page.items, list[Station]), next_cursor=page.next_cursor)
+        page = await earning.stations(realm, cursor, limit)
+        return ItemsPage([shaped(Station, row) for row in page.items], page.next_cursor)
 
-    @get("/stations/{station_id:int}")
-    async def read_station(self, request: Request, principal: Caller, station_id: FromPath[int]) -> Station:
-        station = await earning(request).station(station_id)
+    @get("/stations/{station_id:int}", guards=[roles(*READERS)], responses=problems(earning_errors.StationNotFound))
+    async def read_station(self, earning: Service[Earning], principal: Caller, station_id: FromPath[int]) -> Station:
+        station = await earning.station(station_id)
         principal.require(station["realm"], *READERS)
-        return msgspec.convert(station, Station)
+        return shaped(Station, station)
 
 
 class ResidentsController(Controller):
@@ -351,41 +323,47 @@ class ResidentsController(Controller):
     path = "/v1/residents"
     tags = ["residents"]
 
-    @post("/", status_code=201)
-    async def register_resident(self, request: Request, principal: Caller,
+    @post(status_code=201, guards=[roles("admin", "organizer")],
+          responses=problems(earning_errors.InvalidResident, earning_errors.UnknownStation,
+                             earning_errors.ResidentExists))
+    async def register_resident(self, earning: Service[Earning], principal: Caller,
                                 data: JSONBody[ResidentIn]) -> ResidentDetail:
+        """A resident and its accounts, one per asset."""
         principal.require(data.realm, "admin", "organizer")
         principal.require_station(data.realm, data.station_id)
-        made = await earning(request).register_resident(data.realm, data.station_id, data.code,
-                                                        data.display_name, data.phone)
-        return msgspec.convert(made, ResidentDetail)
+        made = await earning.register_resident(data.realm, data.station_id, data.code, data.display_name,
+                                               data.phone)
+        return shaped(ResidentDetail, made)
 
-    @get("/")
-    async def list_residents(self, request: Request, principal: Caller, realm: FromQuery[str],
+    @get(guards=[roles(*READERS)], responses=problems(PAGING))
+    async def list_residents(self, earning: Service[Earning], principal: Caller, realm: FromQuery[str],
                              station: FromQuery[int | None] = None, cursor: FromQuery[str | None] = None,
-                             limit: FromQuery[int | None] = None) -> ResidentsOut:
+                             limit: FromQuery[int | None] = None) -> ItemsPage[Resident]:
+        """A station organizer lists its station's residents."""
         principal.require(realm, *READERS)
-        page = await earning(request).residents(realm, scoped_station(principal, station), cursor, limit)
-        return ResidentsOut(items=msgspec.convert(page.items, list[Resident]), next_cursor=page.next_cursor)
+        page = await earning.residents(realm, scoped_station(principal, station), cursor, limit)
+        return ItemsPage([shaped(Resident, row) for row in page.items], page.next_cursor)
 
-    @get("/{resident_id:int}")
-    async def read_resident(self, request: Request, principal: Caller,
+    @get("/{resident_id:int}", responses=problems(READ_RESIDENT))
+    async def read_resident(self, earning: Service[Earning], principal: Caller,
                             resident_id: FromPath[int]) -> ResidentDetail:
-        return msgspec.convert(await readable_resident(request, principal, resident_id), ResidentDetail)
+        return shaped(ResidentDetail, await resident_for(earning, principal, resident_id))
 
-    @get("/{resident_id:int}/awards")
-    async def resident_awards(self, request: Request, principal: Caller, resident_id: FromPath[int],
+    @get("/{resident_id:int}/awards", responses=problems(READ_RESIDENT, PAGING))
+    async def resident_awards(self, earning: Service[Earning], principal: Caller, resident_id: FromPath[int],
                               cursor: FromQuery[str | None] = None,
-                              limit: FromQuery[int | None] = None) -> AwardsOut:
-        resident = await readable_resident(request, principal, resident_id)
-        page = await earning(request).awards(resident, cursor, limit)
-        return AwardsOut(items=msgspec.convert(page.items, list[Award]), next_cursor=page.next_cursor)
+                              limit: FromQuery[int | None] = None) -> ItemsPage[Award]:
+        """The resident's awards, newest first."""
+        resident = await resident_for(earning, principal, resident_id)
+        page = await earning.awards(resident, cursor, limit)
+        return ItemsPage([shaped(Award, row) for row in page.items], page.next_cursor)
 
-    @get("/{resident_id:int}/totals")
-    async def resident_totals(self, request: Request, principal: Caller, resident_id: FromPath[int],
+    @get("/{resident_id:int}/totals", responses=problems(READ_RESIDENT, earning_errors.InvalidPeriod))
+    async def resident_totals(self, earning: Service[Earning], principal: Caller, resident_id: FromPath[int],
                               period: FromQuery[str | None] = None) -> Totals:
-        resident = await readable_resident(request, principal, resident_id)
-        return msgspec.convert(await earning(request).totals(resident, period), Totals)
+        """Activities, minutes and points of a `period` (YYYY, YYYY-MM or YYYY-MM-DD; default this month)."""
+        resident = await resident_for(earning, principal, resident_id)
+        return shaped(Totals, await earning.totals(resident, period))
 
 
 class ActivityTypesController(Controller):
@@ -393,33 +371,41 @@ class ActivityTypesController(Controller):
     path = "/v1/activity-types"
     tags = ["activity types"]
 
-    @get("/")
-    async def list_activity_types(self, request: Request, principal: Caller,
+    @get(guards=[roles(*READERS, "resident")])
+    async def list_activity_types(self, earning: Service[Earning], principal: Caller,
                                   realm: FromQuery[str]) -> ActivityTypesOut:
         principal.require(realm, *READERS, "resident")
-        types = await earning(request).activity_types(realm)
-        return ActivityTypesOut(items=msgspec.convert(types, list[ActivityType]), next_cursor=None)
+        types = await earning.activity_types(realm)
+        return ActivityTypesOut(items=[shaped(ActivityType, row) for row in types], next_cursor=None)
 
-    @get("/{code:str}")
-    async def read_activity_type(self, request: Request, principal: Caller, code: FromPath[str],
+    @get("/{code:str}", guards=[roles(*READERS, "resident")],
+         responses=problems(earning_errors.ActivityTypeNotFound))
+    async def read_activity_type(self, earning: Service[Earning], principal: Caller, code: FromPath[str],
                                  realm: FromQuery[str]) -> ActivityTypeDetail:
         principal.require(realm, *READERS, "resident")
-        return msgspec.convert(await earning(request).activity_type(realm, code), ActivityTypeDetail)
+        return activity_type_detail(await earning.activity_type(realm, code))
 
-    @post("/", status_code=201)
-    async def create_activity_type(self, request: Request, principal: Caller,
+    @post(status_code=201, guards=[roles("admin")],
+          responses=problems(WRITE_RULE, ledger_errors.InvalidInput, ledger_errors.RealmNotFound,
+                             earning_errors.ActivityTypeExists))
+    async def create_activity_type(self, earning: Service[Earning], principal: Caller,
                                    data: JSONBody[ActivityTypeIn]) -> ActivityTypeDetail:
         principal.require(data.realm, "admin")
-        made = await earning(request).create_activity_type(data.realm, data.code, data.name,
-                                                           data.rule.rule(), principal.actor)
-        return msgspec.convert(made, ActivityTypeDetail)
+        made = await earning.create_activity_type(data.realm, data.code, data.name, data.rule.rule(),
+                                                  principal.actor)
+        return activity_type_detail(made)
 
-    @post("/{code:str}/rules", status_code=201)
-    async def change_rule(self, request: Request, principal: Caller, code: FromPath[str],
+    @post("/{code:str}/rules", status_code=201, guards=[roles("admin")],
+          responses=problems(WRITE_RULE, earning_errors.UnknownActivityType))
+    async def change_rule(self, earning: Service[Earning], principal: Caller, code: FromPath[str],
                           realm: FromQuery[str], data: JSONBody[RuleIn]) -> ActivityTypeDetail:
+        """A new version of the type's rule; earlier awards keep theirs."""
         principal.require(realm, "admin")
-        changed = await earning(request).change_rule(realm, code, data.rule(), principal.actor)
-        return msgspec.convert(changed, ActivityTypeDetail)
+        return activity_type_detail(await earning.change_rule(realm, code, data.rule(), principal.actor))
+
+
+def activity_type_detail(row: dict[str, Any]) -> ActivityTypeDetail:
+    return shaped(ActivityTypeDetail, row)
 
 
 class ActivitiesController(Controller):
@@ -427,61 +413,70 @@ class ActivitiesController(Controller):
     path = "/v1/activities"
     tags = ["activities"]
 
-    @post("/", status_code=201)
-    async def create_activity(self, request: Request, principal: Caller,
-                              data: JSONBody[ActivityIn]) -> ActivityRecord:
+    @post(status_code=201, guards=[roles("admin", "organizer")], responses=problems(WRITE_ACTIVITY))
+    async def create_activity(self, earning: Service[Earning], principal: Caller,
+                              data: JSONBody[ActivityIn]) -> Activity:
         principal.require(data.realm, "admin", "organizer")
         principal.require_station(data.realm, data.station_id)
-        made = await earning(request).create_activity(
+        made = await earning.create_activity(
             data.realm, data.activity_type, data.station_id, data.title, data.starts_at, data.ends_at,
             principal.actor, data.details())
-        return activity_record(made)
+        return activity_of(made)
 
-    @get("/")
-    async def list_activities(self, request: Request, principal: Caller, realm: FromQuery[str],
-                              station: FromQuery[int | None] = None,
+    @get(guards=[roles(*READERS, "resident")],
+         responses=problems(PAGING, ledger_errors.RealmNotFound, earning_errors.ResidentNotFound))
+    async def list_activities(self, earning: Service[Earning], ledger: Service[Ledger], principal: Caller,
+                              realm: FromQuery[str], station: FromQuery[int | None] = None,
                               upcoming: FromQuery[bool] = False,
                               activity_type: Annotated[str | None, QueryParameter(name="type")] = None,
                               day: Annotated[str | None, QueryParameter(name="date")] = None,
                               cursor: FromQuery[str | None] = None,
-                              limit: FromQuery[int | None] = None) -> ActivitiesOut | ActivityRecordsOut:
+                              limit: FromQuery[int | None] = None) -> ItemsPage[Activity]:
         """`upcoming=true` (always, for residents): what is on, nearest places first, with
         the points on offer; filter by `type` and `date` (YYYY-MM-DD, realm time).
         Otherwise the realm's activities as stored, oldest first."""
         if upcoming or principal.role == "resident":
-            return await upcoming_activities(request, principal, realm, activity_type, day, cursor, limit)
+            return await upcoming_activities(earning, principal, realm, activity_type, day, cursor, limit)
         principal.require(realm, *READERS)
-        page = await earning(request).activities(realm, scoped_station(principal, station), cursor, limit)
-        return ActivityRecordsOut(items=[activity_record(row) for row in page.items], next_cursor=page.next_cursor)
+        page = await earning.activities(realm, scoped_station(principal, station), cursor, limit)
+        return ItemsPage([activity_of(row) for row in page.items], page.next_cursor)
 
-    @get("/{activity_id:int}")
-    async def read_activity(self, request: Request, principal: Caller,
-                            activity_id: FromPath[int]) -> ActivityRecord | ActivityOut:
+    @get("/{activity_id:int}", guards=[roles(*READERS, "resident")],
+         responses=problems(earning_errors.ActivityNotFound))
+    async def read_activity(self, earning: Service[Earning], principal: Caller,
+                            activity_id: FromPath[int]) -> Activity:
         """Residents see it as listed (points on offer, their sign-up, check-in and award);
         organizers, admins and auditors as stored."""
         if principal.role == "resident":
-            activity = await visible_activity(request, principal, activity_id)
-            return activity_out(await earning(request).listed_activity(activity, principal.resident_id))
-        return activity_record(await scoped_activity(request, principal, activity_id, *READERS))
+            activity = await visible_activity(earning, principal, activity_id)
+            return activity_of(await earning.listed_activity(activity, principal.resident_id))
+        return activity_of(await scoped_activity(earning, principal, activity_id, *READERS))
 
-    @post("/{activity_id:int}/status", status_code=200)
-    async def set_activity_status(self, request: Request, principal: Caller, activity_id: FromPath[int],
-                                  data: JSONBody[ActivityStatusIn]) -> ActivityRecord:
-        activity = await scoped_activity(request, principal, activity_id, "admin", "organizer")
-        return activity_record(await earning(request).set_activity_status(activity, data.status))
+    @post("/{activity_id:int}/status", status_code=200, guards=[roles("admin", "organizer")],
+          responses=problems(earning_errors.ActivityNotFound, earning_errors.ActivityStatusInvalid))
+    async def set_activity_status(self, earning: Service[Earning], principal: Caller, activity_id: FromPath[int],
+                                  data: JSONBody[ActivityStatusIn]) -> Activity:
+        """Publish a draft, or cancel (closing, which awards, is `/close`)."""
+        activity = await scoped_activity(earning, principal, activity_id, "admin", "organizer")
+        return activity_of(await earning.set_activity_status(activity, data.status))
 
-    @post("/{activity_id:int}/attendance", status_code=200)
-    async def record_attendance(self, request: Request, principal: Caller, activity_id: FromPath[int],
+    @post("/{activity_id:int}/attendance", status_code=200, guards=[roles("admin", "organizer")],
+          responses=problems(earning_errors.ActivityNotFound, earning_errors.NoRecords,
+                             earning_errors.TooManyRecords, earning_errors.ActivityNotStarted))
+    async def record_attendance(self, earning: Service[Earning], principal: Caller, activity_id: FromPath[int],
                                 data: JSONBody[AttendanceIn],
                                 idempotency_key: IdempotencyKey = None) -> Response[AttendanceOut]:
-        """Award minutes to residents, all or nothing per record; a retry under the same
-        Idempotency-Key answers the first results (flagged `Idempotent-Replayed: true`)."""
+        """Award minutes to residents; a record refused is answered in `results`, the others
+        are awarded. A retry under the same Idempotency-Key answers the first results
+        (`Idempotent-Replayed: true`)."""
         key = required_idempotency_key(idempotency_key)
-        activity = await scoped_activity(request, principal, activity_id, "admin", "organizer")
-        outcome = await earning(request).record_attendance(
+        activity = await scoped_activity(earning, principal, activity_id, "admin", "organizer")
+        outcome = await earning.record_attendance(
             activity, [(r.resident_id, r.minutes) for r in data.records], principal.actor, key)
-        return Response(msgspec.convert(outcome.body(), AttendanceOut), status_code=200,
-                        headers=replayed_header(outcome.replayed))
+        body = outcome.body()
+        return replayable(AttendanceOut(
+            activity_id=body["activity_id"], results=msgspec.convert(body["results"], list[AttendanceResult]),
+            awarded=body["awarded"], refused=body["refused"], points=body["points"]), outcome.replayed, 200)
 
 
 class BudgetsController(Controller):
@@ -489,32 +484,39 @@ class BudgetsController(Controller):
     path = "/v1"
     tags = ["budgets"]
 
-    @get("/budgets")
-    async def read_budgets(self, request: Request, principal: Caller, realm: FromQuery[str]) -> BudgetsOut:
+    @get("/budgets", guards=[roles("admin", "auditor")], responses=problems(ledger_errors.RealmNotFound))
+    async def read_budgets(self, earning: Service[Earning], principal: Caller, realm: FromQuery[str]) -> BudgetsOut:
+        """Per asset: funded, spent on awards, otherwise moved, and what remains."""
         principal.require(realm, "admin", "auditor")
-        budgets = await earning(request).budgets(realm)
-        return BudgetsOut(realm=realm, items=msgspec.convert(budgets, list[Budget]), next_cursor=None)
+        budgets = await earning.budgets(realm)
+        return BudgetsOut(realm=realm, items=[shaped(Budget, row) for row in budgets], next_cursor=None)
 
-    @post("/budgets/funding", status_code=201)
-    async def fund_budget(self, request: Request, principal: Caller, data: JSONBody[FundingIn],
-                          idempotency_key: IdempotencyKey = None) -> Response[EntryOut]:
+    @post("/budgets/funding", status_code=201, guards=[roles("admin")],
+          responses=problems(earning_errors.UnknownAsset, ledger_errors.AmountOutOfRange,
+                             ledger_errors.AccountNotFound))
+    async def fund_budget(self, earning: Service[Earning], principal: Caller, data: JSONBody[FundingIn],
+                          idempotency_key: IdempotencyKey = None) -> Response[Entry]:
         """A `fund` entry into the realm's budget of the asset; a retry answers the first
-        entry (flagged `Idempotent-Replayed: true`)."""
+        entry (`Idempotent-Replayed: true`)."""
         principal.require(data.realm, "admin")
         key = required_idempotency_key(idempotency_key)
-        entry = await earning(request).fund_budget(data.realm, data.asset, data.amount,
-                                                   principal.actor, key, data.memo)
-        return Response(msgspec.convert(entry, EntryOut), status_code=201,
-                        headers=replayed_header(bool(entry.get("replayed"))))
+        entry = await earning.fund_budget(data.realm, data.asset, data.amount, principal.actor, key, data.memo)
+        return replayable(entry_of(entry), bool(entry.get("replayed")))
 
-    @get("/leaderboards")
-    async def leaderboard(self, request: Request, principal: Caller, realm: FromQuery[str],
+    @get("/leaderboards", guards=[roles(*READERS, "resident")],
+         responses=problems(PAGING, earning_errors.InvalidPeriod, ledger_errors.RealmNotFound))
+    async def leaderboard(self, earning: Service[Earning], principal: Caller, realm: FromQuery[str],
                           station: FromQuery[int | None] = None, period: FromQuery[str | None] = None,
                           order: FromQuery[str] = "points", cursor: FromQuery[str | None] = None,
                           limit: FromQuery[int | None] = None) -> LeaderboardOut:
+        """Residents by points (or minutes) in a period, of the realm or one station."""
         principal.require(realm, *READERS, "resident")
-        board = await earning(request).leaderboard(realm, station, period, order, cursor, limit)
-        return msgspec.convert(board, LeaderboardOut)
+        board = await earning.leaderboard(realm, station, period, order, cursor, limit)
+        return shaped(LeaderboardOut, board)
+
+
+def entry_of(row: dict[str, Any]) -> Entry:
+    return shaped(Entry, row)
 
 
 ROUTES = [PlacesController, ResidentsController, ActivityTypesController, ActivitiesController,
