@@ -158,13 +158,3 @@ async def acting_for(earning: Earning, principal: Principal, resident_id: int | 
     await check_resident_scope(earning, principal, principal.realm, resident_id, named=True)
     return principal.realm, resident_id
 
-
-# Until every route module names its services as typed parameters (then these go):
-async def require_resident_scope(request: Request[Any, Any, Any], principal: Principal, realm: str,
-                                 resident_id: int, *, named: bool = False) -> None:
-    await check_resident_scope(services(request).earning, principal, realm, resident_id, named=named)
-
-
-async def resident_acted_for(request: Request[Any, Any, Any], principal: Principal,
-                             resident_id: int | None) -> tuple[str, int]:
-    return await acting_for(services(request).earning, principal, resident_id)

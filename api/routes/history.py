@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.params import FromPath, FromQuery
 
 from api.errors import problems
 from api.routes.common import PAGING, Caller, Service
-from api.routes.earning import readable_resident
+from api.routes.earning import resident_for
 from earning import errors as earning_errors
 from earning.service import Earning
 from ledger import errors
@@ -88,13 +88,13 @@ class HistoryController(Controller):
     tags = ["residents"]
 
     @get(responses=problems(earning_errors.ResidentNotFound, errors.InvalidInput, PAGING))
-    async def resident_history(self, request: Request, ledger: Service[Ledger], earning: Service[Earning],
+    async def resident_history(self, ledger: Service[Ledger], earning: Service[Earning],
                                vouchers: Service[Vouchers], merchants: Service[Merchants], principal: Caller,
                                resident_id: FromPath[int], asset: FromQuery[str] = "civic",
                                cursor: FromQuery[str | None] = None,
                                limit: FromQuery[int | None] = None) -> HistoryPage:
         """The resident's postings in one asset, newest first, in words for the resident page."""
-        resident = await readable_resident(request, principal, resident_id)
+        resident = await resident_for(earning, principal, resident_id)
         account = next((a for a in resident["accounts"] if a["asset"] == asset), None)
         if account is None:
             raise errors.InvalidInput(f"the resident has no {asset} account")

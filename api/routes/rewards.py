@@ -14,12 +14,13 @@ from api.catalogue_redemption import redeem_item
 from api.errors import problems
 from api.routes.common import (PAGING, Caller, IdempotencyKey, ItemsPage, Service, acting_for, parse_timestamp,
                                replayable, required_idempotency_key, services, shaped)
-from api.routes.redemption import VoucherOut, voucher_view
+from api.routes.redemption import VoucherOut, voucher_for
 from earning.service import Earning
 from ledger import errors
 from merchants import errors as merchant_errors
 from merchants.service import Catalogue, Merchants
 from redemption import errors as redemption_errors
+from redemption.service import Vouchers
 
 
 class ItemIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -150,15 +151,15 @@ class RewardsController(Controller):
                              merchant_errors.ItemNotAvailable, redemption_errors.MerchantNotActive,
                              errors.InsufficientPoints, redemption_errors.VoucherLimitReached,
                              redemption_errors.AgriScopeRequired, errors.InvalidInput, errors.UnknownRealm))
-    async def take_item(self, request: Request, earning: Service[Earning], principal: Caller,
-                        item_id: FromPath[int], data: JSONBody[TakeIn],
+    async def take_item(self, request: Request, earning: Service[Earning], vouchers: Service[Vouchers],
+                        principal: Caller, item_id: FromPath[int], data: JSONBody[TakeIn],
                         idempotency_key: IdempotencyKey = None) -> Response[Taken]:
         """A voucher for the item, its stock reserved (a resident for itself, an organizer
         for a resident it names); a replay answers the first voucher."""
         realm, resident_id = await acting_for(earning, principal, data.resident_id)
         key = required_idempotency_key(idempotency_key)
         taken = await redeem_item(services(request), item_id, realm, resident_id, key, principal.actor)
-        body = Taken(voucher=voucher_view(request, principal, taken.voucher), item=catalogue_item(taken.item),
+        body = Taken(voucher=voucher_for(vouchers, principal, taken.voucher), item=catalogue_item(taken.item),
                      reserved=taken.reservation is not None)
         return replayable(body, taken.replayed)
 
