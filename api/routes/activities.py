@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.auth import roles
 from api.errors import problems
-from api.routes.common import PAGING, Caller, ItemsPage, Service, acting_for, shaped
+from api.routes.common import PAGING, Caller, ItemsPage, Service, acting_for, decoded, shaped
 from earning import errors as earning_errors
 from earning.service import Earning
 from earning.venue import Venue
@@ -62,7 +62,7 @@ class CloseSummary(msgspec.Struct):
     too_short: list[UnpaidCheckin]
 
 
-class Activity(msgspec.Struct, kw_only=True):
+class Activity(msgspec.Struct):
     """An activity. As stored (organizers, admins, auditors; writes answer it so): with
     created_by, created_at and close_summary. As listed (the upcoming list, a resident's
     activities, a resident reading one): with its type's and station's names, the points
@@ -124,7 +124,8 @@ class SignupsOut(msgspec.Struct):
 
 
 def activity_of(row: dict[str, Any]) -> Activity:
-    return shaped(Activity, row)
+    """A stored or listed activity row; a closed one's summary (JSON) decoded in full."""
+    return decoded(Activity, row) if row.get("close_summary") is not None else shaped(Activity, row)
 
 
 def parse_day(day: str | None) -> date | None:

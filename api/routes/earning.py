@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from api.auth import roles
 from api.errors import problems
 from api.routes.activities import Activity, AttendanceResult, activity_of, upcoming_activities, visible_activity
-from api.routes.common import (PAGING, Caller, IdempotencyKey, ItemsPage, Service, replayable,
+from api.routes.common import (PAGING, Caller, IdempotencyKey, ItemsPage, Service, decoded, replayable,
                                required_idempotency_key, shaped)
 from api.routes.ledger import Entry
 from earning import errors as earning_errors
@@ -333,7 +333,7 @@ class ResidentsController(Controller):
         principal.require_station(data.realm, data.station_id)
         made = await earning.register_resident(data.realm, data.station_id, data.code, data.display_name,
                                                data.phone)
-        return shaped(ResidentDetail, made)
+        return decoded(ResidentDetail, made)
 
     @get(guards=[roles(*READERS)], responses=problems(PAGING))
     async def list_residents(self, earning: Service[Earning], principal: Caller, realm: FromQuery[str],
@@ -347,7 +347,7 @@ class ResidentsController(Controller):
     @get("/{resident_id:int}", responses=problems(READ_RESIDENT))
     async def read_resident(self, earning: Service[Earning], principal: Caller,
                             resident_id: FromPath[int]) -> ResidentDetail:
-        return shaped(ResidentDetail, await resident_for(earning, principal, resident_id))
+        return decoded(ResidentDetail, await resident_for(earning, principal, resident_id))
 
     @get("/{resident_id:int}/awards", responses=problems(READ_RESIDENT, PAGING))
     async def resident_awards(self, earning: Service[Earning], principal: Caller, resident_id: FromPath[int],
@@ -405,7 +405,7 @@ class ActivityTypesController(Controller):
 
 
 def activity_type_detail(row: dict[str, Any]) -> ActivityTypeDetail:
-    return shaped(ActivityTypeDetail, row)
+    return decoded(ActivityTypeDetail, row)
 
 
 class ActivitiesController(Controller):
@@ -512,11 +512,11 @@ class BudgetsController(Controller):
         """Residents by points (or minutes) in a period, of the realm or one station."""
         principal.require(realm, *READERS, "resident")
         board = await earning.leaderboard(realm, station, period, order, cursor, limit)
-        return shaped(LeaderboardOut, board)
+        return decoded(LeaderboardOut, board)
 
 
 def entry_of(row: dict[str, Any]) -> Entry:
-    return shaped(Entry, row)
+    return decoded(Entry, row)   # the entry as the database's JSON
 
 
 ROUTES = [PlacesController, ResidentsController, ActivityTypesController, ActivitiesController,

@@ -13,7 +13,7 @@ from litestar.params import FromPath, JSONBody
 from api.auth import roles
 from api.errors import problems
 from api.routes.activities import CloseSummary, station_activity
-from api.routes.common import Caller, Service, shaped
+from api.routes.common import Caller, Service, decoded, shaped
 from earning import errors as earning_errors
 from earning.service import Earning
 from earning.venue import Venue
@@ -156,7 +156,7 @@ class VenueController(Controller):
                              activity_id: FromPath[int]) -> CloseOut:
         """Award the checked-out their minutes, once; closing again answers the same summary."""
         activity = await station_activity(earning, principal, activity_id)
-        return shaped(CloseOut, await venue.close(activity, principal.actor))
+        return decoded(CloseOut, await venue.close(activity, principal.actor))   # the summary is JSON
 
 
 ROUTES = [VenueController]
