@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.auth import roles
@@ -262,11 +262,6 @@ async def resident_for(earning: Earning, principal: Caller, resident_id: int) ->
     resident = await earning.resident(resident_id)
     principal.require_resident(resident["realm"], resident["id"], resident["station_id"])
     return resident
-
-
-async def readable_resident(request: Request, principal: Caller, resident_id: int) -> dict[str, Any]:
-    """`resident_for`, until api/routes/history.py names its services as parameters."""
-    return await resident_for(request.app.state.services.earning, principal, resident_id)
 
 
 async def scoped_activity(earning: Earning, principal: Caller, activity_id: int, *roles: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.auth import roles
@@ -189,11 +189,6 @@ def voucher_body(voucher: dict[str, Any], shown: bool) -> VoucherOut:
 def voucher_for(vouchers: Vouchers, principal: Caller, voucher: dict[str, Any]) -> VoucherOut:
     """`voucher_body` as this caller may see it."""
     return voucher_body(voucher, holds_code(principal, voucher, vouchers.clock()))
-
-
-def voucher_view(request: Request, principal: Caller, voucher: dict[str, Any]) -> VoucherOut:
-    """`voucher_for`, until api/routes/rewards.py names its services as parameters."""
-    return voucher_for(request.app.state.services.vouchers, principal, voucher)
 
 
 async def merchant_view(merchants: Merchants, merchant_id: int) -> model.Merchant:
