@@ -4,14 +4,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import msgspec
 from litestar import Litestar, Response, get
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -28,6 +26,7 @@ from api.database import resolve_database_url
 from api.decoding import CheckedRequest, check_parameters
 from api.errors import EXCEPTION_HANDLERS
 from api.limits import Limits, per_address
+from api.openapi import OPENAPI_CONFIG, StrictStructSchema, document
 from api.routes import access as access_routes
 from api.routes import activities as activity_routes
 from api.routes import audit as audit_routes
@@ -39,6 +38,7 @@ from api.routes import redemption as redemption_routes
 from api.routes import rewards as reward_routes
 from api.routes import settlements as settlement_routes
 from api.routes import venue as venue_routes
+from api.routes.common import service_dependencies
 from api.settings import Settings
 from earning.service import Earning
 from earning.venue import Venue
@@ -112,22 +112,6 @@ async def _select_one(conn: AsyncConnection) -> None:
     await conn.execute(text("SELECT 1"))
 
 
-VENDOR = "/static/vendor"
-# The API docs pages load their scripts from the service's own vendored files (never a
-# CDN: a page on this origin can read the tokens the web pages keep in localStorage, and
-# a CDN may be unreachable offline or in much of mainland China). `/schema` is Redoc.
-OPENAPI_CONFIG = OpenAPIConfig(
-    title="Points Bank", version="0.1.0", path="/schema",
-    render_plugins=[
-        RedocRenderPlugin(js_url=f"{VENDOR}/redoc/redoc.standalone.js", google_fonts=False, path="/redoc",
-                          favicon=""),
-        SwaggerRenderPlugin(js_url=f"{VENDOR}/swagger-ui/swagger-ui-bundle.js",
-                            css_url=f"{VENDOR}/swagger-ui/swagger-ui.css",
-                            standalone_preset_js_url=f"{VENDOR}/swagger-ui/swagger-ui-standalone-preset.js",
-                            path="/swagger", favicon=""),
-    ])
-
-
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> Litestar:
     settings = settings or Settings.from_env()
 
@@ -153,7 +137,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             await listener.stop()
             await services.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[healthz, *ledger_routes.ROUTES, *merchant_routes.ROUTES,
                         *redemption_routes.ROUTES, *earning_routes.ROUTES, *history_routes.ROUTES,
                         *reward_routes.ROUTES, *settlement_routes.ROUTES, *audit_routes.ROUTES,
@@ -163,9 +147,13 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         guards=[auditors_read_only],
         request_class=CheckedRequest,
         before_request=check_parameters,
-        dependencies={"principal": Provide(current_principal)},
+        dependencies={"principal": Provide(current_principal),
+                      **service_dependencies([field.name for field in fields(Services)])},
+        plugins=[StrictStructSchema()],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         openapi_config=OPENAPI_CONFIG,
         debug=False,
     )
+    document(app)
+    return app

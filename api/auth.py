@@ -10,6 +10,7 @@ process (access/revocations.py). Expiry is checked on every request.
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +61,7 @@ class Principal:
         resident itself; an organizer of its station, or of its whole realm; an admin or an
         auditor of its realm (the auditor only reads: `auditors_read_only`). Never a
         merchant or another resident. `station_id` is the resident's station (needed only
-        for a station organizer; `api.routes.common.require_resident_scope` looks it up)."""
+        for a station organizer; `api.routes.common.check_resident_scope` looks it up)."""
         self.require_realm(realm)
         if self.role == "resident":
             if self.resident_id != resident_id:
@@ -146,13 +147,31 @@ def _bearer(authorization: str | None) -> str:
 
 
 async def current_principal(request: Request[Any, Any, Any]) -> Principal:
-    """Litestar dependency: the caller, from its bearer token (already known when the
-    write guard below looked it up for this request)."""
+    """Litestar dependency: the caller, from its bearer token (already known when a
+    guard looked it up for this request)."""
     known = request.state.get("principal")
     if known is not None:
         return known
     authenticator: Authenticator = request.app.state.authenticator
-    return await authenticator.principal(request.headers.get("authorization"))
+    principal = await authenticator.principal(request.headers.get("authorization"))
+    request.state.principal = principal
+    return principal
+
+
+def roles(*allowed: str) -> Callable[[Any, Any], Awaitable[None]]:
+    """A guard: the caller holds one of the `allowed` roles (403 otherwise), checked
+    before the request body is read. Its realm or scope the handler checks against what
+    it touches. A missing or unknown token is left to the handler's `principal`
+    dependency (401 after the body decodes, as on every route), so a handler guarded by
+    `roles` takes `principal` (`api.openapi.document` refuses one that does not)."""
+    async def guard(connection: Any, _: Any) -> None:
+        try:
+            principal = await current_principal(connection)
+        except errors.Unauthorized:
+            return
+        principal.require_role(*allowed)
+    guard.needs_principal = True  # type: ignore[attr-defined]   (checked by api.openapi.document)
+    return guard
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger import db, errors, idempotency
@@ -16,10 +17,19 @@ from merchants import model as merchant_model
 from redemption import errors as redemption_errors, model as redemption_model
 
 
+class ItemTaken(msgspec.Struct, frozen=True):
+    """What taking an item made: the voucher, the item (its stock after), the
+    reservation, and whether this was a retry answering the first."""
+    voucher: dict[str, Any]
+    item: dict[str, Any]
+    reservation: dict[str, Any] | None
+    replayed: bool
+
+
 async def redeem_item(services: Any, item_id: int, realm: str, resident_id: int, idempotency_key: str,
-                      actor: str) -> dict[str, Any]:
-    """{voucher, item, reservation, replayed}. A retry with the same key answers the first
-    voucher without taking stock again; the same key for another request is a 409."""
+                      actor: str) -> ItemTaken:
+    """A retry with the same key answers the first voucher without taking stock again;
+    the same key for another request is a 409."""
     item = await services.catalogue.item(item_id)  # merchant, asset and price never change
     if item["realm"] != realm:
         raise errors.Forbidden("this item is offered in another realm")
@@ -29,15 +39,15 @@ async def redeem_item(services: Any, item_id: int, realm: str, resident_id: int,
     fingerprint = services.vouchers.issue_fingerprint(resident_id, item["asset"], item["price"], merchant,
                                                       None, purpose)
 
-    async def work(conn: AsyncConnection) -> dict[str, Any]:
+    async def work(conn: AsyncConnection) -> ItemTaken:
         replay = await services.vouchers.issue_replay_in(conn, realm, idempotency_key, fingerprint)
         if replay is not None:
             reservation = await services.catalogue.reservation_in(conn, realm, replay["id"])
-            return idempotency.replayed({"voucher": replay, "item": item, "reservation": reservation})
+            return ItemTaken(voucher=replay, item=item, reservation=reservation, replayed=True)
         taken = await services.catalogue.reserve_in(conn, item_id)
         voucher = await services.vouchers.issue_in(conn, realm, resident_id, item["asset"], item["price"], merchant,
                                                    None, idempotency_key, actor, purpose)
         reservation = await services.catalogue.link_in(conn, taken, voucher)
-        return idempotency.fresh({"voucher": voucher, "item": taken, "reservation": reservation})
+        return ItemTaken(voucher=voucher, item=taken, reservation=reservation, replayed=False)
 
     return await idempotency.once(lambda: db.in_transaction(services.engine, work), redemption_errors.VoucherKeyRaced)

@@ -126,7 +126,7 @@ async def _load_catalogue_and_settlement(services: Services, merchants: dict[int
     taken = await redeem_item(services, item_id, DEMO_REALM, resident_id, "demo-take-1", "demo")
     shop = await services.merchants.get(shop_id)
     await services.vouchers.redeem(Merchant(shop_id, DEMO_REALM, shop["kind"], shop["status"]),
-                                   taken["voucher"]["code"], None, "demo-redeem-1", "demo")
+                                   taken.voucher["code"], None, "demo-redeem-1", "demo")
     settled = await services.settlements.settle(shop_id, datetime.now(timezone.utc), "demo", "demo-settle-1")
     return [_settlement_summary(settled)]
 

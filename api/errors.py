@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 import psycopg
 from litestar import Request, Response
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.exceptions import (HTTPException, MethodNotAllowedException, NotAuthorizedException,
                                  NotFoundException, PermissionDeniedException,
                                  SerializationException, ValidationException)
@@ -32,17 +35,61 @@ RETRY_AFTER_S = 2   # what a 429 or 503 asks a client to wait when the error nam
 
 log = logging.getLogger(__name__)
 
+# Codes this module answers itself (no domain error raises them): defined here so that
+# `problems()` documents them like any other.
+InvalidRequest = errors.define("InvalidRequest", errors.BadRequest, "invalid_request", __name__)
+MalformedJson = errors.define("MalformedJson", errors.BadRequest, "malformed_json", __name__)
+DatabaseUnavailable = errors.define("DatabaseUnavailable", errors.Unavailable, "database_unavailable", __name__)
 
-def status_of(error: errors.DomainError) -> int:
+
+class Problem(msgspec.Struct, kw_only=True):
+    """An error, RFC 9457 problem details (`application/problem+json`). `code` is stable:
+    branch on it, never on `detail`. The error's context may add fields (`field`,
+    `retry_after_s`, ...)."""
+    type: str        # urn:pointsbank:problem:<code>
+    title: str       # the code in words
+    status: int      # the HTTP status, again
+    code: str
+    detail: str      # for a person; may change
+    errors: list[Any] | msgspec.UnsetType = msgspec.UNSET   # invalid_request: what failed to decode
+    retry_after_s: int | msgspec.UnsetType = msgspec.UNSET  # 429 and 503: also in Retry-After
+
+
+def status_of(error: errors.DomainError | type[errors.DomainError]) -> int:
+    cls = error if isinstance(error, type) else type(error)
     for category, status in STATUS_BY_CATEGORY:
-        if isinstance(error, category):
+        if issubclass(cls, category):
             return status
     return 500
 
 
+def problem_body(status: int, code: str, detail: str) -> dict[str, Any]:
+    return {"type": f"urn:pointsbank:problem:{code}", "title": code.replace("_", " "),
+            "status": status, "code": code, "detail": detail}
+
+
+def problems(*answers: type[errors.DomainError] | Iterable[type[errors.DomainError]]) -> dict[int, ResponseSpec]:
+    """The OpenAPI `responses=` of an operation: the domain errors it can answer, grouped
+    by status, each status documented as problem+json with its codes (and one example per
+    code). Pass error classes or collections of them; `api.openapi.document` adds the
+    ones every operation shares (400, 401, 403, 429, 503)."""
+    by_status: dict[int, dict[str, type[errors.DomainError]]] = {}
+    for answer in answers:
+        for cls in (answer,) if isinstance(answer, type) else answer:
+            by_status.setdefault(status_of(cls), {})[cls.code] = cls
+    return {status: problem_spec(status, sorted(by_code)) for status, by_code in sorted(by_status.items())}
+
+
+def problem_spec(status: int, codes: list[str]) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=Problem, media_type=PROBLEM_MEDIA_TYPE, generate_examples=False,
+        description=f"problem+json; code: {', '.join(codes)}",
+        examples=[Example(summary=code, value=problem_body(status, code, code.replace("_", " ")))
+                  for code in codes])
+
+
 def problem(status: int, code: str, detail: str, **extra: Any) -> Response[dict[str, Any]]:
-    body = {"type": f"urn:pointsbank:problem:{code}", "title": code.replace("_", " "),
-            "status": status, "code": code, "detail": detail, **extra}
+    body = {**problem_body(status, code, detail), **extra}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status in (429, 503):  # shed or throttled: say when to come back
         headers = {"Retry-After": str(extra.get("retry_after_s") or RETRY_AFTER_S)}
@@ -57,12 +104,12 @@ def domain_error_handler(_: Request, exc: errors.DomainError) -> Response[dict[s
 
 
 def validation_handler(_: Request, exc: ValidationException) -> Response[dict[str, Any]]:
-    return problem(400, "invalid_request", _first_line(exc.detail),
+    return problem(400, InvalidRequest.code, _first_line(exc.detail),
                    errors=exc.extra if isinstance(exc.extra, list) else [])
 
 
 def serialization_handler(_: Request, exc: SerializationException) -> Response[dict[str, Any]]:
-    return problem(400, "malformed_json", "the request body is not valid JSON")
+    return problem(400, MalformedJson.code, "the request body is not valid JSON")
 
 
 def http_handler(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
@@ -79,7 +126,7 @@ def http_handler(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
     elif isinstance(exc, PermissionDeniedException):
         code = "forbidden"
     elif exc.status_code == 400 and isinstance(exc.__cause__, (SerializationException, msgspec.DecodeError)):
-        return problem(400, "malformed_json", f"the request body is not valid JSON: {_first_line(exc.detail)}")
+        return problem(400, MalformedJson.code, f"the request body is not valid JSON: {_first_line(exc.detail)}")
     return problem(exc.status_code, code, _first_line(exc.detail))
 
 
@@ -99,7 +146,7 @@ def database_handler(request: Request, exc: Exception) -> Response[dict[str, Any
         return pool_timeout_handler(request, exc)
     if db.is_unreachable(exc):
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, _first_line(exc))
-        return problem(503, "database_unavailable",
+        return problem(503, DatabaseUnavailable.code,
                        f"the database cannot be reached; {retry_advice(request)}")
     return internal_handler(request, exc)
 

@@ -29,6 +29,7 @@ RENDER_BURST = 20           # ... and at once
 PUBLIC_RATE_PER_S = 20.0    # unauthenticated requests per client address, sustained
 PUBLIC_BURST = 100          # ... and at once
 KEYS_MAX = 10_000           # buckets kept per limiter
+RATE_LIMITED_GUARD = "rate_limited"   # the attribute that marks a limiting guard (api.openapi documents its 429)
 
 
 class RateLimiter:
@@ -79,10 +80,11 @@ def client_address(connection: Any) -> str:
     return client.host if client is not None else "unknown"
 
 
-def per_address(name: str) -> Callable[[Any, Any], None]:
+def per_address(name: str) -> Callable[[Any, Any], Any]:
     """A guard: spend one request of the caller's address in limiter `name`."""
-    def guard(connection: Any, _: Any) -> None:
+    async def guard(connection: Any, _: Any) -> None:   # async: Litestar keeps it as it is
         _limiter(connection, name).take(client_address(connection))
+    setattr(guard, RATE_LIMITED_GUARD, True)
     return guard
 
 
@@ -98,4 +100,5 @@ def per_token(name: str) -> Callable[[Any, Any], Any]:
             return
         connection.state.principal = principal
         _limiter(connection, name).take(("token", principal.token_id))
+    setattr(guard, RATE_LIMITED_GUARD, True)
     return guard

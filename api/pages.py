@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
 
+import msgspec
 from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import MediaType, Response, get
 from litestar.datastructures import CacheControlHeader
@@ -112,12 +112,21 @@ async def dictionary() -> dict[str, dict[str, str]]:
     return messages()
 
 
-@get("/v1/whoami")
-async def whoami(principal: Caller) -> dict[str, Any]:
+class Whoami(msgspec.Struct):
+    token_id: int
+    role: str
+    realm: str | None            # None: an all-realms admin
+    station_id: int | None
+    merchant_id: int | None
+    resident_id: int | None
+
+
+@get("/v1/whoami", tags=["access"])
+async def whoami(principal: Caller) -> Whoami:
     """Who this token is: its role and scopes (the pages read it after sign-in)."""
-    return {"token_id": principal.token_id, "role": principal.role, "realm": principal.realm,
-            "station_id": principal.station_id, "merchant_id": principal.merchant_id,
-            "resident_id": principal.resident_id}
+    return Whoami(token_id=principal.token_id, role=principal.role, realm=principal.realm,
+                  station_id=principal.station_id, merchant_id=principal.merchant_id,
+                  resident_id=principal.resident_id)
 
 
 static_files = create_static_files_router(

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from api.catalogue_redemption import redeem_item
+from api.catalogue_redemption import ItemTaken, redeem_item
 from merchants.service import Catalogue, Merchants, Settlements
 from redemption.service import Vouchers
 from tests.redemption_support import Clock, fund_resident  # noqa: F401
@@ -24,7 +24,7 @@ def services(engine, ledger, key_ring):
                            settlements=Settlements(engine, ledger, key_ring, clock))
 
 
-async def take(services, item_id: int, realm: str, resident_id: int, key: str | None = None) -> dict:
+async def take(services, item_id: int, realm: str, resident_id: int, key: str | None = None) -> ItemTaken:
     return await redeem_item(services, item_id, realm, resident_id, key or f"take-{uuid.uuid4().hex}", "test")
 
 

@@ -7,15 +7,21 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from access import card as cards
+from access import errors as access_errors
 from access import model
 from access.service import Access
+from api.auth import roles
+from api.errors import problems
 from api.limits import per_address, per_token
-from api.routes.common import Caller, services
+from api.routes.common import PAGING, Caller, ItemsPage, Service, shaped
+from earning import errors as earning_errors
+from earning.service import Earning
 from ledger import errors
+from ledger.service import Ledger
 
 ENROL_PATH = "/app/enrol"
 
@@ -77,90 +83,31 @@ class TokenOut(msgspec.Struct):
     revoked_by: str | None = None
 
 
-class TokensOut(msgspec.Struct):
-    items: list[TokenOut]
-    next_cursor: str | None
-
-
-def access(request: Request) -> Access:
-    return services(request).access
-
-
 def token_out(row: dict[str, Any]) -> TokenOut:
-    return msgspec.convert({k: v for k, v in row.items() if k in TokenOut.__struct_fields__}, TokenOut)
+    return shaped(TokenOut, row)
 
 
 def holder_name(found: dict[str, Any]) -> str | None:
     return found.get("resident_name") or found.get("resident_code") or found.get("merchant_name")
 
 
-async def check_can_enrol(request: Request, principal: Caller, holder: model.Holder) -> None:
+async def check_can_enrol(earning: Earning, principal: Caller, holder: model.Holder) -> None:
     """An admin enrols any role in its realm; an organizer only residents of its station."""
     principal.require(holder.realm or "", "admin", "organizer")
     if principal.role == "admin":
         return
     if holder.role != "resident":
         raise errors.Forbidden("an organizer enrols residents only")
-    await check_station_resident(request, principal, holder.realm or "", holder.resident_id)
+    await check_station_resident(earning, principal, holder.realm or "", holder.resident_id)
 
 
-async def check_station_resident(request: Request, principal: Caller, realm: str,
-                                 resident_id: int | None) -> None:
+async def check_station_resident(earning: Earning, principal: Caller, realm: str, resident_id: int | None) -> None:
     """An organizer with a station acts only for residents registered there."""
     if principal.station_id is None or resident_id is None:
         return
-    resident = await services(request).earning.resident(resident_id)
+    resident = await earning.resident(resident_id)
     if (resident["realm"], resident["station_id"]) != (realm, principal.station_id):
         raise errors.Forbidden(f"this token is scoped to station {principal.station_id}")
-
-
-@post("/v1/enrolments", status_code=201)
-async def create_enrolment(request: Request, principal: Caller, data: JSONBody[EnrolmentIn]) -> EnrolmentOut:
-    holder = model.Holder(data.role, data.realm, data.station_id, data.merchant_id, data.resident_id)
-    await check_can_enrol(request, principal, holder)
-    made = await access(request).create_enrolment(holder, principal.actor, data.label, data.lifetime_s)
-    link = f"{ENROL_PATH}#code={made['code']}"
-    return EnrolmentOut(
-        id=made["id"], realm=made["realm"], role=made["role"], code=made["code"],
-        expires_at=made["expires_at"], link=link,
-        card_url=f"/v1/enrolments/{made['id']}/card.pdf?code={made['code']}",
-        resident_id=made["resident_id"], merchant_id=made["merchant_id"],
-        station_id=made["station_id"], name=holder_name(made), station_name=made.get("station_name"))
-
-
-@get("/v1/enrolments/{enrolment_id:int}/card.pdf", media_type="application/pdf", guards=[per_token("render")])
-async def enrolment_card(request: Request, principal: Caller, enrolment_id: FromPath[int],
-                         code: FromQuery[str]) -> Response[bytes]:
-    """The printable card. The code is stored only hashed, so the caller that made the
-    enrolment sends it back (`card_url` has it); it must be this enrolment's code."""
-    found = await access(request).enrolment(enrolment_id)
-    holder = model.Holder(found["role"], found["realm"], found["station_id"], found["merchant_id"],
-                          found["resident_id"])
-    await check_can_enrol(request, principal, holder)
-    typed = model.normalize_code(code)
-    if model.selector_of(typed) != found["selector"]:
-        raise errors.Forbidden("this is not the code of this enrolment")
-    realm = await services(request).ledger.realm(found["realm"])
-    origin = str(request.base_url).rstrip("/")
-    formatted = model.formatted(typed)
-    pdf = cards.card_pdf(cards.Card(
-        link=f"{origin}{ENROL_PATH}#code={formatted}", code=formatted, role=found["role"],
-        name=holder_name(found), station=found.get("station_name"), expires_at=found["expires_at"],
-        timezone=realm["timezone"]))
-    return Response(pdf, media_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="enrolment-{enrolment_id}.pdf"', "Cache-Control": "no-store"})
-
-
-@post("/v1/enrolments/claim", status_code=201, guards=[per_address("public")])
-async def claim_enrolment(request: Request, data: JSONBody[ClaimIn]) -> ClaimOut:
-    """No authentication: the code is the credential. Wrong codes count against the
-    code and the client address."""
-    client = request.client.host if request.client else "unknown"
-    claimed = await access(request).claim(data.code, client, data.device_label)
-    return ClaimOut(token=claimed["token"], token_id=claimed["id"], role=claimed["role"],
-                    realm=claimed["realm"], expires_at=claimed["expires_at"],
-                    resident_id=claimed["resident_id"], merchant_id=claimed["merchant_id"],
-                    station_id=claimed["station_id"])
 
 
 def token_scope(principal: Caller, resident_id: int | None, active: bool) -> dict[str, Any]:
@@ -179,14 +126,6 @@ def token_scope(principal: Caller, resident_id: int | None, active: bool) -> dic
     if principal.role == "merchant":
         return {**scope, "realm": principal.realm, "merchant_id": principal.merchant_id}
     return {**scope, "self_token_id": principal.token_id}
-
-
-@get("/v1/tokens")
-async def list_tokens(request: Request, principal: Caller, resident_id: FromQuery[int | None] = None,
-                      active: FromQuery[bool] = False, cursor: FromQuery[str | None] = None,
-                      limit: FromQuery[int | None] = None) -> TokensOut:
-    page = await access(request).tokens(token_scope(principal, resident_id, active), cursor, limit)
-    return TokensOut(items=[token_out(row) for row in page["items"]], next_cursor=page["next_cursor"])
 
 
 def check_can_revoke(principal: Caller, token: dict[str, Any]) -> None:
@@ -209,13 +148,94 @@ def check_can_revoke(principal: Caller, token: dict[str, Any]) -> None:
     raise errors.Forbidden("this token may not revoke that one")
 
 
-@delete("/v1/tokens/{token_id:int}", status_code=200)
-async def revoke_token(request: Request, principal: Caller, token_id: FromPath[int]) -> TokenOut:
-    found = await access(request).token(token_id)
-    check_can_revoke(principal, found)
-    revoked = await access(request).revoke(token_id, principal.actor)
-    request.app.state.authenticator.revoked()   # other processes hear it from the database
-    return token_out(revoked)
+class EnrolmentsController(Controller):
+    """Enrolment codes, their printable cards, and claiming one on a device."""
+    path = "/v1/enrolments"
+    tags = ["access"]
+
+    @post(status_code=201, guards=[roles("admin", "organizer")],
+          responses=problems(access_errors.InvalidRole, access_errors.InvalidEnrolment, access_errors.UnknownHolder,
+                             earning_errors.ResidentNotFound))
+    async def create_enrolment(self, access: Service[Access], earning: Service[Earning], principal: Caller,
+                               data: JSONBody[EnrolmentIn]) -> EnrolmentOut:
+        """A one-time code (shown once) that a device trades for a token of `role`: an admin
+        enrols any role of its realm, an organizer residents of its station."""
+        holder = model.Holder(data.role, data.realm, data.station_id, data.merchant_id, data.resident_id)
+        await check_can_enrol(earning, principal, holder)
+        made = await access.create_enrolment(holder, principal.actor, data.label, data.lifetime_s)
+        link = f"{ENROL_PATH}#code={made['code']}"
+        return EnrolmentOut(
+            id=made["id"], realm=made["realm"], role=made["role"], code=made["code"],
+            expires_at=made["expires_at"], link=link,
+            card_url=f"/v1/enrolments/{made['id']}/card.pdf?code={made['code']}",
+            resident_id=made["resident_id"], merchant_id=made["merchant_id"],
+            station_id=made["station_id"], name=holder_name(made), station_name=made.get("station_name"))
+
+    @get("/{enrolment_id:int}/card.pdf", media_type="application/pdf",
+         guards=[roles("admin", "organizer"), per_token("render")],
+         responses=problems(access_errors.EnrolmentNotFound, access_errors.EnrolmentCodeInvalid,
+                            earning_errors.ResidentNotFound, errors.RealmNotFound))
+    async def enrolment_card(self, request: Request, access: Service[Access], earning: Service[Earning],
+                             ledger: Service[Ledger], principal: Caller, enrolment_id: FromPath[int],
+                             code: FromQuery[str]) -> Response[bytes]:
+        """The printable card. The code is stored only hashed, so the caller that made the
+        enrolment sends it back (`card_url` has it); it must be this enrolment's code."""
+        found = await access.enrolment(enrolment_id)
+        holder = model.Holder(found["role"], found["realm"], found["station_id"], found["merchant_id"],
+                              found["resident_id"])
+        await check_can_enrol(earning, principal, holder)
+        typed = model.normalize_code(code)
+        if model.selector_of(typed) != found["selector"]:
+            raise errors.Forbidden("this is not the code of this enrolment")
+        realm = await ledger.realm(found["realm"])
+        origin = str(request.base_url).rstrip("/")
+        formatted = model.formatted(typed)
+        pdf = cards.card_pdf(cards.Card(
+            link=f"{origin}{ENROL_PATH}#code={formatted}", code=formatted, role=found["role"],
+            name=holder_name(found), station=found.get("station_name"), expires_at=found["expires_at"],
+            timezone=realm["timezone"]))
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="enrolment-{enrolment_id}.pdf"', "Cache-Control": "no-store"})
+
+    @post("/claim", status_code=201, guards=[per_address("public")],
+          responses=problems(access_errors.EnrolmentCodeInvalid, access_errors.EnrolmentLocked,
+                             access_errors.EnrolmentClaimed, access_errors.EnrolmentExpired,
+                             access_errors.TooManyAttempts, access_errors.InvalidEnrolment))
+    async def claim_enrolment(self, request: Request, access: Service[Access], data: JSONBody[ClaimIn]) -> ClaimOut:
+        """No authentication: the code is the credential. Wrong codes count against the
+        code and the client address."""
+        client = request.client.host if request.client else "unknown"
+        claimed = await access.claim(data.code, client, data.device_label)
+        return ClaimOut(token=claimed["token"], token_id=claimed["id"], role=claimed["role"],
+                        realm=claimed["realm"], expires_at=claimed["expires_at"],
+                        resident_id=claimed["resident_id"], merchant_id=claimed["merchant_id"],
+                        station_id=claimed["station_id"])
 
 
-ROUTES = [create_enrolment, enrolment_card, claim_enrolment, list_tokens, revoke_token]
+class TokensController(Controller):
+    """Device tokens: listing and revoking (signing out)."""
+    path = "/v1/tokens"
+    tags = ["access"]
+
+    @get(responses=problems(PAGING))
+    async def list_tokens(self, access: Service[Access], principal: Caller, resident_id: FromQuery[int | None] = None,
+                          active: FromQuery[bool] = False, cursor: FromQuery[str | None] = None,
+                          limit: FromQuery[int | None] = None) -> ItemsPage[TokenOut]:
+        """The tokens the caller may see: an admin its realm's; an organizer its station's
+        residents' and its own; anyone else its own (`active`: only those still usable)."""
+        page = await access.tokens(token_scope(principal, resident_id, active), cursor, limit)
+        return ItemsPage([token_out(row) for row in page["items"]], page["next_cursor"])
+
+    @delete("/{token_id:int}", status_code=200, responses=problems(access_errors.TokenNotFound))
+    async def revoke_token(self, request: Request, access: Service[Access], principal: Caller,
+                           token_id: FromPath[int]) -> TokenOut:
+        """Sign a device out: the token itself, its holder, an organizer for its station's
+        residents, an admin of its realm."""
+        found = await access.token(token_id)
+        check_can_revoke(principal, found)
+        revoked = await access.revoke(token_id, principal.actor)
+        request.app.state.authenticator.revoked()   # other processes hear it from the database
+        return token_out(revoked)
+
+
+ROUTES = [EnrolmentsController, TokensController]

@@ -1,14 +1,25 @@
-"""What every route module shares: idempotency keys, timestamps, pages, services."""
+"""What every route module shares: idempotency keys, timestamps, pages, services.
+
+A handler names the services it calls as typed parameters (`ledger: Ledger`,
+`merchants: Merchants`, ...: app-wide dependencies, one per `Services` field, see
+`SERVICE_DEPENDENCIES`), its caller as `principal: Caller`, and returns Structs."""
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
+import msgspec
 from litestar import Request, Response
-from litestar.di import NamedDependency
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.openapi.spec import OpenAPIType
 from litestar.params import HeaderParameter
 
 from api.auth import Principal
+from earning.service import Earning
 
 from ledger import errors, model
 from ledger.service import Page
@@ -17,7 +28,63 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 Caller = NamedDependency[Principal]  # the authenticated caller, from its bearer token
-IdempotencyKey = Annotated[str | None, HeaderParameter(name=IDEMPOTENCY_HEADER)]
+Service = NamedDependency   # `ledger: Service[Ledger]`: a service of the app, by parameter name
+# Required (the OpenAPI document says so), but checked by `required_idempotency_key`, so a
+# missing key answers the stable 422 `idempotency_key_required`, not Litestar's own 400.
+IdempotencyKey = Annotated[str | None, HeaderParameter(
+    name=IDEMPOTENCY_HEADER, required=True, description="the same key makes a retry safe: answered once",
+    schema_extra={"one_of": None, "type": OpenAPIType.STRING, "min_length": 1,
+                  "max_length": model.IDEMPOTENCY_KEY_LENGTH_MAX, "pattern": "^[!-~]+$"})]
+
+Item = TypeVar("Item")
+Shape = TypeVar("Shape", bound=msgspec.Struct)
+PAGING = (errors.InvalidCursor, errors.InvalidInput)   # a cursor not given out; a limit out of range
+
+
+def shaped(shape: type[Shape], row: Mapping[str, Any]) -> Shape:
+    """A database row (its values already typed) as its resource's Struct: the Struct's
+    fields taken by name, others ignored, a missing optional field left to its default.
+    Positional and unchecked: the fast way (the fuzz test checks answers against the
+    document)."""
+    return _builder(shape)(row)
+
+
+def decoded(shape: type[Shape], document: Mapping[str, Any]) -> Shape:
+    """A JSON object (built by the database or a `*_json()`) as a Struct: its ISO texts
+    become `datetime`, nested objects Structs, every value checked."""
+    return msgspec.convert(document, shape)
+
+
+_REQUIRED = object()
+
+
+@functools.cache
+def _builder(shape: type[Shape]) -> Callable[[Mapping[str, Any]], Shape]:
+    names, defaults = shape.__struct_fields__, shape.__struct_defaults__
+    if not defaults:
+        pick = operator.itemgetter(*names)
+        return (lambda row: shape(pick(row))) if len(names) == 1 else (lambda row: shape(*pick(row)))
+    layout = tuple(zip(names, (_REQUIRED,) * (len(names) - len(defaults)) + defaults))
+    return lambda row: shape(*[row[name] if default is _REQUIRED else row.get(name, default)
+                               for name, default in layout])
+
+
+class ItemsPage(msgspec.Struct, Generic[Item]):
+    """One page of a list: `next_cursor` (absent on the last page) asks for the next."""
+    items: list[Item]
+    next_cursor: str | None
+
+
+def service_dependencies(names: list[str]) -> dict[str, Provide]:
+    """`{name: Provide(...)}` for every service of the app's `Services` container."""
+    return {name: Provide(_service(name), sync_to_thread=False) for name in names}
+
+
+def _service(name: str) -> Any:
+    def provide(state: State) -> Any:
+        return getattr(state.services, name)
+    provide.__name__ = f"provide_{name}"
+    return provide
 
 
 def required_idempotency_key(key: str | None) -> str:
@@ -42,6 +109,14 @@ def page_body(page: Page, shape: Any = None) -> dict[str, Any]:
     return {"items": items, "next_cursor": page.next_cursor}
 
 
+Body = TypeVar("Body")
+
+
+def replayable(body: Body, replayed: bool, status_code: int = 201) -> Response[Body]:
+    """A write's answer (a Struct); a replay answers the same, flagged in a header."""
+    return Response(body, status_code=status_code, headers={REPLAYED_HEADER: "true"} if replayed else {})
+
+
 def entry_response(result: dict[str, Any]) -> Response[dict[str, Any]]:
     """201 with the entry; a replay answers the same, flagged in a header."""
     body = dict(result)
@@ -54,8 +129,8 @@ def services(request: Request[Any, Any, Any]) -> Any:
     return request.app.state.services
 
 
-async def require_resident_scope(request: Request[Any, Any, Any], principal: Principal, realm: str,
-                                 resident_id: int, *, named: bool = False) -> None:
+async def check_resident_scope(earning: Earning, principal: Principal, realm: str, resident_id: int,
+                               *, named: bool = False) -> None:
     """The one check in front of a resident's data in `realm` (`Principal.require_resident`).
     An organizer's resident is looked up when its station matters (a station organizer)
     or when the caller `named` the resident itself (it must be of the caller's realm);
@@ -63,17 +138,16 @@ async def require_resident_scope(request: Request[Any, Any, Any], principal: Pri
     station_id = None
     if principal.role == "organizer" and (named or principal.station_id is not None):
         principal.require_realm(realm)
-        resident = await services(request).earning.resident(resident_id)
+        resident = await earning.resident(resident_id)
         if resident["realm"] != realm:
             raise errors.Forbidden(f"resident {resident_id} is not of realm {realm}")
         station_id = resident["station_id"]
     principal.require_resident(realm, resident_id, station_id)
 
 
-async def resident_acted_for(request: Request[Any, Any, Any], principal: Principal,
-                             resident_id: int | None) -> tuple[str, int]:
+async def acting_for(earning: Earning, principal: Principal, resident_id: int | None) -> tuple[str, int]:
     """(realm, resident) a write acts for: a resident only for itself, an organizer for
-    the resident it names, within its scope (`require_resident_scope`)."""
+    the resident it names, within its scope (`check_resident_scope`)."""
     if principal.role == "resident":
         if resident_id not in (None, principal.resident_id):
             raise errors.Forbidden("a resident acts only for itself")
@@ -81,5 +155,6 @@ async def resident_acted_for(request: Request[Any, Any, Any], principal: Princip
     principal.require_role("organizer")
     if resident_id is None or principal.realm is None:
         raise errors.InvalidInput("an organizer names the resident_id it acts for")
-    await require_resident_scope(request, principal, principal.realm, resident_id, named=True)
+    await check_resident_scope(earning, principal, principal.realm, resident_id, named=True)
     return principal.realm, resident_id
+

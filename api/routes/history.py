@@ -7,12 +7,18 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Request, get
+from litestar import Controller, get
 from litestar.params import FromPath, FromQuery
 
-from api.routes.common import Caller, services
-from api.routes.earning import readable_resident
+from api.errors import problems
+from api.routes.common import PAGING, Caller, Service
+from api.routes.earning import resident_for
+from earning import errors as earning_errors
+from earning.service import Earning
 from ledger import errors
+from ledger.service import Ledger
+from merchants.service import Merchants
+from redemption.service import Vouchers
 
 VOUCHER_REFERENCE = "voucher:"
 # The entry kind as a resident says it; release depends on why the voucher closed.
@@ -77,26 +83,31 @@ def history_item(posting: dict[str, Any], titles: dict[int, str], vouchers: dict
     return item
 
 
-@get("/v1/residents/{resident_id:int}/history")
-async def resident_history(request: Request, principal: Caller, resident_id: FromPath[int],
-                           asset: FromQuery[str] = "civic", cursor: FromQuery[str | None] = None,
-                           limit: FromQuery[int | None] = None) -> HistoryPage:
-    """The resident's postings in one asset, newest first, in words for the resident page."""
-    resident = await readable_resident(request, principal, resident_id)
-    account = next((a for a in resident["accounts"] if a["asset"] == asset), None)
-    if account is None:
-        raise errors.InvalidInput(f"the resident has no {asset} account")
-    page = await services(request).ledger.history({**account, "realm": resident["realm"]}, cursor, limit)
-    earned = [p["entry_id"] for p in page.items if p["kind"] == "earn"]
-    titles = await services(request).earning.award_titles(resident, earned)
-    serials = sorted({s for s in (voucher_serial(p["reference"]) for p in page.items) if s})
-    vouchers = await services(request).vouchers.by_serials(resident["realm"], serials)
-    names = await services(request).merchants.names(
-        [v["redeemed_by"] for v in vouchers.values() if v["redeemed_by"] is not None])
-    return HistoryPage(resident_id=resident["id"], asset=asset, account_id=account["id"],
-                       balance=account["balance"],
-                       items=[history_item(p, titles, vouchers, names) for p in page.items],
-                       next_cursor=page.next_cursor)
+class HistoryController(Controller):
+    path = "/v1/residents/{resident_id:int}/history"
+    tags = ["residents"]
+
+    @get(responses=problems(earning_errors.ResidentNotFound, errors.InvalidInput, PAGING))
+    async def resident_history(self, ledger: Service[Ledger], earning: Service[Earning],
+                               vouchers: Service[Vouchers], merchants: Service[Merchants], principal: Caller,
+                               resident_id: FromPath[int], asset: FromQuery[str] = "civic",
+                               cursor: FromQuery[str | None] = None,
+                               limit: FromQuery[int | None] = None) -> HistoryPage:
+        """The resident's postings in one asset, newest first, in words for the resident page."""
+        resident = await resident_for(earning, principal, resident_id)
+        account = next((a for a in resident["accounts"] if a["asset"] == asset), None)
+        if account is None:
+            raise errors.InvalidInput(f"the resident has no {asset} account")
+        page = await ledger.history({**account, "realm": resident["realm"]}, cursor, limit)
+        earned = [p["entry_id"] for p in page.items if p["kind"] == "earn"]
+        titles = await earning.award_titles(resident, earned)
+        serials = sorted({s for s in (voucher_serial(p["reference"]) for p in page.items) if s})
+        found = await vouchers.by_serials(resident["realm"], serials)
+        names = await merchants.names([v["redeemed_by"] for v in found.values() if v["redeemed_by"] is not None])
+        return HistoryPage(resident_id=resident["id"], asset=asset, account_id=account["id"],
+                           balance=account["balance"],
+                           items=[history_item(p, titles, found, names) for p in page.items],
+                           next_cursor=page.next_cursor)
 
 
-ROUTES = [resident_history]
+ROUTES = [HistoryController]

@@ -7,12 +7,16 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.params import FromPath, JSONBody
 
-from api.routes.activities import station_activity, venue
-from api.routes.common import Caller, services
+from api.auth import roles
+from api.errors import problems
+from api.routes.activities import CloseSummary, station_activity
+from api.routes.common import Caller, Service, decoded, shaped
 from earning import errors as earning_errors
+from earning.service import Earning
+from earning.venue import Venue
 from ledger import errors
 from ledger.qr import qr_png
 
@@ -53,97 +57,106 @@ class CheckinsOut(msgspec.Struct):
     items: list[CheckinOut]
 
 
-class CloseOut(msgspec.Struct):
-    activity_id: int
-    title: str
-    awarded: int
-    points: int
-    results: list[dict[str, Any]]
-    no_checkout: list[dict[str, Any]]
-    too_short: list[dict[str, Any]]
-    replayed: bool
+class CloseOut(CloseSummary):
+    replayed: bool                 # closed before: the first summary again
 
 
 def checkin_out(row: dict[str, Any]) -> CheckinOut:
-    return msgspec.convert({k: v for k, v in row.items() if k in CheckinOut.__struct_fields__}, CheckinOut)
+    return shaped(CheckinOut, row)
 
 
-@get("/v1/activities/{activity_id:int}/checkin-code")
-async def checkin_code(request: Request, principal: Caller, activity_id: FromPath[int]) -> CodeOut:
-    """For the desk's screen: a signed code, new every 30 s, only during the activity ±15 min."""
-    activity = await station_activity(request, principal, activity_id)
-    return CodeOut(**await venue(request).venue_code(activity))
-
-
-@get("/v1/activities/{activity_id:int}/checkin-code.png", media_type="image/png")
-async def checkin_code_png(request: Request, principal: Caller, activity_id: FromPath[int]) -> Response[bytes]:
-    """The same code as a QR picture for the desk's screen (a new one on every fetch)."""
-    activity = await station_activity(request, principal, activity_id)
-    return qr_response((await venue(request).venue_code(activity))["code"])
-
-
-async def own_code(request: Request, principal: Caller, resident_id: int) -> dict[str, Any]:
+async def own_code(earning: Earning, venue: Venue, principal: Caller, resident_id: int) -> dict[str, Any]:
     if principal.role != "resident" or principal.resident_id != resident_id:
         raise errors.Forbidden("only the resident shows its own code")
-    resident = await services(request).earning.resident(resident_id)
-    return await venue(request).personal_code(resident)
-
-
-@get("/v1/residents/{resident_id:int}/checkin-code")
-async def personal_checkin_code(request: Request, principal: Caller, resident_id: FromPath[int]) -> CodeOut:
-    """The resident's own rotating code, for the desk to scan."""
-    return CodeOut(**await own_code(request, principal, resident_id))
-
-
-@get("/v1/residents/{resident_id:int}/checkin-code.png", media_type="image/png")
-async def personal_checkin_code_png(request: Request, principal: Caller,
-                                    resident_id: FromPath[int]) -> Response[bytes]:
-    return qr_response((await own_code(request, principal, resident_id))["code"])
+    return await venue.personal_code(await earning.resident(resident_id))
 
 
 def qr_response(code: str) -> Response[bytes]:
     return Response(qr_png(code), media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
-@post("/v1/checkins", status_code=201)
-async def scan_desk_code(request: Request, principal: Caller, data: JSONBody[CheckinIn]) -> CheckinOut:
-    """A resident scans the desk's code: the first scan checks in, the second out."""
-    principal.require_role("resident")
-    activity_id, parsed = await venue(request).activity_of_code(data.code)
-    if data.activity_id is not None and data.activity_id != activity_id:
-        raise earning_errors.CheckinCodeOtherActivity("this code belongs to another activity",
-                                                      activity_id=data.activity_id)
-    try:
-        activity = await services(request).earning.activity(activity_id)
-    except earning_errors.ActivityNotFound:
-        raise earning_errors.CheckinCodeInvalid("this check-in code is not genuine") from None
-    await venue(request).check_venue_code(activity, parsed)
-    return checkin_out(await venue(request).check_in_or_out(
-        activity, principal.resident_id, principal.actor, data.direction))
+DESK_CODE = (earning_errors.ActivityNotFound, earning_errors.CheckinOutsideWindow, earning_errors.ActivityNotOpen)
+CHECK_IN = (earning_errors.CheckinCodeInvalid, earning_errors.CheckinCodeExpired, earning_errors.CheckinOtherRealm,
+            earning_errors.ActivityNotOpen, earning_errors.CheckinOutsideWindow, earning_errors.AlreadyCheckedIn,
+            earning_errors.AlreadyCheckedOut, earning_errors.NotCheckedIn, errors.InvalidInput)
 
 
-@post("/v1/activities/{activity_id:int}/checkins", status_code=201)
-async def desk_checkin(request: Request, principal: Caller, activity_id: FromPath[int],
-                       data: JSONBody[DeskCheckinIn]) -> CheckinOut:
-    """The organizer checks a resident in (or out) by the resident's code."""
-    activity = await station_activity(request, principal, activity_id)
-    resident_id = await venue(request).resident_of_code(activity, data.resident_code)
-    return checkin_out(await venue(request).check_in_or_out(activity, resident_id, principal.actor,
-                                                            data.direction))
+class VenueController(Controller):
+    """The desk's rotating code, check-in and out, who is in, closing."""
+    path = "/v1"
+    tags = ["venue"]
+
+    @get("/activities/{activity_id:int}/checkin-code", guards=[roles("admin", "organizer")],
+         responses=problems(DESK_CODE))
+    async def checkin_code(self, earning: Service[Earning], venue: Service[Venue], principal: Caller,
+                           activity_id: FromPath[int]) -> CodeOut:
+        """For the desk's screen: a signed code, new every 30 s, only during the activity ±15 min."""
+        activity = await station_activity(earning, principal, activity_id)
+        return shaped(CodeOut, await venue.venue_code(activity))
+
+    @get("/activities/{activity_id:int}/checkin-code.png", media_type="image/png",
+         guards=[roles("admin", "organizer")], responses=problems(DESK_CODE))
+    async def checkin_code_png(self, earning: Service[Earning], venue: Service[Venue], principal: Caller,
+                               activity_id: FromPath[int]) -> Response[bytes]:
+        """The same code as a QR picture for the desk's screen (a new one on every fetch)."""
+        activity = await station_activity(earning, principal, activity_id)
+        return qr_response((await venue.venue_code(activity))["code"])
+
+    @get("/residents/{resident_id:int}/checkin-code", guards=[roles("resident")],
+         responses=problems(earning_errors.ResidentNotFound))
+    async def personal_checkin_code(self, earning: Service[Earning], venue: Service[Venue], principal: Caller,
+                                    resident_id: FromPath[int]) -> CodeOut:
+        """The resident's own rotating code, for the desk to scan."""
+        return shaped(CodeOut, await own_code(earning, venue, principal, resident_id))
+
+    @get("/residents/{resident_id:int}/checkin-code.png", media_type="image/png", guards=[roles("resident")],
+         responses=problems(earning_errors.ResidentNotFound))
+    async def personal_checkin_code_png(self, earning: Service[Earning], venue: Service[Venue], principal: Caller,
+                                        resident_id: FromPath[int]) -> Response[bytes]:
+        return qr_response((await own_code(earning, venue, principal, resident_id))["code"])
+
+    @post("/checkins", status_code=201, guards=[roles("resident")],
+          responses=problems(CHECK_IN, earning_errors.CheckinCodeOtherActivity))
+    async def scan_desk_code(self, earning: Service[Earning], venue: Service[Venue], principal: Caller,
+                             data: JSONBody[CheckinIn]) -> CheckinOut:
+        """A resident scans the desk's code: the first scan checks in, the second out."""
+        principal.require_role("resident")
+        activity_id, parsed = await venue.activity_of_code(data.code)
+        if data.activity_id is not None and data.activity_id != activity_id:
+            raise earning_errors.CheckinCodeOtherActivity("this code belongs to another activity",
+                                                          activity_id=data.activity_id)
+        try:
+            activity = await earning.activity(activity_id)
+        except earning_errors.ActivityNotFound:
+            raise earning_errors.CheckinCodeInvalid("this check-in code is not genuine") from None
+        await venue.check_venue_code(activity, parsed)
+        return checkin_out(await venue.check_in_or_out(activity, principal.resident_id, principal.actor,
+                                                       data.direction))
+
+    @post("/activities/{activity_id:int}/checkins", status_code=201, guards=[roles("admin", "organizer")],
+          responses=problems(CHECK_IN, earning_errors.ActivityNotFound, earning_errors.UnknownResident))
+    async def desk_checkin(self, earning: Service[Earning], venue: Service[Venue], principal: Caller,
+                           activity_id: FromPath[int], data: JSONBody[DeskCheckinIn]) -> CheckinOut:
+        """The organizer checks a resident in (or out) by the resident's code."""
+        activity = await station_activity(earning, principal, activity_id)
+        resident_id = await venue.resident_of_code(activity, data.resident_code)
+        return checkin_out(await venue.check_in_or_out(activity, resident_id, principal.actor, data.direction))
+
+    @get("/activities/{activity_id:int}/checkins", guards=[roles("admin", "organizer")],
+         responses=problems(earning_errors.ActivityNotFound))
+    async def list_checkins(self, earning: Service[Earning], venue: Service[Venue], principal: Caller,
+                            activity_id: FromPath[int]) -> CheckinsOut:
+        activity = await station_activity(earning, principal, activity_id)
+        return CheckinsOut(activity_id=activity_id, items=[checkin_out(row) for row in await venue.checkins(activity)])
+
+    @post("/activities/{activity_id:int}/close", status_code=200, guards=[roles("admin", "organizer")],
+          responses=problems(earning_errors.ActivityNotFound, earning_errors.ActivityNotOpen,
+                             earning_errors.ActivityNotStarted))
+    async def close_activity(self, earning: Service[Earning], venue: Service[Venue], principal: Caller,
+                             activity_id: FromPath[int]) -> CloseOut:
+        """Award the checked-out their minutes, once; closing again answers the same summary."""
+        activity = await station_activity(earning, principal, activity_id)
+        return decoded(CloseOut, await venue.close(activity, principal.actor))   # the summary is JSON
 
 
-@get("/v1/activities/{activity_id:int}/checkins")
-async def list_checkins(request: Request, principal: Caller, activity_id: FromPath[int]) -> CheckinsOut:
-    activity = await station_activity(request, principal, activity_id)
-    return CheckinsOut(activity_id=activity_id,
-                       items=[checkin_out(row) for row in await venue(request).checkins(activity)])
-
-
-@post("/v1/activities/{activity_id:int}/close", status_code=200)
-async def close_activity(request: Request, principal: Caller, activity_id: FromPath[int]) -> CloseOut:
-    """Award the checked-out their minutes, once; closing again answers the same summary."""
-    activity = await station_activity(request, principal, activity_id)
-    return msgspec.convert(await venue(request).close(activity, principal.actor), CloseOut)
-
-
-ROUTES = [checkin_code, checkin_code_png, personal_checkin_code, personal_checkin_code_png, scan_desk_code, desk_checkin, list_checkins, close_activity]
+ROUTES = [VenueController]

@@ -1,9 +1,13 @@
 """Fuzzing in CI (issue 11): schemathesis generates requests for every operation of the
 live OpenAPI document, valid-looking and invalid, and sends them as each role to a real
-`pointsbank serve`. No answer may be a 5xx; afterwards the realm's audit passes.
+`pointsbank serve`. No answer may be a 5xx, and every answer must conform to the
+document (schemathesis' `response_schema_conformance`: a 2xx body to the operation's
+Struct schema, an error to the problem+json schema under its status); afterwards the
+realm's audit passes.
 
-`FUZZ_EXAMPLES` per operation, role and mode keeps the run short (derandomized, so every
-run sends the same requests and a failure reproduces); `make fuzz` sends more."""
+`FUZZ_EXAMPLES` per operation, role and mode (`POINTSBANK_FUZZ_EXAMPLES`) keeps the run
+short (derandomized, so every run sends the same requests and a failure reproduces);
+`make fuzz` sends more."""
 from __future__ import annotations
 
 import os
@@ -18,6 +22,8 @@ import pytest
 import requests
 import schemathesis
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from bench.harness import served_app
 from api.auth import create_token
@@ -25,7 +31,8 @@ from merchants.service import Merchants
 from tests.e2e.conftest import bearer
 from tests.redemption_support import registered_resident
 
-FUZZ_EXAMPLES = int(os.environ.get("POINTSBANK_FUZZ_EXAMPLES", 2))
+FUZZ_EXAMPLES = int(os.environ.get("POINTSBANK_FUZZ_EXAMPLES", 3))
+CHECKS = [not_a_server_error, response_schema_conformance]
 REQUEST_TIMEOUT_S = 30
 ROLES = ("admin", "organizer", "merchant", "auditor", "resident")
 # Valid-looking requests as every role; invalid ones (refused while decoding, before the
@@ -61,10 +68,10 @@ def fuzz(operation, session: requests.Session, base_url: str, headers: dict[str,
     def send(case) -> None:
         try:
             case.call_and_validate(base_url=base_url, session=session, headers=headers,
-                                   checks=[not_a_server_error], timeout=REQUEST_TIMEOUT_S)
+                                   checks=CHECKS, timeout=REQUEST_TIMEOUT_S)
         except requests.exceptions.InvalidHeader:
             return  # a generated header value the client itself will not send
-        except AssertionError as failure:  # schemathesis' FailureGroup
+        except (AssertionError, FailureGroup) as failure:
             failures.append(f"{operation.label} as {headers['X-Role']}: {str(failure)[:600]}")
 
     try:

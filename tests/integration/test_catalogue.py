@@ -8,6 +8,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
+from api.catalogue_redemption import ItemTaken
 from ledger import errors as ledger_errors
 from merchants import errors
 from tests.merchants_support import fund_resident, services, take  # noqa: F401
@@ -24,17 +25,17 @@ async def test_a_hundred_residents_racing_for_ten_items_get_exactly_ten_vouchers
     await asyncio.gather(*(fund_resident(ledger, realm, r, 150) for r in residents))
     outcomes = await asyncio.gather(*(take(services, item["id"], realm, r) for r in residents),
                                     return_exceptions=True)
-    won = [o for o in outcomes if isinstance(o, dict)]
-    refused = [o for o in outcomes if not isinstance(o, dict)]
+    won = [o for o in outcomes if isinstance(o, ItemTaken)]
+    refused = [o for o in outcomes if not isinstance(o, ItemTaken)]
     assert len(won) == STOCK
     assert all(isinstance(o, errors.OutOfStock) for o in refused), refused[:3]
     assert (await services.catalogue.item(item["id"]))["stock"] == 0
     hold = await ledger.system_account(realm, "hold", "civic")
     assert hold["balance"] == STOCK * 100
-    assert {o["voucher"]["scope_merchant_id"] for o in won} == {shop["id"]}
-    assert len({o["voucher"]["resident_id"] for o in won}) == STOCK
+    assert {o.voucher["scope_merchant_id"] for o in won} == {shop["id"]}
+    assert len({o.voucher["resident_id"] for o in won}) == STOCK
     for outcome in won:
-        assert outcome["reservation"]["voucher_id"] == outcome["voucher"]["id"]
+        assert outcome.reservation["voucher_id"] == outcome.voucher["id"]
 
 
 async def test_cancel_returns_the_stock_once_and_a_replay_takes_none(services, ledger, realm):
@@ -43,14 +44,14 @@ async def test_cancel_returns_the_stock_once_and_a_replay_takes_none(services, l
     await fund_resident(ledger, realm, 5, 100)
     first = await take(services, item["id"], realm, 5, key="same-key")
     again = await take(services, item["id"], realm, 5, key="same-key")
-    assert again["replayed"] and again["voucher"]["id"] == first["voucher"]["id"]
+    assert again.replayed and again.voucher["id"] == first.voucher["id"]
     assert (await services.catalogue.item(item["id"]))["stock"] == 0
     with pytest.raises(errors.OutOfStock):
         await take(services, item["id"], realm, 5)
-    await services.vouchers.cancel(first["voucher"], "test")
-    await services.vouchers.cancel(first["voucher"], "test")  # answered again, stock not returned twice
+    await services.vouchers.cancel(first.voucher, "test")
+    await services.vouchers.cancel(first.voucher, "test")  # answered again, stock not returned twice
     assert (await services.catalogue.item(item["id"]))["stock"] == 1
-    reservation = await services.catalogue.reservation(realm, first["voucher"]["id"])
+    reservation = await services.catalogue.reservation(realm, first.voucher["id"])
     assert reservation["returned_at"] is not None
 
 
@@ -72,7 +73,7 @@ async def test_expiry_returns_the_stock(services, ledger, realm, owner_conn):
     taken = await take(services, item["id"], realm, 8)
     owner_conn.execute("SET LOCAL session_replication_role = replica")
     owner_conn.execute("UPDATE vouchers SET expires_at = now() - interval '1 second' WHERE id = %s",
-                       (taken["voucher"]["id"],))
+                       (taken.voucher["id"],))
     owner_conn.commit()
     assert await services.vouchers.expire_due() >= 1
     assert (await services.catalogue.item(item["id"]))["stock"] == 2
@@ -85,7 +86,7 @@ async def test_redeemed_voucher_keeps_the_stock_taken(services, ledger, realm):
     item = await services.catalogue.create_item(shop["id"], "茶", 20, stock=3)
     await fund_resident(ledger, realm, 9, 100)
     taken = await take(services, item["id"], realm, 9)
-    await redeem(services, shop, taken["voucher"]["code"])
+    await redeem(services, shop, taken.voucher["code"])
     assert (await services.catalogue.item(item["id"]))["stock"] == 2
 
 

@@ -204,7 +204,7 @@ class Paths:
     async def reward_taken_and_returned(self) -> None:
         taken = await redeem_item(self, self.item["id"], REALM, self.residents(1)[0], f"take-{uuid.uuid4()}",
                                   "test")
-        await self.vouchers.cancel(taken["voucher"], "test")
+        await self.vouchers.cancel(taken.voucher, "test")
 
     async def settle(self) -> None:
         await self.settlements.settle(self.merchant.id, datetime.now(timezone.utc), "test",

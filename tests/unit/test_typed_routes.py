@@ -1,0 +1,82 @@
+"""Every documented operation answers a typed body: a msgspec Struct, a page or list of
+them, or bytes (a rendering); never a dict. Every timestamp (`*_at`) a body carries is
+a `datetime` field, so the document says `format: date-time` and msgspec encodes it."""
+from __future__ import annotations
+
+import dataclasses
+import types
+from datetime import datetime
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+import msgspec
+import pytest
+from litestar import Response
+
+from api.app import create_app
+from api.settings import Settings
+
+NO_DATABASE = "postgresql://unused@127.0.0.1:1/unused"   # building the app connects to nothing
+APP = create_app(Settings(), database_url=NO_DATABASE)
+HANDLERS = sorted(((route.path, handler) for route in APP.routes for handler in getattr(route, "route_handlers", [])
+                   if handler.resolve_include_in_schema()), key=lambda pair: (pair[0], pair[1].fn.__name__))
+UNIONS = (Union, types.UnionType)
+
+
+def is_struct(kind: Any) -> bool:
+    shape = get_origin(kind) or kind
+    return isinstance(shape, type) and issubclass(shape, msgspec.Struct)
+
+
+def typed_answer(kind: Any) -> bool:
+    """A Struct (or a generic one), a dataclass, bytes, or Response/list/union of those."""
+    if kind is bytes or is_struct(kind) or dataclasses.is_dataclass(kind):
+        return True
+    if get_origin(kind) in (Response, list, *UNIONS):
+        return all(typed_answer(arg) for arg in get_args(kind))
+    return False
+
+
+def structs_in(kind: Any, seen: set[type]) -> set[type]:
+    """Every Struct reachable from `kind` (fields, lists, unions, generics)."""
+    shape = get_origin(kind) or kind
+    if isinstance(shape, type) and issubclass(shape, msgspec.Struct) and shape not in seen:
+        seen.add(shape)
+        for hint in get_type_hints(shape).values():
+            structs_in(hint, seen)
+    for arg in get_args(kind):
+        structs_in(arg, seen)
+    return seen
+
+
+def without_absence(kind: Any) -> set[Any]:
+    """A field's types once None and UNSET are set aside."""
+    choices = get_args(kind) if get_origin(kind) in UNIONS else (kind,)
+    return {choice for choice in choices if choice not in (type(None), msgspec.UnsetType)}
+
+
+def test_the_app_documents_its_operations():
+    assert len(HANDLERS) > 70
+
+
+@pytest.mark.parametrize("path, handler", HANDLERS, ids=lambda value: getattr(getattr(value, "fn", None),
+                                                                                  "__name__", value))
+def test_every_operation_answers_a_typed_body(path, handler):
+    answer = handler.parsed_fn_signature.return_type.annotation
+    assert typed_answer(answer), f"{path} {handler.fn.__name__} answers {answer}"
+
+
+def test_every_timestamp_in_an_answer_is_a_datetime():
+    structs: set[type] = set()
+    for _, handler in HANDLERS:
+        structs_in(handler.parsed_fn_signature.return_type.annotation, structs)
+    timestamps = {(struct.__name__, name): hint for struct in structs
+                  for name, hint in get_type_hints(struct).items() if name.endswith("_at")}
+    assert len(timestamps) > 20
+    wrong = {key: hint for key, hint in timestamps.items() if without_absence(hint) != {datetime}}
+    assert not wrong
+
+
+def test_a_dict_answer_is_caught():
+    assert not typed_answer(dict[str, Any])
+    assert not typed_answer(Response[dict[str, Any]])
+    assert not typed_answer(Any)
