@@ -21,6 +21,7 @@ from access import model as access_model
 from access.revocations import RevocationListener
 from access.service import Access
 from ledger import errors
+from ledger.cache import BoundedCache
 
 ROLES = access_model.ROLES
 
@@ -99,7 +100,7 @@ class Authenticator:
     def __init__(self, access: Access, listener: RevocationListener | None = None) -> None:
         self._access = access
         self._listener = listener
-        self._cache: dict[str, dict[str, Any]] = {}
+        self._cache: BoundedCache[str, dict[str, Any]] = BoundedCache(TOKEN_CACHE_SIZE_MAX)
         self._generation = -1
 
     def revoked(self) -> None:
@@ -127,12 +128,10 @@ class Authenticator:
             generation = self._generation
             record = await self._access.lookup(token)
             if caching and self._listener is not None and generation == self._listener.generation:
-                if len(self._cache) >= TOKEN_CACHE_SIZE_MAX:   # nothing was revoked meanwhile
-                    self._cache.clear()
-                self._cache[token] = record
+                self._cache.put(token, record)                      # nothing was revoked meanwhile
         admitted = await self._access.admit(record)
         if admitted is not record and token in self._cache:
-            self._cache[token] = admitted                          # renewed
+            self._cache.put(token, admitted)                       # renewed
         return principal_of(admitted)
 
 

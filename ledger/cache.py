@@ -35,6 +35,12 @@ class BoundedCache(Generic[K, V]):
         self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()  # key: (expires at, value)
         self._drops = 0
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key) is not None  # type: ignore[arg-type]
+
     def get(self, key: K) -> V | None:
         found = self._entries.get(key)
         if found is None:

@@ -91,7 +91,6 @@ def check_realm_code(code: str) -> str:
     return code
 
 
-check_idempotency_key = idempotency.check_key  # the name api/routes/common still uses
 
 
 def check_amount(amount: int) -> int:
@@ -146,7 +145,7 @@ def check_shape(draft: EntryDraft) -> None:
         raise errors.DuplicateAccount("each account appears once in an entry")
     if sum(line.amount for line in draft.lines) != 0:
         raise errors.EntryUnbalanced("the postings of an entry sum to zero")
-    check_idempotency_key(draft.idempotency_key)
+    idempotency.check_key(draft.idempotency_key)
     if draft.memo is not None and len(draft.memo) > MEMO_LENGTH_MAX:
         raise errors.InvalidInput(f"memo is at most {MEMO_LENGTH_MAX} characters")
     if draft.reference is not None and len(draft.reference) > REFERENCE_LENGTH_MAX:

@@ -21,11 +21,8 @@ from litestar.params import HeaderParameter
 from api.auth import Principal
 from earning.service import Earning
 
-from ledger import errors, model
-from ledger.service import Page
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-REPLAYED_HEADER = "Idempotent-Replayed"
+from ledger import errors, idempotency
+from ledger.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 Caller = NamedDependency[Principal]  # the authenticated caller, from its bearer token
 Service = NamedDependency   # `ledger: Service[Ledger]`: a service of the app, by parameter name
@@ -34,7 +31,7 @@ Service = NamedDependency   # `ledger: Service[Ledger]`: a service of the app, b
 IdempotencyKey = Annotated[str | None, HeaderParameter(
     name=IDEMPOTENCY_HEADER, required=True, description="the same key makes a retry safe: answered once",
     schema_extra={"one_of": None, "type": OpenAPIType.STRING, "min_length": 1,
-                  "max_length": model.IDEMPOTENCY_KEY_LENGTH_MAX, "pattern": "^[!-~]+$"})]
+                  "max_length": idempotency.KEY_LENGTH_MAX, "pattern": "^[!-~]+$"})]
 
 Item = TypeVar("Item")
 Shape = TypeVar("Shape", bound=msgspec.Struct)
@@ -88,10 +85,8 @@ def _service(name: str) -> Any:
 
 
 def required_idempotency_key(key: str | None) -> str:
-    if key is None or key == "":
-        raise errors.IdempotencyKeyRequired(f"send an {IDEMPOTENCY_HEADER} header with every post that moves points")
-    model.check_idempotency_key(key)
-    return key
+    """The header's key (an empty header counts as none), checked by `ledger.idempotency`."""
+    return idempotency.require_key(key or None)
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -104,25 +99,12 @@ def parse_timestamp(value: str) -> datetime:
     return parsed
 
 
-def page_body(page: Page, shape: Any = None) -> dict[str, Any]:
-    items = [shape(item) for item in page.items] if shape else page.items
-    return {"items": items, "next_cursor": page.next_cursor}
-
-
 Body = TypeVar("Body")
 
 
 def replayable(body: Body, replayed: bool, status_code: int = 201) -> Response[Body]:
     """A write's answer (a Struct); a replay answers the same, flagged in a header."""
-    return Response(body, status_code=status_code, headers={REPLAYED_HEADER: "true"} if replayed else {})
-
-
-def entry_response(result: dict[str, Any]) -> Response[dict[str, Any]]:
-    """201 with the entry; a replay answers the same, flagged in a header."""
-    body = dict(result)
-    replayed = bool(body.pop("replayed", False))
-    headers = {REPLAYED_HEADER: "true"} if replayed else {}
-    return Response(body, status_code=201, headers=headers)
+    return Response(body, status_code=status_code, headers=idempotency.replay_headers(replayed))
 
 
 def services(request: Request[Any, Any, Any]) -> Any:

@@ -78,7 +78,7 @@ def test_unknown_entry_kind():
 @pytest.mark.parametrize("key", ["", " ", "a" * 201, "ключ", "a\nb"])
 def test_bad_idempotency_keys(key):
     with pytest.raises(errors.InvalidIdempotencyKey):
-        model.check_idempotency_key(key)
+        model.idempotency.check_key(key)
 
 
 def test_floors_by_kind():
