@@ -8,11 +8,14 @@
 -- and never waits).
 CREATE OR REPLACE FUNCTION ledger_lock_accounts(account_realms text[], account_ids bigint[])
 RETURNS TABLE (realm text, id bigint, asset text, balance bigint, posting_count bigint)
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$  -- PL/pgSQL, not SQL: its plan is kept, not made again on every call
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     SELECT wanted.realm, wanted.id, locked.asset, locked.balance, locked.posting_count
       FROM (SELECT DISTINCT w.realm, w.id FROM unnest(account_realms, account_ids) AS w (realm, id)
              ORDER BY 1, 2) wanted
       LEFT JOIN LATERAL (SELECT a.asset, a.balance, a.posting_count FROM accounts a
                           WHERE a.realm = wanted.realm AND a.id = wanted.id
-                            FOR UPDATE) locked ON true
-$$;
+                            FOR UPDATE) locked ON true;
+END $$;

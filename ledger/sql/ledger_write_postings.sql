@@ -12,8 +12,9 @@
 --     account's balance, asset = the account's, created_at = its entry's time.
 -- The statement-level `postings_apply` trigger then checks all of it once and moves the
 -- cached balances (a floor crossed: `insufficient_points` or `budget_exhausted`).
--- Accounts and entries are probed by key per line (never joined to another array: a
--- generic plan cannot size one). Answers the postings written, in line order.
+-- Each line's account is probed by key, each entry once (never an array joined to an
+-- array: a generic plan sizes both at a guess and may loop one over the other). Answers
+-- the postings written, in line order.
 CREATE OR REPLACE FUNCTION ledger_write_postings(line_realms text[], line_entries bigint[],
                                                  line_accounts bigint[], line_amounts bigint[])
 RETURNS TABLE (entry_id bigint, account_id bigint, asset text, amount bigint, balance_after bigint)
@@ -33,16 +34,23 @@ BEGIN
         PERFORM pb_raise('unknown_account', jsonb_build_object('account_id', missing));
     END IF;
 
-    WITH placed AS (
-        SELECT l.k, l.realm, l.entry_id, l.amount, a.asset, e.created_at,
+    WITH lines AS (
+        SELECT l.realm, l.entry_id, l.account_id, l.amount, l.k
+          FROM unnest(line_realms, line_entries, line_accounts, line_amounts)
+               WITH ORDINALITY AS l (realm, entry_id, account_id, amount, k)),
+    stamped AS MATERIALIZED (  -- each entry's time: one key probe per entry, not per line
+        SELECT d.realm, d.entry_id, e.created_at
+          FROM (SELECT DISTINCT l.realm, l.entry_id FROM lines l) d
+          LEFT JOIN LATERAL (SELECT e.created_at FROM entries e
+                              WHERE e.realm = d.realm AND e.id = d.entry_id LIMIT 1) e ON true),
+    placed AS (  -- each line's account probed by key (locked above, so its numbers hold)
+        SELECT l.k, l.realm, l.entry_id, l.amount, a.asset, s.created_at,
                a.posting_count + row_number() OVER w AS account_seq,
                a.balance + sum(l.amount) OVER w AS balance_after
-          FROM unnest(line_realms, line_entries, line_accounts, line_amounts)
-               WITH ORDINALITY AS l (realm, entry_id, account_id, amount, k)
+          FROM lines l
          CROSS JOIN LATERAL (SELECT a.asset, a.balance, a.posting_count FROM accounts a
                               WHERE a.realm = l.realm AND a.id = l.account_id LIMIT 1) a
-          LEFT JOIN LATERAL (SELECT e.created_at FROM entries e
-                              WHERE e.realm = l.realm AND e.id = l.entry_id LIMIT 1) e ON true
+          JOIN stamped s ON s.realm = l.realm AND s.entry_id = l.entry_id
         WINDOW w AS (PARTITION BY l.realm, l.account_id ORDER BY l.k))
     SELECT array_agg(p.account_seq ORDER BY p.k), array_agg(p.asset ORDER BY p.k),
            array_agg(p.balance_after ORDER BY p.k), array_agg(p.created_at ORDER BY p.k),
