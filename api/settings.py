@@ -12,6 +12,7 @@ from api.limits import PUBLIC_BURST, PUBLIC_RATE_PER_S, RENDER_BURST, RENDER_RAT
 from access.model import DEVICE_TOKEN_LIFETIME_S_DEFAULT
 from ledger.checkpoints import SEAL_INTERVAL_S
 from ledger.group_commit import QUEUE_DEPTH_MAX
+from orders.model import AUTO_CONFIRM_S_DEFAULT, DISPATCH_TIMEOUT_S_DEFAULT
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -19,6 +20,7 @@ DEFAULT_DATA_DIR = ".pointsbank"
 DB_POOL_SIZE = 20
 DB_POOL_OVERFLOW = 20            # connections opened beyond the pool under load, closed when idle
 DB_POOL_TIMEOUT_S = 3.0          # a request waits this long for a connection, then 503 overloaded
+SERVICE_JOBS_INTERVAL_S = 60.0  # `serve` runs the service loop's jobs this often; 0: never
 DB_STATEMENT_TIMEOUT_S = 30.0    # PostgreSQL cancels a longer statement (503 overloaded); 0: never
 
 N = TypeVar("N", int, float)
@@ -49,6 +51,9 @@ class Settings:
     access_log: bool = True           # `serve` logs one line per request
     device_token_lifetime_s: int = DEVICE_TOKEN_LIFETIME_S_DEFAULT  # renewed on use
     activity_close_interval_s: float = 60.0   # `serve` closes ended activities this often; 0: never
+    service_jobs_interval_s: float = SERVICE_JOBS_INTERVAL_S
+    service_dispatch_timeout_s: float = DISPATCH_TIMEOUT_S_DEFAULT   # not accepted: back to the queue
+    service_auto_confirm_s: float = AUTO_CONFIRM_S_DEFAULT           # done, never confirmed: confirmed
 
     @property
     def signing_key_dir(self) -> Path:
@@ -80,6 +85,12 @@ class Settings:
             "device_token_lifetime_s": _number(env, "POINTSBANK_DEVICE_TOKEN_LIFETIME_S", int,
                                                DEVICE_TOKEN_LIFETIME_S_DEFAULT, 60),
             "activity_close_interval_s": _number(env, "POINTSBANK_ACTIVITY_CLOSE_INTERVAL_S", float, 60.0, 0),
+            "service_jobs_interval_s": _number(env, "POINTSBANK_SERVICE_JOBS_INTERVAL_S", float,
+                                               SERVICE_JOBS_INTERVAL_S, 0),
+            "service_dispatch_timeout_s": _number(env, "POINTSBANK_SERVICE_DISPATCH_TIMEOUT_S", float,
+                                                  float(DISPATCH_TIMEOUT_S_DEFAULT), 60),
+            "service_auto_confirm_s": _number(env, "POINTSBANK_SERVICE_AUTO_CONFIRM_S", float,
+                                              float(AUTO_CONFIRM_S_DEFAULT), 60),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
