@@ -266,13 +266,13 @@ def check_actor(step: str, actor: Actor, request: dict[str, Any]) -> None:
 
 def check_dispatch_target(volunteer: dict[str, Any] | None, realm: str, requester_id: int,
                           volunteer_id: int) -> None:
+    if volunteer_id == requester_id:
+        raise errors.VolunteerIsRequester("a request is not dispatched to its own requester")
     if volunteer is None:
         raise errors.VolunteerOtherRealm(f"no volunteer {volunteer_id} in realm {realm}",
                                          volunteer_id=volunteer_id)
     if volunteer["status"] != "approved":
         raise errors.VolunteerNotApproved("this volunteer is not approved yet", volunteer_id=volunteer_id)
-    if volunteer_id == requester_id:
-        raise errors.VolunteerIsRequester("a request is not dispatched to its own requester")
 
 
 def may_read_notes(actor: Actor, request: dict[str, Any]) -> bool:
