@@ -1,12 +1,19 @@
 -- A service request moves only along its legal transitions:
 --   open -> dispatched -> accepted -> done -> confirmed; dispatched -> open (decline,
 --   timeout); open, dispatched, accepted -> cancelled. Confirmed and cancelled are final.
--- What it asked for (who, where, what, when) never changes; nothing is ever deleted.
+-- A request is born open, with no volunteer. What it asked for (who, where, what,
+-- when) never changes; nothing is ever deleted.
 CREATE OR REPLACE FUNCTION service_requests_check_transition() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
         PERFORM pb_raise('append_only', jsonb_build_object('table', TG_TABLE_NAME));
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.state <> 'open' OR NEW.volunteer_id IS NOT NULL OR NEW.rating IS NOT NULL THEN
+            PERFORM pb_raise('transition_not_allowed', jsonb_build_object('to', NEW.state));
+        END IF;
+        RETURN NEW;
     END IF;
     IF (NEW.realm, NEW.id, NEW.requester_id, NEW.station_id, NEW.category, NEW.description,
         NEW.wanted_from, NEW.wanted_until, NEW.created_at, NEW.created_by)

@@ -159,6 +159,12 @@ async def test_the_database_refuses_illegal_transitions_and_second_awards(orders
     with pytest.raises(psycopg.errors.RaiseException, match="transition_not_allowed"):
         _as_app(app_conn, "UPDATE service_requests SET state = 'open' WHERE realm = %(r)s AND id = %(i)s",
                 {"r": realm, "i": request_id})
+    with pytest.raises(psycopg.errors.RaiseException, match="transition_not_allowed"):
+        _as_app(app_conn, "INSERT INTO service_requests (realm, requester_id, station_id, category, description, "
+                "wanted_from, wanted_until, state, volunteer_id, minutes, created_by) "
+                "SELECT realm, requester_id, station_id, category, description, wanted_from, wanted_until, "
+                "'done', volunteer_id, 60, 'forger' FROM service_requests WHERE realm = %(r)s AND id = %(i)s",
+                {"r": realm, "i": request_id})
     with pytest.raises(psycopg.errors.RaiseException, match="service_request_immutable"):
         _as_app(owner_conn, "UPDATE service_requests SET station_id = station_id + 1 WHERE realm = %(r)s AND id = %(i)s",
                 {"r": realm, "i": request_id})
