@@ -230,9 +230,14 @@ async def requests_page(conn: AsyncConnection, realm: str, role: str, resident_i
 # the queue ---------------------------------------------------------------------------
 
 async def queue(conn: AsyncConnection, realm: str, station_id: int | None,
-                after: tuple[bool, datetime, int] | None, limit: int) -> list[dict[str, Any]]:
-    """Open requests, most urgent then oldest first: one branch per urgency, each read
-    along the partial queue index from the cursor on (never a sort of the whole queue)."""
+                after: tuple[bool, datetime, int] | None, limit: int, per_pair: int) -> list[dict[str, Any]]:
+    """A page of the queue with its suggested volunteers, in one statement (one round trip).
+
+    The page: open requests, most urgent then oldest first; one branch per urgency, each
+    read along the partial queue index from the cursor on (never a sort of the queue).
+    The suggestions: for each (station, skill) on the page, approved volunteers serving it
+    (volunteer_postings, probed by key), fewest open tasks, then best rated; the
+    requester itself is never suggested."""
     by_station = "station_id = :station AND " if station_id is not None else ""
     branches = []
     for urgent in (True, False):
@@ -245,34 +250,29 @@ async def queue(conn: AsyncConnection, realm: str, station_id: int | None,
             f"state = 'open' AND {'' if urgent else 'NOT '}urgent {keyset}"
             "ORDER BY created_at, id LIMIT :limit)")
     return _all(await conn.execute(text(
-        "SELECT * FROM (" + " UNION ALL ".join(branches) + ") AS queue "
-        "ORDER BY urgent DESC, created_at, id LIMIT :limit"),
-        {"realm": realm, "station": station_id, "created": after[1] if after else None,
-         "last": after[2] if after else None, "limit": limit}))
-
-
-async def suggestions(conn: AsyncConnection, realm: str, pairs: list[tuple[int, str]],
-                      per_pair: int) -> list[dict[str, Any]]:
-    """For each (station, skill): approved volunteers serving it, fewest open tasks, then
-    best rated first. Each pair probes volunteer_postings by key (LATERAL ... LIMIT)."""
-    if not pairs:
-        return []
-    return _all(await conn.execute(text(
-        "SELECT wanted.station_id, wanted.skill, s.resident_id, s.code, s.display_name, s.open_tasks, "
-        "s.ratings, s.total FROM unnest(CAST(:stations AS bigint[]), CAST(:skills AS text[])) "
-        "AS wanted (station_id, skill) "
-        "CROSS JOIN LATERAL (SELECT p.resident_id, r.code, r.display_name, v.open_tasks, t.ratings, t.total "
-        "  FROM volunteer_postings p "
-        "  JOIN LATERAL (SELECT * FROM volunteers v WHERE v.realm = p.realm AND v.resident_id = p.resident_id "
-        "                LIMIT 1) v ON true "
-        "  JOIN LATERAL (SELECT * FROM residents r WHERE r.realm = p.realm AND r.id = p.resident_id LIMIT 1) r ON true "
-        "  LEFT JOIN LATERAL (SELECT * FROM rating_totals t WHERE t.realm = p.realm "
+        "WITH page AS MATERIALIZED (SELECT * FROM (" + " UNION ALL ".join(branches) + ") AS q "
+        "  ORDER BY urgent DESC, created_at, id LIMIT :limit), "
+        "pairs AS (SELECT DISTINCT station_id, category FROM page), "
+        "picked AS MATERIALIZED (SELECT pairs.station_id, pairs.category, s.* FROM pairs CROSS JOIN LATERAL ("
+        "  SELECT p.resident_id, v.open_tasks, t.ratings, t.total FROM volunteer_postings p "
+        "  JOIN LATERAL (SELECT open_tasks FROM volunteers v WHERE v.realm = p.realm "
+        "                AND v.resident_id = p.resident_id LIMIT 1) v ON true "
+        "  LEFT JOIN LATERAL (SELECT ratings, total FROM rating_totals t WHERE t.realm = p.realm "
         "       AND t.subject_kind = 'volunteer' AND t.subject_key = CAST(p.resident_id AS text) LIMIT 1) t ON true "
-        "  WHERE p.realm = :realm AND p.station_id = wanted.station_id AND p.skill = wanted.skill "
+        "  WHERE p.realm = :realm AND p.station_id = pairs.station_id AND p.skill = pairs.category "
         "  ORDER BY v.open_tasks, coalesce(t.total::numeric / nullif(t.ratings, 0), 0) DESC, p.resident_id "
-        "  LIMIT :per_pair) s"),
-        {"realm": realm, "stations": [p[0] for p in pairs], "skills": [p[1] for p in pairs],
-         "per_pair": per_pair}))
+        "  LIMIT :per_pair) s) "
+        "SELECT page.*, coalesce((SELECT jsonb_agg(jsonb_build_object('resident_id', k.resident_id, "
+        "    'code', r.code, 'display_name', r.display_name, 'open_tasks', k.open_tasks, 'ratings', k.ratings, "
+        "    'total', k.total) ORDER BY k.open_tasks, coalesce(k.total::numeric / nullif(k.ratings, 0), 0) DESC, "
+        "    k.resident_id) "
+        "  FROM picked k JOIN LATERAL (SELECT code, display_name FROM residents r WHERE r.realm = :realm "
+        "       AND r.id = k.resident_id LIMIT 1) r ON true "
+        "  WHERE k.station_id = page.station_id AND k.category = page.category "
+        "  AND k.resident_id <> page.requester_id), '[]') AS suggestions "
+        "FROM page ORDER BY urgent DESC, created_at, id"),
+        {"realm": realm, "station": station_id, "created": after[1] if after else None,
+         "last": after[2] if after else None, "limit": limit, "per_pair": per_pair}))
 
 
 # background jobs ---------------------------------------------------------------------

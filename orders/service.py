@@ -205,14 +205,9 @@ class Orders:
         """The dispatch queue (open requests, most urgent then oldest first), each with up
         to SUGGESTIONS_PER_REQUEST suggested volunteers."""
         after, size = model.decode_queue_cursor(cursor), model.check_queue_size(limit)
-
-        async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
-            rows = await repository.queue(conn, realm, station_id, after, size)
-            pairs = sorted({(row["station_id"], row["category"]) for row in rows})
-            found = await repository.suggestions(conn, realm, pairs, model.SUGGESTIONS_PER_REQUEST + 1)
-            return [{**row, "suggestions": _suggested(row, found)} for row in rows]
-
-        rows = await db.read(self.engine, work)
+        rows = await db.read(self.engine, lambda conn: repository.queue(
+            conn, realm, station_id, after, size, model.SUGGESTIONS_PER_REQUEST + 1))
+        rows = [{**row, "suggestions": row["suggestions"][:model.SUGGESTIONS_PER_REQUEST]} for row in rows]
         return Page(rows, model.queue_cursor(rows[-1]) if len(rows) == size else None)
 
     # background jobs -------------------------------------------------------------------
@@ -268,12 +263,6 @@ def _fingerprint(new: model.NewRequest) -> bytes:
                             new.notes, bool(new.urgent), new.wanted_from.isoformat(),
                             new.wanted_until.isoformat()], separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).digest()
-
-
-def _suggested(row: dict[str, Any], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    matching = [s for s in found if s["station_id"] == row["station_id"] and s["skill"] == row["category"]
-                and s["resident_id"] != row["requester_id"]]
-    return matching[:model.SUGGESTIONS_PER_REQUEST]
 
 
 async def _volunteer(conn: AsyncConnection, realm: str, resident_id: int) -> dict[str, Any]:
