@@ -88,8 +88,7 @@ async def test_the_queue_is_most_urgent_then_oldest_with_suggestions(client, loo
     assert far.json()["items"] == []
 
 
-async def test_bad_input_has_a_code_each_and_changes_nothing(client, loop, tokens, ledger):
-    realm = loop["realm"]
+async def test_bad_input_has_a_code_each_and_changes_nothing(client, loop, engine, ledger):
     made = await order(client, loop)
     request_id, volunteer = made["id"], loop["people"]["volunteer"]["id"]
 
@@ -98,9 +97,10 @@ async def test_bad_input_has_a_code_each_and_changes_nothing(client, loop, token
         assert (answer.status_code, answer.json().get("code")) == (status, code), answer.text
 
     await refused("confirm", loop["requester"], {"rating": 5}, 409, "request_not_done")
+    elsewhere = await volunteer_of_another_realm(engine, ledger)
+    await refused("dispatch", loop["home_organizer"], {"volunteer_id": elsewhere}, 422, "volunteer_other_realm")
     await refused("dispatch", loop["home_organizer"], {"volunteer_id": loop["people"]["far"]["id"]}, 422,
-                  "volunteer_other_realm")    # not a volunteer of this realm
-    other_realm = await ledger.open_realm(_other_code(realm), "他区")
+                  "volunteer_other_realm")    # a resident of this realm, not a volunteer
     await refused("dispatch", loop["home_organizer"], {"volunteer_id": 10**12}, 422, "volunteer_other_realm")
     await refused("dispatch", loop["home_organizer"], {"volunteer_id": "x"}, 400, "invalid_request")
     assert (await step(client, request_id, "dispatch", loop["home_organizer"], {"volunteer_id": volunteer})).status_code == 200
@@ -138,13 +138,26 @@ async def test_bad_input_has_a_code_each_and_changes_nothing(client, loop, token
         "category": "助老", "description": "x", "wanted_from": "2030-01-01T10:00:00",
         "wanted_until": "2030-01-01T12:00:00"}, headers=keyed(loop["requester"]))
     assert (naive.status_code, naive.json()["code"]) == (422, "invalid_timestamp")
-    assert other_realm["code"] != realm
+    final = (await client.get(f"/v1/service-requests/{request_id}", headers=loop["requester"])).json()
+    assert (final["state"], final["rating"], len(final["awards"])) == ("confirmed", 4, 2)   # the refusals changed nothing
 
 
-def _other_code(realm: str) -> str:
+async def volunteer_of_another_realm(engine, ledger) -> int:
+    """An approved volunteer of a realm of its own: its resident id."""
+    from earning.service import Earning
+    from orders.service import Orders
     from tests.conftest import new_realm_code
 
-    return new_realm_code()
+    realm = new_realm_code()
+    await ledger.open_realm(realm, "他区")
+    earning = Earning(engine, ledger)
+    town = await earning.create_town(realm, "他镇")
+    station = await earning.create_station(realm, town["id"], "他村", "rural")
+    resident = await earning.register_resident(realm, station["id"], f"OTHER{realm}")
+    orders = Orders(engine, ledger)
+    await orders.apply(realm, resident["id"], ["助老"], [station["id"]], None)
+    await orders.decide(realm, resident["id"], True, "test")
+    return resident["id"]
 
 
 async def test_notes_are_seen_by_the_requester_dispatchers_and_the_volunteer_only(client, loop, tokens):

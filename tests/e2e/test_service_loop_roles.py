@@ -7,9 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from api.auth import create_token
 from api.service_loop import ServiceJobs
-from tests.e2e.conftest import bearer
 from tests.e2e.service_loop_support import balance, build_loop, done_request, keyed, order, step
 
 
