@@ -40,7 +40,7 @@ def generate(database_url: str, requests: int, volunteers: int, requesters: int)
             {"r": BENCH_REALM, "stations": stations, "count": len(stations), "n": volunteers + requesters})
         conn.execute(
             "INSERT INTO volunteers (realm, resident_id, skills, station_ids, status, decided_by, decided_at) "
-            "SELECT realm, id, ARRAY[(%(skills)s::text[])[1 + id %% 5], (%(skills)s::text[])[1 + (id / 5) %% 5]], "
+            "SELECT realm, id, ARRAY[(%(skills)s::text[])[1 + id %% 5], (%(skills)s::text[])[1 + (id / 50) %% 5]], "
             "ARRAY[station_id], 'approved', 'bench', now() FROM residents WHERE realm = %(r)s "
             "ORDER BY id LIMIT %(v)s", {"r": BENCH_REALM, "skills": skills, "v": volunteers})
         conn.execute(
