@@ -31,23 +31,28 @@ from api.routes import access as access_routes
 from api.routes import activities as activity_routes
 from api.routes import audit as audit_routes
 from api.routes import earning as earning_routes
+from api.routes import feedback as feedback_routes
 from api.routes import history as history_routes
 from api.routes import ledger as ledger_routes
 from api.routes import merchants as merchant_routes
+from api.routes import orders as order_routes
 from api.routes import redemption as redemption_routes
 from api.routes import rewards as reward_routes
 from api.routes import settlements as settlement_routes
 from api.routes import venue as venue_routes
 from api.routes.common import service_dependencies
+from api.service_loop import ServiceJobs
 from api.settings import Settings
 from earning.service import Earning
 from earning.venue import Venue
+from feedback.service import Feedback
 from ledger import db
 from ledger.checkpoints import Checkpoints
 from ledger.group_commit import GroupCommit
 from ledger.keys import KeyRing
 from ledger.service import Ledger
 from merchants.service import Catalogue, Merchants, Settlements
+from orders.service import Orders
 from redemption.service import Vouchers
 
 VOUCHER_EXPIRY_INTERVAL_S = 60.0
@@ -68,6 +73,8 @@ class Services:
     checkpoints: Checkpoints
     access: Access
     venue: Venue
+    orders: Orders
+    feedback: Feedback
 
     async def close(self) -> None:
         await self.vouchers.close()
@@ -89,7 +96,8 @@ def build_services(database_url: str, settings: Settings) -> Services:
                                       capture_queue_max=settings.group_commit_queue_max),
                     catalogue=Catalogue(engine), settlements=Settlements(engine, ledger, keys),
                     checkpoints=Checkpoints(engine, keys),
-                    access=Access(engine, settings.device_token_lifetime_s), venue=Venue(engine))
+                    access=Access(engine, settings.device_token_lifetime_s), venue=Venue(engine),
+                    orders=Orders(engine, ledger), feedback=Feedback(engine))
 
 
 class Health(msgspec.Struct):
@@ -129,6 +137,10 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         jobs.start("voucher expiry", VOUCHER_EXPIRY_INTERVAL_S, services.vouchers.expire_due)
         jobs.start("checkpoint sealing", settings.seal_interval_s, services.checkpoints.seal_periodically)
         jobs.start("activity closing", settings.activity_close_interval_s, services.venue.close_ended)
+        loop = ServiceJobs(services, settings.service_dispatch_timeout_s, settings.service_auto_confirm_s)
+        jobs.start("service dispatch timeouts", settings.service_jobs_interval_s, loop.return_timed_out)
+        jobs.start("service overdue flags", settings.service_jobs_interval_s, loop.flag_overdue)
+        jobs.start("service auto-confirmation", settings.service_jobs_interval_s, loop.auto_confirm)
         try:
             yield
         finally:
@@ -142,7 +154,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                         *redemption_routes.ROUTES, *earning_routes.ROUTES, *history_routes.ROUTES,
                         *reward_routes.ROUTES, *settlement_routes.ROUTES, *audit_routes.ROUTES,
                         *access_routes.ROUTES, *activity_routes.ROUTES,
-                        *venue_routes.ROUTES,
+                        *venue_routes.ROUTES, *order_routes.ROUTES, *feedback_routes.ROUTES,
                         *pages.ROUTES],
         guards=[auditors_read_only],
         request_class=CheckedRequest,

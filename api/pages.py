@@ -39,7 +39,8 @@ _templates = Environment(loader=PackageLoader("api", "templates"),
                          autoescape=select_autoescape(["html"]))
 
 
-MESSAGE_FILES = ("i18n.json", "i18n.people.json")   # the second: enrolment, activities, organizer
+MESSAGE_FILES = ("i18n.json", "i18n.people.json", "i18n.services.json")  # people: enrolment, activities,
+#   organizer; services: the service loop's pages
 
 
 @cache
@@ -106,6 +107,18 @@ async def organizer_page() -> Response[str]:
     return page("organizer.html", "organizer")
 
 
+@get("/app/services", include_in_schema=False)
+async def services_page() -> Response[str]:
+    """Residents: order a service, follow it, confirm and rate it; volunteers: my tasks."""
+    return page("services.html", "services")
+
+
+@get("/app/dispatch", include_in_schema=False)
+async def dispatch_page() -> Response[str]:
+    """Organizers: alerts, the dispatch queue with suggested volunteers, approvals."""
+    return page("dispatch.html", "dispatch")
+
+
 @get("/app/i18n.json", include_in_schema=False)
 async def dictionary() -> dict[str, dict[str, str]]:
     """The pages' words in both languages (app.js reads them for the English switch)."""
@@ -134,4 +147,4 @@ static_files = create_static_files_router(
     cache_control=CacheControlHeader(max_age=STATIC_CACHE_S), include_in_schema=False)
 
 ROUTES = [root, landing, resident_page, merchant_page, audit_page, enrol_page, activities_page,
-          organizer_page, dictionary, favicon, whoami, static_files]
+          organizer_page, services_page, dispatch_page, dictionary, favicon, whoami, static_files]

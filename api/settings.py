@@ -14,6 +14,7 @@ from api.limits import PUBLIC_BURST, PUBLIC_RATE_PER_S, RENDER_BURST, RENDER_RAT
 from access.model import DEVICE_TOKEN_LIFETIME_S_DEFAULT
 from ledger.checkpoints import SEAL_INTERVAL_S
 from ledger.group_commit import QUEUE_DEPTH_MAX
+from orders.model import AUTO_CONFIRM_S_DEFAULT, DISPATCH_TIMEOUT_S_DEFAULT
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -21,6 +22,7 @@ DEFAULT_DATA_DIR = ".pointsbank"
 DB_POOL_SIZE = 20
 DB_POOL_OVERFLOW = 20            # connections opened beyond the pool under load, closed when idle
 DB_POOL_TIMEOUT_S = 3.0          # a request waits this long for a connection, then 503 overloaded
+SERVICE_JOBS_INTERVAL_S = 60.0  # `serve` runs the service loop's jobs this often; 0: never
 DB_STATEMENT_TIMEOUT_S = 30.0    # PostgreSQL cancels a longer statement (503 overloaded); 0: never
 
 PORT_MAX = 65_535
@@ -64,6 +66,9 @@ class Settings:
     cjk_font: Path | None = None      # checked here; ledger/fonts.py reads POINTSBANK_CJK_FONT itself
     pg_bin: Path | None = None        # checked here; api/backup.py reads POINTSBANK_PG_BIN itself
     workers: int = WORKERS_DEFAULT    # `serve` processes sharing the port
+    service_jobs_interval_s: float = SERVICE_JOBS_INTERVAL_S
+    service_dispatch_timeout_s: float = DISPATCH_TIMEOUT_S_DEFAULT   # not accepted: back to the queue
+    service_auto_confirm_s: float = AUTO_CONFIRM_S_DEFAULT           # done, never confirmed: confirmed
 
     @property
     def signing_key_dir(self) -> Path:
@@ -99,6 +104,12 @@ class Settings:
             "cjk_font": _path(env, "POINTSBANK_CJK_FONT", "file", must_exist=True),
             "pg_bin": _path(env, "POINTSBANK_PG_BIN", "directory", must_exist=True),
             "workers": _number(env, "POINTSBANK_WORKERS", int, WORKERS_DEFAULT, 1),
+            "service_jobs_interval_s": _number(env, "POINTSBANK_SERVICE_JOBS_INTERVAL_S", float,
+                                               SERVICE_JOBS_INTERVAL_S, 0),
+            "service_dispatch_timeout_s": _number(env, "POINTSBANK_SERVICE_DISPATCH_TIMEOUT_S", float,
+                                                  float(DISPATCH_TIMEOUT_S_DEFAULT), 60),
+            "service_auto_confirm_s": _number(env, "POINTSBANK_SERVICE_AUTO_CONFIRM_S", float,
+                                              float(AUTO_CONFIRM_S_DEFAULT), 60),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

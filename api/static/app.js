@@ -10,8 +10,10 @@ var PB = (function () {
   var language = localStorage.getItem(LANG_KEY) || "zh";
   var page = document.body.getAttribute("data-page");
   var pageRoles = { resident: ["resident"], merchant: ["merchant"], audit: ["auditor", "admin"],
-                    activities: ["resident"], organizer: ["organizer", "admin"] };
-  var tokenPages = { activities: "resident" };   // pages that share another page's sign-in
+                    activities: ["resident"], organizer: ["organizer", "admin"], services: ["resident"],
+                    dispatch: ["organizer", "admin"] };
+  // pages that share another page's sign-in
+  var tokenPages = { activities: "resident", services: "resident", dispatch: "organizer" };
   // Where a claimed enrolment code leads, by role: [token page, address].
   var roleHomes = { resident: ["resident", "/app/activities"], organizer: ["organizer", "/app/organizer"],
                     admin: ["organizer", "/app/organizer"], merchant: ["merchant", "/app/merchant"],
@@ -19,6 +21,7 @@ var PB = (function () {
   var whenSignedIn = null;
   var whenReady = [];            // run once the dictionary is loaded (pages without sign-in)
   var timeZone = null;
+  var DEFAULT_TIME_ZONE = "Asia/Shanghai";
   var inFlight = 0;                          // API calls under way: the loading line shows
 
   function t(key) {
@@ -358,6 +361,23 @@ var PB = (function () {
     return row;
   }
 
+  // The realm's wall time (a date and a time field) as an instant, in ISO 8601.
+  function zonedIso(day, time) {
+    var guess = Date.parse(day + "T" + time + ":00Z");
+    var parts = new Intl.DateTimeFormat("en-US", { timeZone: timeZone || DEFAULT_TIME_ZONE, hourCycle: "h23",
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+      .formatToParts(new Date(guess));
+    var value = {};
+    parts.forEach(function (part) { value[part.type] = parseInt(part.value, 10); });
+    var shown = Date.UTC(value.year, value.month - 1, value.day, value.hour, value.minute, value.second);
+    return new Date(guess - (shown - guess)).toISOString();
+  }
+
+  function realmToday() {
+    return new Intl.DateTimeFormat("en-CA", { timeZone: timeZone || DEFAULT_TIME_ZONE, year: "numeric",
+                                              month: "2-digit", day: "2-digit" }).format(new Date()).slice(0, 10);
+  }
+
   // Deferred page scripts run before DOMContentLoaded, so they register onSignIn first.
   if (document.readyState === "complete") start();
   else document.addEventListener("DOMContentLoaded", start);
@@ -366,7 +386,7 @@ var PB = (function () {
     t: t, format: format, refusal: function (code) { return problemText({ code: code }); }, api: api, say: say, failed: failed, show: show, element: element, when: when,
     timeRange: timeRange, signed: signed, number: number, lastDay: lastDay, day: day, wholeNumber: wholeNumber,
     newIdempotencyKey: newIdempotencyKey, pending: pending, download: download,
-    statementRow: statementRow, claim: claim,
+    statementRow: statementRow, claim: claim, zonedIso: zonedIso, realmToday: realmToday,
     onSignIn: function (callback) { whenSignedIn = callback; },
     onReady: function (callback) { whenReady.push(callback); },
     language: function () { return language; }

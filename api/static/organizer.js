@@ -388,6 +388,14 @@
     if (this.files.length) upload(this.files[0]);
   });
 
+  // The dispatch desk's badge: alerts not acknowledged yet.
+  function loadAlertBadge() {
+    PB.api("/v1/alerts/count?realm=" + encodeURIComponent(who.realm)).then(function (count) {
+      $("alert-badge").textContent = String(count.open);
+      PB.show("alert-badge", count.open > 0);
+    }, function () { /* no badge then */ });
+  }
+
   PB.onSignIn(function (identity) {
     who = identity;
     if (!who.realm) return PB.say(PB.t("organizer.realm_needed"));
@@ -403,6 +411,7 @@
       defaultTimes();
       loadChoices();
       loadActivities();
+      loadAlertBadge();
     });
   });
 })();

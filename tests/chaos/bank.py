@@ -49,6 +49,7 @@ CHAOS_DATA_DIR = Path(os.environ.get("POINTSBANK_CHAOS_DATA_DIR", ".pointsbank/c
 CLIENTS = 32
 RESIDENTS = 48
 MERCHANTS = 6
+VOLUNTEERS = 3             # of the residents, approved volunteers (and never requesters)
 REALM = "431000"
 FAULT_PAUSE_S = (1.0, 4.0)          # between two faults, uniformly
 PG_DOWN_S = (0.5, 3.0)              # how long PostgreSQL stays stopped
@@ -61,7 +62,7 @@ SETUP_WAIT_S = 60.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_CODES = frozenset({"voucher_idempotency_raced"})   # a twin with the same key still running
 WEIGHTS = {"attend": 4, "issue": 5, "redeem": 2, "partial": 1, "race": 1, "cancel": 2, "expire": 1,
-           "settle": 1, "fund": 1, "reverse": 1}
+           "settle": 1, "fund": 1, "reverse": 1, "serve": 1}
 WARM_UP_ATTENDANCE = 3      # rounds of attendance for every resident before the clients start
 WARM_UP_VOUCHERS = 40       # vouchers issued before the clients start
 
@@ -102,6 +103,7 @@ class History:
     expired: set[int] = field(default_factory=set)                     # forced past expiry
     settlements: dict[int, dict[str, Any]] = field(default_factory=dict)
     adjustments: dict[int, int] = field(default_factory=dict)          # entry id: its reversal (0: none yet)
+    service_awards: dict[int, set[tuple[str, int, int]]] = field(default_factory=dict)  # request: (kind, resident, points)
     pool: list[Voucher] = field(default_factory=list)                  # issued, not yet touched
 
 
@@ -113,6 +115,7 @@ class World:
     residents: list[tuple[int, dict[str, str]]]          # (resident id, bearer header)
     merchants: list[tuple[int, dict[str, str]]]
     activity_type: str = "chaos_drill"
+    volunteers: list[tuple[int, dict[str, str]]] = field(default_factory=list)   # approved, never requesters
 
 
 @dataclass
@@ -234,9 +237,16 @@ class Bank:
                 token = await create_token(engine, "merchant", REALM, merchant_id=made["id"])
                 merchants.append((made["id"], _bearer(token)))
             organizer = _bearer(await create_token(engine, "organizer", REALM))
+            volunteers = residents[-VOLUNTEERS:]
+            for resident_id, headers in volunteers:
+                await self._must("POST", "/v1/volunteers", {**headers, "Idempotency-Key": f"apply-{resident_id}"},
+                                 {"skills": ["助老"], "station_ids": [station["id"]]})
+                await self._must("POST", f"/v1/volunteers/{resident_id}/decision",
+                                 {**organizer, "Idempotency-Key": f"approve-{resident_id}"}, {"approve": True})
         finally:
             await engine.dispose()
-        self.world = World(admin, organizer, station["id"], residents, merchants)
+        self.world = World(admin, organizer, station["id"], residents[:-VOLUNTEERS], merchants,
+                           volunteers=volunteers)
 
     async def _must(self, method: str, path: str, headers: dict[str, str], body: Any) -> Any:
         for _ in range(int(SETUP_WAIT_S * 10)):
@@ -382,6 +392,31 @@ class Bank:
                                    self.new_key("reverse"), "reverse")
         if reversal is not None and self._outcome("reversal", reversal):
             self.history.adjustments[entry_id] = reversal.body["id"]
+
+    async def op_serve(self) -> None:
+        """The service loop, every step retried under its key: a resident orders, the
+        organizer dispatches to a volunteer, who accepts and marks done; the resident
+        confirms with a rating. What the confirmation paid is remembered."""
+        requester_id, requester = self.random.choice(self.world.residents)
+        volunteer_id, volunteer = self.random.choice(self.world.volunteers)
+        starts = datetime.now(timezone.utc)
+        made = await self.call("POST", "/v1/service-requests", requester, {
+            "category": "助老", "description": "演练点单", "wanted_from": starts.isoformat(),
+            "wanted_until": (starts + timedelta(hours=2)).isoformat()}, self.new_key("order"), "serve")
+        if made is None or not self._outcome("order", made, count=False):
+            return
+        path = f"/v1/service-requests/{made.body['id']}/"
+        steps = (("dispatch", self.world.organizer, {"volunteer_id": volunteer_id}), ("accept", volunteer, {}),
+                 ("done", volunteer, {"minutes": self.random.randint(30, 120)}),
+                 ("confirm", requester, {"rating": self.random.randint(1, 5)}))
+        for step, headers, body in steps:
+            answer = await self.call("POST", path + step, headers, body, self.new_key(step), "serve")
+            if answer is None or not self._outcome(f"serve:{step}", answer, count=step == "confirm"):
+                return
+        paid = {(a["kind"], a["resident_id"], a["points"]) for a in answer.body["awards"]}
+        if {kind for kind, _, _ in paid} != {"volunteer", "rating"}:
+            self.tally.anomaly(f"service request {made.body['id']} confirmed, paid {paid}")
+        self.history.service_awards[made.body["id"]] = paid
 
     async def _civic_account(self, resident_id: int) -> int | None:
         answer = await self.call("GET", f"/v1/residents/{resident_id}", self.world.admin, kind="read")

@@ -20,7 +20,7 @@ CLOSED = ("redeemed", "partially_redeemed", "cancelled", "expired")
 
 def check_book(conn: psycopg.Connection, realm: str, history: "History", unknown: Counter[str]) -> list[str]:
     problems: list[str] = []
-    for check in (fundings, awards, vouchers, closed_once, settlements, reversals, floors, totals):
+    for check in (fundings, awards, vouchers, closed_once, settlements, reversals, floors, totals, service_awards):
         problems += list(check(conn, realm, history, unknown))
     return problems
 
@@ -140,3 +140,23 @@ def totals(conn, realm, history, unknown) -> Iterator[str]:
                           "AND kind <> 'funding'", realm)[0]
     if held != funded(conn, realm):
         yield f"balances outside funding add up to {held}, funded {funded(conn, realm)}"
+
+
+def service_awards(conn, realm, history, unknown) -> Iterator[str]:
+    """Each acknowledged confirmation paid exactly what its answer said, once; no request
+    was paid that no client heard confirmed (unless a confirmation went unanswered)."""
+    stored: dict[int, set[tuple[str, int, int]]] = {}
+    for request_id, kind, resident_id, points in _rows(
+            conn, "SELECT request_id, kind, resident_id, points FROM service_awards WHERE realm = %s", realm):
+        stored.setdefault(request_id, set()).add((kind, resident_id, points))
+    for request_id, paid in history.service_awards.items():
+        if stored.get(request_id) != paid:
+            yield f"service request {request_id} acknowledged paying {paid}, book has {stored.get(request_id)}"
+    extra = set(stored) - set(history.service_awards)
+    if extra and not unknown["serve"]:
+        yield f"{len(extra)} service requests paid that no client was told of, e.g. {sorted(extra)[:3]}"
+    (unpaid,) = _rows(conn, "SELECT count(*) FROM service_requests r WHERE r.realm = %s AND r.state = 'confirmed' "
+                            "AND NOT EXISTS (SELECT 1 FROM service_awards a WHERE a.realm = r.realm "
+                            "AND a.request_id = r.id AND a.kind = 'volunteer')", realm)[0]
+    if unpaid:
+        yield f"{unpaid} confirmed service requests without their volunteer's award"

@@ -35,7 +35,10 @@ from ledger.checkpoints import Checkpoints
 from ledger.group_commit import GroupCommit
 from ledger.keys import KeyRing
 from ledger.service import Ledger
+from feedback.service import Feedback
 from merchants.service import Catalogue, Merchants, Settlements
+from orders import model as orders_model
+from orders.service import Orders
 from redemption import model as redemption_model
 from redemption.service import Vouchers
 
@@ -111,6 +114,8 @@ class Paths:
         self.catalogue = Catalogue(engine)
         self.settlements = Settlements(engine, self.ledger, keys)
         self.checkpoints = Checkpoints(engine, keys)
+        self.orders = Orders(engine, self.ledger)
+        self.feedback = Feedback(engine)
         self.engine = engine
 
     async def close(self) -> None:
@@ -213,6 +218,30 @@ class Paths:
     async def seal(self) -> None:
         await self.checkpoints.seal(REALM)
 
+    async def service_loop(self) -> None:
+        """A volunteer approved; a request ordered, dispatched, accepted, done, confirmed
+        with a rating (the volunteer paid, the requester rewarded, the rating counted)."""
+        requester, volunteer = self.residents(2)
+        await self.orders.apply(REALM, volunteer, ["助老"], [self.station], None)
+        await self.orders.decide(REALM, volunteer, True, "organizer:test")
+        starts = datetime.now(timezone.utc)
+        new = orders_model.NewRequest(requester, self.station, "助老", "买菜", starts, starts + timedelta(hours=2))
+        request_id = (await self.orders.create(REALM, new, orders_model.SYSTEM, f"order-{uuid.uuid4()}")).request["id"]
+        for step in (orders_model.Step("dispatch", volunteer_id=volunteer), orders_model.Step("accept"),
+                     orders_model.Step("done", minutes=60)):
+            await self.orders.take(request_id, step, orders_model.SYSTEM, f"step-{uuid.uuid4()}")
+
+        async def rated(conn, request):
+            await self.feedback.rate_request_in(conn, request, orders_model.ALERT_RATINGS_MIN_DEFAULT)
+
+        await self.orders.take(request_id, orders_model.Step("confirm", rating=2), orders_model.SYSTEM,
+                               f"step-{uuid.uuid4()}", pay=orders_model.Pay("civic", 22), on_confirmed=rated)
+
+    async def service_jobs(self) -> None:
+        await self.orders.time_out_dispatches(0)
+        await self.orders.flag_overdue()
+        await self.orders.due_confirmations(0)
+
     def all(self) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
         return [("one entry (ledger_post_entry)", self.one_entry),
                 ("a batch posted together (ledger_post_together)", self.batch_together),
@@ -226,7 +255,9 @@ class Paths:
                 ("voucher expired", self.expire),
                 ("reward taken and its stock returned", self.reward_taken_and_returned),
                 ("merchant settled", self.settle),
-                ("entries sealed", self.seal)]
+                ("entries sealed", self.seal),
+                ("the service loop, order to confirmation (orders, feedback)", self.service_loop),
+                ("the service loop's background jobs", self.service_jobs)]
 
 
 async def test_no_write_path_scans_a_growing_table(book_url, tmp_path):

@@ -36,6 +36,9 @@ BAD = {  # every variable Settings reads, with a value it must refuse
     "POINTSBANK_CJK_FONT": "/no/such/font.ttc",
     "POINTSBANK_PG_BIN": "/no/such/bin",
     "POINTSBANK_WORKERS": "0",
+    "POINTSBANK_SERVICE_JOBS_INTERVAL_S": "-1",
+    "POINTSBANK_SERVICE_DISPATCH_TIMEOUT_S": "59",
+    "POINTSBANK_SERVICE_AUTO_CONFIRM_S": "a week",
 }
 
 

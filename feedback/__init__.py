@@ -1,0 +1,1 @@
+"""Ratings (评单, activities), averages, and alerts to organizers."""

@@ -1,0 +1,271 @@
+"""The service loop's services: each call owns one database transaction.
+
+Scope (which token may touch which request) is checked twice: the route checks the
+caller's realm and role before it calls; here every step checks its actor against the
+locked request (`model.check_actor`), since only the locked row says who the volunteer is.
+What the loop needs of other packages (the 志愿 rule's pay, the feedback a rating leaves)
+the route passes in: `Pay`, and `on_confirmed`, run in the confirming transaction."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ledger import db
+from ledger import errors as ledger_errors
+from ledger import model as ledger_model
+from ledger.require import require
+from ledger.service import Ledger, Page
+from orders import errors, model, repository
+
+OnConfirmed = Callable[[AsyncConnection, dict[str, Any]], Awaitable[None]]
+STATUSES = ("pending", "approved", "rejected")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A request after a step; `replayed` when the Idempotency-Key had already taken it."""
+    request: dict[str, Any]
+    replayed: bool = False
+
+
+class Orders:
+    def __init__(self, engine: AsyncEngine, ledger: Ledger) -> None:
+        self.engine = engine
+        self.ledger = ledger
+
+    # settings --------------------------------------------------------------------------
+
+    async def settings(self, realm: str) -> model.Settings:
+        await self.ledger.realm(realm)
+        return await db.read(self.engine, lambda conn: repository.settings(conn, realm))
+
+    async def put_settings(self, realm: str, settings: model.Settings, by: str) -> model.Settings:
+        settings = model.check_settings(settings)
+        await self.ledger.realm(realm)
+        await db.in_transaction(self.engine, lambda conn: repository.put_settings(conn, realm, settings, by))
+        return settings
+
+    # volunteers ------------------------------------------------------------------------
+
+    async def apply(self, realm: str, resident_id: int, skills: list[str], station_ids: list[int],
+                    availability: str | None) -> dict[str, Any]:
+        """A resident applies (again, while not approved) to volunteer; an organizer approves."""
+        async def work(conn: AsyncConnection) -> dict[str, Any]:
+            settings = await repository.settings(conn, realm)
+            checked = model.check_volunteer(skills, station_ids, availability, settings.skills)
+            if await repository.find_resident(conn, realm, resident_id) is None:
+                raise errors.InvalidVolunteer(f"no resident {resident_id} in realm {realm}")
+            if await repository.existing_stations(conn, realm, checked[1]) != checked[1]:
+                raise errors.InvalidVolunteer(f"every station served is one of realm {realm}")
+            found = await repository.find_volunteer(conn, realm, resident_id, lock=True)
+            if found is not None and found["status"] == "approved":
+                raise errors.VolunteerExists("already an approved volunteer", resident_id=resident_id)
+            await repository.put_volunteer(conn, realm, resident_id, *checked)
+            return await _volunteer(conn, realm, resident_id)
+
+        return await db.in_transaction(self.engine, work)
+
+    async def decide(self, realm: str, resident_id: int, approve: bool, by: str) -> dict[str, Any]:
+        """Approve or reject an application; approving twice answers the same."""
+        status = "approved" if approve else "rejected"
+
+        async def work(conn: AsyncConnection) -> dict[str, Any]:
+            found = await repository.find_volunteer(conn, realm, resident_id, lock=True)
+            if found is None:
+                raise errors.VolunteerNotFound(f"no volunteer {resident_id} in realm {realm}")
+            if found["status"] != status:
+                await repository.decide_volunteer(conn, realm, resident_id, status, by)
+            return await _volunteer(conn, realm, resident_id)
+
+        return await db.in_transaction(self.engine, work)
+
+    async def volunteer(self, realm: str, resident_id: int) -> dict[str, Any]:
+        found = await db.read(self.engine, lambda conn: repository.find_volunteer(conn, realm, resident_id))
+        if found is None:
+            raise errors.VolunteerNotFound(f"no volunteer {resident_id} in realm {realm}")
+        return found
+
+    async def volunteers(self, realm: str, status: str | None, station_id: int | None,
+                         cursor: str | None, limit: int | None) -> Page:
+        if status is not None and status not in STATUSES:
+            raise ledger_errors.InvalidInput(f"status is one of {', '.join(STATUSES)}")
+        after, size = model.decode_cursor(cursor) or 0, ledger_model.check_page_size(limit)
+        rows = await db.read(self.engine, lambda conn: repository.volunteers_page(
+            conn, realm, status, station_id, after, size))
+        return Page(rows, model.encode_cursor(rows[-1]["resident_id"]) if len(rows) == size else None)
+
+    # service requests ------------------------------------------------------------------
+
+    async def create(self, realm: str, new: model.NewRequest, actor: model.Actor, key: str) -> Outcome:
+        """点单: a new open request, once per Idempotency-Key."""
+        ledger_model.check_idempotency_key(key)
+        fingerprint = _fingerprint(new)
+
+        async def work(conn: AsyncConnection) -> Outcome:
+            await repository.lock_key(conn, realm, key)
+            replayed = await _replay(conn, realm, key, "create", None, fingerprint)
+            if replayed is not None:
+                return replayed
+            checked = model.check_new_request(new, (await repository.settings(conn, realm)).skills)
+            resident = await repository.find_resident(conn, realm, checked.requester_id)
+            if resident is None:
+                raise errors.InvalidServiceRequest(f"no resident {checked.requester_id} in realm {realm}")
+            if await repository.existing_stations(conn, realm, [checked.station_id]) != [checked.station_id]:
+                raise errors.InvalidServiceRequest(f"no station {checked.station_id} in realm {realm}")
+            row = await repository.insert_request(conn, realm, checked, actor.label)
+            await repository.insert_step(conn, realm, key, row["id"], "create", fingerprint, actor.label)
+            return Outcome(row)
+
+        return await db.in_transaction(self.engine, work)
+
+    async def request(self, request_id: int) -> dict[str, Any]:
+        found = await db.read(self.engine, lambda conn: repository.find_request(conn, request_id))
+        if found is None:
+            raise errors.ServiceRequestNotFound(f"no service request {request_id}")
+        return found
+
+    async def awards(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        return await db.read(self.engine, lambda conn: repository.awards_of(conn, request["realm"], request["id"]))
+
+    async def take(self, request_id: int, step: model.Step, actor: model.Actor, key: str | None,
+                   pay: model.Pay | None = None, on_confirmed: OnConfirmed | None = None) -> Outcome:
+        """One step of a request (`model.STEPS`), in one transaction under the request's
+        row lock: the actor, the state and what the step carries are checked, the row
+        moves by a guarded UPDATE, and `confirm` pays through the ledger (once: the
+        database refuses a second award). A retry under the same key replays."""
+        require(step.name in model.STEPS, "a known step")
+        ledger_model.check_idempotency_key(key)
+        request = await self.request(request_id)
+        realm = request["realm"]
+        fingerprint = step.fingerprint(request_id)
+
+        async def work(conn: AsyncConnection) -> Outcome:
+            if key is not None:
+                await repository.lock_key(conn, realm, key)
+                replayed = await _replay(conn, realm, key, step.name, request_id, fingerprint)
+                if replayed is not None:
+                    return replayed
+            locked = await repository.lock_request(conn, realm, request_id)
+            require(locked is not None, "a request just read is there")
+            checked = await _checked_step(conn, step, actor, locked)
+            moved = await repository.move_request(conn, realm, request_id, checked, actor.label)
+            require(moved is not None, "a locked request in a source state moves")
+            if step.name == "confirm":
+                if pay is None:   # the caller read the request before it was done
+                    raise errors.RequestNotDone("confirm a request once it is done")
+                await self._pay(conn, moved, pay, actor)
+                if on_confirmed is not None and moved["rating"] is not None:
+                    await on_confirmed(conn, moved)
+            if key is not None:
+                await repository.insert_step(conn, realm, key, request_id, step.name, fingerprint, actor.label)
+            return Outcome(moved)
+
+        return await db.in_transaction(self.engine, work)
+
+    async def _pay(self, conn: AsyncConnection, request: dict[str, Any], pay: model.Pay,
+                   actor: model.Actor) -> None:
+        """The volunteer by the 志愿 rule; the requester, who rated, the realm's reward; both
+        `earn` entries from the realm's budget of the rule's asset."""
+        realm = request["realm"]
+        settings = await repository.settings(conn, realm)
+        payees = [("volunteer", request["volunteer_id"], pay)]
+        if request["rating"] is not None and settings.rating_reward_points > 0:
+            payees.append(("rating", request["requester_id"], model.Pay(pay.asset, settings.rating_reward_points)))
+        budget = await repository.budget_account(conn, realm, pay.asset)
+        require(budget is not None, "every realm has a budget account per asset")
+        for kind, resident_id, amount in payees:
+            if amount.points <= 0:
+                continue
+            account = await repository.resident_account(conn, realm, resident_id, pay.asset)
+            require(account is not None, "every resident has an account per asset")
+            entry = await self.ledger.post_in(conn, ledger_model.EntryDraft(
+                realm=realm, kind="earn", created_by=actor.label,
+                idempotency_key=f"service-request:{request['id']}:{kind}",
+                reference=f"service_request:{request['id']}",
+                memo=f"service request {request['id']}: {request['category']}"
+                     + (" (volunteer)" if kind == "volunteer" else " (rating)"),
+                lines=(ledger_model.Line(budget, -amount.points), ledger_model.Line(account, amount.points))))
+            await repository.insert_award(conn, realm, request["id"], kind, resident_id, entry["id"], amount)
+
+    async def requests(self, realm: str, role: str, resident_id: int | None, station_id: int | None,
+                       cursor: str | None, limit: int | None) -> Page:
+        before, size = model.decode_cursor(cursor), ledger_model.check_page_size(limit)
+        rows = await db.read(self.engine, lambda conn: repository.requests_page(
+            conn, realm, role, resident_id, station_id, before, size))
+        return Page(rows, model.encode_cursor(rows[-1]["id"]) if len(rows) == size else None)
+
+    async def queue(self, realm: str, station_id: int | None, cursor: str | None,
+                    limit: int | None) -> Page:
+        """The dispatch queue (open requests, most urgent then oldest first), each with up
+        to SUGGESTIONS_PER_REQUEST suggested volunteers."""
+        after, size = model.decode_queue_cursor(cursor), model.check_queue_size(limit)
+        rows = await db.read(self.engine, lambda conn: repository.queue(
+            conn, realm, station_id, after, size, model.SUGGESTIONS_PER_REQUEST + 1))
+        rows = [{**row, "suggestions": row["suggestions"][:model.SUGGESTIONS_PER_REQUEST]} for row in rows]
+        return Page(rows, model.queue_cursor(rows[-1]) if len(rows) == size else None)
+
+    # background jobs -------------------------------------------------------------------
+
+    async def time_out_dispatches(self, timeout_s: float) -> list[dict[str, Any]]:
+        before = model.timed_out_before(datetime.now(timezone.utc), timeout_s)
+        return await db.in_transaction(self.engine, lambda conn: repository.time_out_dispatches(
+            conn, before, model.JOB_BATCH_MAX))
+
+    async def flag_overdue(self) -> list[dict[str, Any]]:
+        now = datetime.now(timezone.utc)
+        return await db.in_transaction(self.engine, lambda conn: repository.flag_overdue(
+            conn, now, model.JOB_BATCH_MAX))
+
+    async def due_confirmations(self, after_s: float) -> list[dict[str, Any]]:
+        before = model.timed_out_before(datetime.now(timezone.utc), after_s)
+        return await db.read(self.engine, lambda conn: repository.due_confirmations(
+            conn, before, model.JOB_BATCH_MAX))
+
+
+async def _checked_step(conn: AsyncConnection, step: model.Step, actor: model.Actor,
+                        request: dict[str, Any]) -> model.Step:
+    """The step with what it carries checked against the locked request."""
+    model.check_actor(step.name, actor, request)
+    model.check_transition(step.name, request["state"])
+    if step.name == "dispatch":
+        require(step.volunteer_id is not None, "a dispatch names its volunteer")
+        volunteer = await repository.find_volunteer(conn, request["realm"], step.volunteer_id)
+        model.check_dispatch_target(volunteer, request["realm"], request["requester_id"], step.volunteer_id)
+    if step.name == "done":
+        model.check_minutes(step.minutes, request)
+    if step.name == "confirm":
+        return replace(step, rating=model.check_rating(step.rating), comment=model.check_comment(step.comment))
+    return step
+
+
+async def _replay(conn: AsyncConnection, realm: str, key: str, step: str, request_id: int | None,
+                  fingerprint: bytes) -> Outcome | None:
+    found = await repository.find_step(conn, realm, key)
+    if found is None:
+        return None
+    same = (found["step"] == step and bytes(found["request_hash"]) == fingerprint
+            and (request_id is None or found["request_id"] == request_id))
+    if not same:
+        raise ledger_errors.IdempotencyKeyReused("this Idempotency-Key was used for another step")
+    request = await repository.find_request(conn, found["request_id"])
+    require(request is not None, "a stored step names its request")
+    return Outcome(request, replayed=True)
+
+
+def _fingerprint(new: model.NewRequest) -> bytes:
+    canonical = json.dumps(["create", new.requester_id, new.station_id, new.category, new.description,
+                            new.notes, bool(new.urgent), new.wanted_from.isoformat(),
+                            new.wanted_until.isoformat()], separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+async def _volunteer(conn: AsyncConnection, realm: str, resident_id: int) -> dict[str, Any]:
+    found = await repository.find_volunteer(conn, realm, resident_id)
+    require(found is not None, "a volunteer just written is found")
+    return found
