@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any
 
 from feedback import errors
+from ledger import paging
 from ledger import model as ledger_model
 
 RATING_MIN, RATING_MAX = 1, 5
@@ -79,5 +80,5 @@ def check_average_query(kind: str | None) -> str | None:
     return kind
 
 
-encode_cursor = partial(ledger_model.encode_cursor, kind="f1")
-decode_cursor = partial(ledger_model.decode_cursor, kind="f1", minimum=0)
+encode_cursor = partial(paging.encode_cursor, kind="f1")
+decode_cursor = partial(paging.decode_cursor, kind="f1", minimum=0)

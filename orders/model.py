@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from ledger import paging
 from ledger import errors as ledger_errors
 from ledger import model as ledger_model
 from orders import errors
@@ -303,8 +304,8 @@ def timed_out_before(now: datetime, timeout_s: float) -> datetime:
 
 # pages --------------------------------------------------------------------------------
 
-encode_cursor = partial(ledger_model.encode_cursor, kind="o1")
-decode_cursor = partial(ledger_model.decode_cursor, kind="o1", minimum=0)
+encode_cursor = partial(paging.encode_cursor, kind="o1")
+decode_cursor = partial(paging.decode_cursor, kind="o1", minimum=0)
 
 
 def queue_cursor(row: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ledger import idempotency
 from ledger import db
 from ledger import errors as ledger_errors
 from ledger import model as ledger_model
@@ -104,7 +105,7 @@ class Orders:
 
     async def create(self, realm: str, new: model.NewRequest, actor: model.Actor, key: str) -> Outcome:
         """点单: a new open request, once per Idempotency-Key."""
-        ledger_model.check_idempotency_key(key)
+        idempotency.check_key(key)
         fingerprint = _fingerprint(new)
 
         async def work(conn: AsyncConnection) -> Outcome:
@@ -140,7 +141,7 @@ class Orders:
         moves by a guarded UPDATE, and `confirm` pays through the ledger (once: the
         database refuses a second award). A retry under the same key replays."""
         require(step.name in model.STEPS, "a known step")
-        ledger_model.check_idempotency_key(key)
+        idempotency.check_key(key)
         request = await self.request(request_id)
         realm = request["realm"]
         fingerprint = step.fingerprint(request_id)

@@ -11,7 +11,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.auth import Principal
-from api.routes.common import REPLAYED_HEADER, Caller, IdempotencyKey, required_idempotency_key, services
+from api.routes.common import Caller, IdempotencyKey, required_idempotency_key, services
+from ledger.idempotency import REPLAYED_HEADER
 from feedback import errors as feedback_errors
 from ledger import errors
 

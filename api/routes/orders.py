@@ -16,7 +16,8 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from api import service_loop
 from api.auth import Principal
-from api.routes.common import REPLAYED_HEADER, Caller, IdempotencyKey, required_idempotency_key, resident_acted_for, services
+from api.routes.common import Caller, IdempotencyKey, required_idempotency_key, acting_for, services
+from ledger.idempotency import REPLAYED_HEADER
 from ledger import errors
 from orders import model
 from orders.service import Outcome
@@ -213,7 +214,7 @@ class VolunteerController(Controller):
     async def apply(self, request: Request, principal: Caller, data: JSONBody[VolunteerIn],
                     idempotency_key: IdempotencyKey = None) -> VolunteerOut:
         required_idempotency_key(idempotency_key)
-        realm, resident_id = await resident_acted_for(request, principal, data.resident_id)
+        realm, resident_id = await acting_for(services(request).earning, principal, data.resident_id)
         return volunteer_out(await services(request).orders.apply(
             realm, resident_id, data.skills, data.station_ids, data.availability))
 
@@ -255,7 +256,7 @@ class ServiceRequestController(Controller):
     async def create(self, request: Request, principal: Caller, data: JSONBody[ServiceRequestIn],
                      idempotency_key: IdempotencyKey = None) -> Response[ServiceRequestOut]:
         key = required_idempotency_key(idempotency_key)
-        realm, resident_id = await resident_acted_for(request, principal, data.resident_id)
+        realm, resident_id = await acting_for(services(request).earning, principal, data.resident_id)
         resident = await services(request).earning.resident(resident_id)
         station_id = data.station_id if data.station_id is not None else resident["station_id"]
         principal.require_station(realm, station_id)
