@@ -20,6 +20,7 @@ from access.revocations import RevocationListener
 from access.service import Access
 import merchants.audit  # noqa: F401  (registers the merchant checks with the audit)
 import redemption.audit  # noqa: F401  (registers the voucher checks with the audit)
+import resources.audit  # noqa: F401  (registers the reservation checks with the audit)
 from api import pages
 from api.auth import Authenticator, auditors_read_only, current_principal
 from api.background import PeriodicJobs
@@ -35,6 +36,7 @@ from api.routes import history as history_routes
 from api.routes import ledger as ledger_routes
 from api.routes import merchants as merchant_routes
 from api.routes import redemption as redemption_routes
+from api.routes import resources as resource_routes
 from api.routes import rewards as reward_routes
 from api.routes import settlements as settlement_routes
 from api.routes import venue as venue_routes
@@ -48,6 +50,7 @@ from ledger.keys import KeyRing
 from ledger.service import Ledger
 from merchants.service import Catalogue, Merchants, Settlements
 from redemption.service import Vouchers
+from resources.service import Resources
 
 VOUCHER_EXPIRY_INTERVAL_S = 60.0
 HEALTH_TIMEOUT_S = 2.0
@@ -67,6 +70,7 @@ class Services:
     checkpoints: Checkpoints
     access: Access
     venue: Venue
+    resources: Resources
 
     async def close(self) -> None:
         await self.vouchers.close()
@@ -88,7 +92,8 @@ def build_services(database_url: str, settings: Settings) -> Services:
                                       capture_queue_max=settings.group_commit_queue_max),
                     catalogue=Catalogue(engine), settlements=Settlements(engine, ledger, keys),
                     checkpoints=Checkpoints(engine, keys),
-                    access=Access(engine, settings.device_token_lifetime_s), venue=Venue(engine))
+                    access=Access(engine, settings.device_token_lifetime_s), venue=Venue(engine),
+                    resources=Resources(engine, ledger))
 
 
 class Health(msgspec.Struct):
@@ -155,7 +160,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                         *redemption_routes.ROUTES, *earning_routes.ROUTES, *history_routes.ROUTES,
                         *reward_routes.ROUTES, *settlement_routes.ROUTES, *audit_routes.ROUTES,
                         *access_routes.ROUTES, *activity_routes.ROUTES,
-                        *venue_routes.ROUTES,
+                        *venue_routes.ROUTES, *resource_routes.ROUTES,
                         *pages.ROUTES],
         guards=[auditors_read_only],
         request_class=CheckedRequest,

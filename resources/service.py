@@ -190,10 +190,10 @@ class Resources:
             raise errors.ResourceOutOfScope("this resource is for its own realm's stations and residents")
         if priority and booker.realm != realm:
             raise errors.PriorityOtherRealm("priority is paid in the resource's own realm")
-        model.check_bookable(slot_view(slot), priority, self.clock())
         if await repository.booked_already(conn, realm, slot["id"], booker.realm, booker.resident_id,
                                            booker.station_id):
             raise errors.AlreadyBooked("this slot is already booked for them")
+        model.check_bookable(slot_view(slot), priority, self.clock())
         reservation_id = await repository.next_reservation_id(conn)
         values: dict[str, Any] = dict(
             realm=realm, id=reservation_id, slot_id=slot["id"], resource_id=slot["resource_id"],

@@ -105,12 +105,12 @@ class ReservationMachine(RuleBasedStateMachine):
         slot, starts_at = self.slots[slot_index]
         taken = self.booked_in(slot)
         ordinary = sum(1 for b in taken if not b.priority)
+        if any(b.resident == resident for b in taken):
+            return errors.AlreadyBooked
         if starts_at <= self.clock.now:
             return errors.SlotPast
         if len(taken) >= CAPACITY or (not priority and ordinary >= CAPACITY - 1):
             return errors.SlotFull
-        if any(b.resident == resident for b in taken):
-            return errors.AlreadyBooked
         if priority and self.wallet[resident] < PRICE:
             return ledger_errors.InsufficientPoints
         return None
