@@ -10,8 +10,10 @@ var PB = (function () {
   var language = localStorage.getItem(LANG_KEY) || "zh";
   var page = document.body.getAttribute("data-page");
   var pageRoles = { resident: ["resident"], merchant: ["merchant"], audit: ["auditor", "admin"],
-                    activities: ["resident"], organizer: ["organizer", "admin"] };
-  var tokenPages = { activities: "resident" };   // pages that share another page's sign-in
+                    activities: ["resident"], organizer: ["organizer", "admin"],
+                    resources: ["resident"], desk_resources: ["organizer", "admin"], provider: ["merchant"] };
+  // pages that share another page's sign-in
+  var tokenPages = { activities: "resident", resources: "resident", desk_resources: "organizer", provider: "merchant" };
   // Where a claimed enrolment code leads, by role: [token page, address].
   var roleHomes = { resident: ["resident", "/app/activities"], organizer: ["organizer", "/app/organizer"],
                     admin: ["organizer", "/app/organizer"], merchant: ["merchant", "/app/merchant"],
