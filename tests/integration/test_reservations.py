@@ -255,3 +255,20 @@ async def test_the_database_refuses_overbooking_and_a_second_close(resources_ser
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         app_conn.execute("DELETE FROM reservations WHERE id = %s", (booked["id"],))
     app_conn.rollback()
+
+
+async def test_the_audit_names_a_reservation_paid_twice(resources_service, world, ledger, realm, engine):
+    made = await resource(resources_service, world, priority_price=PRIORITY_PRICE)
+    place = await slot(resources_service, made, hours_ahead=1)
+    booked = await resources_service.book(place["id"], world.booker(world.residents[0]), True, key(), "r:1")
+    await resources_service.mark(booked["id"], "attended", "merchant:1")
+    assert (await run_audit(engine, realm)).ok
+    first, second = [(await ledger.owned_account(realm, "resident", "civic", resident_id=r))["id"]
+                     for r in world.residents[:2]]
+    from ledger.model import EntryDraft, Line
+
+    await ledger.post(EntryDraft(realm=realm, kind="adjustment", created_by="test",
+                                 reference=f"reservation:{booked['id']}",
+                                 lines=(Line(first, -PRIORITY_PRICE), Line(second, PRIORITY_PRICE))))
+    report = await run_audit(engine, realm)
+    assert report.as_json()["failed"] == ["reservation_points_closed_once"]
