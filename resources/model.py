@@ -136,14 +136,15 @@ def check_priority(fields: dict, provider_has_merchant: bool) -> dict:
 
 def check_slot(starts_at: datetime, ends_at: datetime, capacity: int, priority_places: int,
                priority_price: int, now: datetime) -> None:
+    """(Only subtractions of times: a start in year 9999 is refused, never overflows.)"""
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise ledger_errors.InvalidTimestamp("timestamps carry a UTC offset, e.g. 2026-11-28T09:00:00+08:00")
-    if not starts_at < ends_at <= starts_at + timedelta(hours=SLOT_LENGTH_H_MAX):
-        raise errors.InvalidSlot(f"a slot ends after it starts, within {SLOT_LENGTH_H_MAX} hours")
     if starts_at <= now:
         raise errors.SlotPast("a new slot starts in the future")
-    if starts_at > now + timedelta(days=SLOT_AHEAD_DAYS_MAX):
+    if starts_at - now > timedelta(days=SLOT_AHEAD_DAYS_MAX):
         raise errors.InvalidSlot(f"a slot starts within {SLOT_AHEAD_DAYS_MAX} days")
+    if not timedelta(0) < ends_at - starts_at <= timedelta(hours=SLOT_LENGTH_H_MAX):
+        raise errors.InvalidSlot(f"a slot ends after it starts, within {SLOT_LENGTH_H_MAX} hours")
     if not 1 <= capacity <= CAPACITY_MAX:
         raise errors.InvalidSlot(f"capacity is 1 to {CAPACITY_MAX}")
     if not 0 <= priority_places <= capacity:
@@ -159,10 +160,12 @@ def weekly_starts(first: datetime, weeks: int, tz_name: str) -> list[datetime]:
         raise ledger_errors.InvalidTimestamp("timestamps carry a UTC offset, e.g. 2026-11-28T09:00:00+08:00")
     if not 1 <= weeks <= PATTERN_WEEKS_MAX:
         raise errors.InvalidPattern(f"weeks is 1 to {PATTERN_WEEKS_MAX}")
-    local = first.astimezone(ZoneInfo(tz_name))
-    wall = local.replace(tzinfo=None)
-    return [(wall + timedelta(days=WEEK_DAYS * week)).replace(tzinfo=ZoneInfo(tz_name)).astimezone(timezone.utc)
-            for week in range(weeks)]
+    try:
+        wall = first.astimezone(ZoneInfo(tz_name)).replace(tzinfo=None)
+        return [(wall + timedelta(days=WEEK_DAYS * week)).replace(tzinfo=ZoneInfo(tz_name)).astimezone(timezone.utc)
+                for week in range(weeks)]
+    except OverflowError:
+        raise errors.InvalidPattern(f"a pattern starts within {SLOT_AHEAD_DAYS_MAX} days") from None
 
 
 @dataclass(frozen=True)
@@ -274,5 +277,12 @@ def reservation_of(reference_text: str | None) -> int | None:
     return int(number) if number.isdigit() else None
 
 
+CURSOR_POSITION_MAX = 2**62   # a position past it is no cursor this service gave out (and no bigint)
 encode_cursor = partial(ledger_model.encode_cursor, kind="rs1")
-decode_cursor = partial(ledger_model.decode_cursor, kind="rs1", minimum=1)
+
+
+def decode_cursor(cursor: str | None, minimum: int = 1) -> int | None:
+    position = ledger_model.decode_cursor(cursor, kind="rs1", minimum=minimum)
+    if position is not None and position > CURSOR_POSITION_MAX:
+        raise ledger_errors.InvalidCursor("the cursor is not one this service gave out")
+    return position
