@@ -272,3 +272,28 @@ async def test_the_audit_names_a_reservation_paid_twice(resources_service, world
                                  lines=(Line(first, -PRIORITY_PRICE), Line(second, PRIORITY_PRICE))))
     report = await run_audit(engine, realm)
     assert report.as_json()["failed"] == ["reservation_points_closed_once"]
+
+
+async def test_counts_changed_behind_the_books_are_named(resources_service, world, realm, engine, owner_conn):
+    """(A reservation itself cannot be closed behind the books: its CHECK ties status,
+    points and close entry together even for the schema's owner.)"""
+    from tests.integration.test_audit import tamper
+
+    made = await resource(resources_service, world, priority_price=PRIORITY_PRICE)
+    place = await slot(resources_service, made)
+    booked = await resources_service.book(place["id"], world.booker(world.residents[0]), True, key(), "r:1")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        tamper(owner_conn, "UPDATE reservations SET status = 'cancelled', points = 'released', closed_at = now() "
+                           "WHERE realm = %s AND id = %s", realm, booked["id"])
+    owner_conn.rollback()
+    for change, undo, named in (
+            ("UPDATE reservation_outstanding SET amount = amount - 1 WHERE realm = %s",
+             "UPDATE reservation_outstanding SET amount = amount + 1 WHERE realm = %s",
+             "reservation_holds_equal_held_reservations"),
+            ("UPDATE resource_slots SET booked = booked - 1, priority_booked = priority_booked - 1 WHERE realm = %s",
+             "UPDATE resource_slots SET booked = booked + 1, priority_booked = priority_booked + 1 WHERE realm = %s",
+             "slot_places_equal_bookings")):
+        tamper(owner_conn, change, realm)
+        assert (await run_audit(engine, realm)).as_json()["failed"] == [named]
+        tamper(owner_conn, undo, realm)   # put it back: the suite checks every hold account after each test
+    assert (await run_audit(engine, realm)).ok
