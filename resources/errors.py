@@ -38,6 +38,7 @@ ReservationClosed = _define("ReservationClosed", errors.Conflict, "reservation_c
 ProviderExists = _define("ProviderExists", errors.Conflict, "provider_exists")
 SlotExists = _define("SlotExists", errors.Conflict, "slot_exists")
 BookingKeyRaced = _define("BookingKeyRaced", errors.Conflict, "booking_idempotency_raced")
+CreateKeyRaced = _define("CreateKeyRaced", errors.Conflict, "create_idempotency_raced")
 
 # Raised by the database only (a write that bypassed the service's checks).
 ReservationNotBooked = _define("ReservationNotBooked", errors.InvalidInput, "reservation_not_booked")

@@ -26,11 +26,21 @@ PROVIDER_COLUMNS = "p.realm, p.id, p.name, p.merchant_id, p.created_at"
 
 
 async def insert_provider(conn: AsyncConnection, realm: str, name: str, merchant_id: int | None,
-                          actor: str) -> dict[str, Any]:
+                          actor: str, key: str | None, fingerprint: bytes) -> dict[str, Any]:
     return _one(await conn.execute(text(
-        "INSERT INTO resource_providers AS p (realm, name, merchant_id, created_by) "
-        f"VALUES (:realm, :name, :merchant_id, :actor) RETURNING {PROVIDER_COLUMNS}"),
-        {"realm": realm, "name": name, "merchant_id": merchant_id, "actor": actor}))  # type: ignore[return-value]
+        "INSERT INTO resource_providers AS p (realm, name, merchant_id, created_by, idempotency_key, request_hash) "
+        f"VALUES (:realm, :name, :merchant_id, :actor, :key, :hash) RETURNING {PROVIDER_COLUMNS}"),
+        {"realm": realm, "name": name, "merchant_id": merchant_id, "actor": actor, "key": key,
+         "hash": fingerprint}))  # type: ignore[return-value]
+
+
+KEYED = {table: text(f"SELECT id, request_hash FROM {table} WHERE realm = :realm AND idempotency_key = :key")
+         for table in ("resource_providers", "resources")}
+
+
+async def keyed(conn: AsyncConnection, table: str, realm: str, key: str) -> dict[str, Any] | None:
+    """The provider or resource (`table`) an earlier request with this key made: id and request hash."""
+    return _one(await conn.execute(KEYED[table], {"realm": realm, "key": key}))
 
 
 async def find_provider(conn: AsyncConnection, provider_id: int) -> dict[str, Any] | None:
@@ -69,12 +79,15 @@ RESOURCE_FIELDS = ("provider_id", "kind", "title", "description", "scope", "stat
                    "cancel_cutoff_h", "no_show_forfeit")
 
 
-async def insert_resource(conn: AsyncConnection, realm: str, fields: dict[str, Any], actor: str) -> int:
+async def insert_resource(conn: AsyncConnection, realm: str, fields: dict[str, Any], actor: str,
+                          key: str | None, fingerprint: bytes) -> int:
     names = ", ".join(RESOURCE_FIELDS)
     values = ", ".join(f":{name}" for name in RESOURCE_FIELDS)
     return (await conn.execute(text(
-        f"INSERT INTO resources (realm, {names}, created_by) VALUES (:realm, {values}, :actor) RETURNING id"),
-        {"realm": realm, "actor": actor, **{name: fields.get(name) for name in RESOURCE_FIELDS}})).scalar_one()
+        f"INSERT INTO resources (realm, {names}, created_by, idempotency_key, request_hash) "
+        f"VALUES (:realm, {values}, :actor, :key, :hash) RETURNING id"),
+        {"realm": realm, "actor": actor, "key": key, "hash": fingerprint,
+         **{name: fields.get(name) for name in RESOURCE_FIELDS}})).scalar_one()
 
 
 async def find_resource(conn: AsyncConnection, resource_id: int) -> dict[str, Any] | None:
@@ -134,6 +147,14 @@ async def insert_slot(conn: AsyncConnection, realm: str, resource_id: int, start
         f"VALUES (:realm, :resource_id, :starts_at, :ends_at, :capacity, :priority_places) RETURNING {SLOT_COLUMNS}"),
         {"realm": realm, "resource_id": resource_id, "starts_at": starts_at, "ends_at": ends_at,
          "capacity": capacity, "priority_places": priority_places}))  # type: ignore[return-value]
+
+
+async def slots_at(conn: AsyncConnection, realm: str, resource_id: int,
+                   starts: list[datetime]) -> list[dict[str, Any]]:
+    return _all(await conn.execute(text(
+        f"SELECT {SLOT_COLUMNS} FROM resource_slots s WHERE s.realm = :realm AND s.resource_id = :resource_id "
+        "AND s.starts_at = ANY(:starts) ORDER BY s.starts_at"),
+        {"realm": realm, "resource_id": resource_id, "starts": starts}))
 
 
 async def find_slot(conn: AsyncConnection, slot_id: int) -> dict[str, Any] | None:

@@ -34,6 +34,8 @@ db.CONSTRAINT_ERRORS.setdefault("reservations_idempotency_key", errors.BookingKe
 db.CONSTRAINT_ERRORS.setdefault("reservations_close_entry_once", errors.ReservationClosed)
 db.CONSTRAINT_ERRORS.setdefault("resource_providers_merchant_once", errors.ProviderExists)
 db.CONSTRAINT_ERRORS.setdefault("resource_slots_start_once", errors.SlotExists)
+db.CONSTRAINT_ERRORS.setdefault("resource_providers_idempotency_key", errors.CreateKeyRaced)
+db.CONSTRAINT_ERRORS.setdefault("resources_idempotency_key", errors.CreateKeyRaced)
 
 
 CANCELLED = {"cancelled", "provider_cancelled"}
@@ -63,12 +65,36 @@ class Resources:
 
     # providers -------------------------------------------------------------------------
 
-    async def register_provider(self, realm: str, name: str, merchant: model.Provider,
-                                actor: str) -> dict[str, Any]:
+    async def register_provider(self, realm: str, name: str, merchant: model.Provider, actor: str,
+                                key: str | None = None) -> dict[str, Any]:
+        """A provider; a retry with the same `key` answers it again (flagged `replayed`)."""
         ledger_model.check_realm_code(realm)
+        check_idempotency_key(key)
         name = model.check_provider(realm, name, merchant)
-        return await db.in_transaction(self.engine, lambda conn: repository.insert_provider(
-            conn, realm, name, merchant.merchant_id, actor))
+        fingerprint = model.request_hash(op="provider", name=name, merchant_id=merchant.merchant_id)
+
+        async def work(conn: AsyncConnection) -> dict[str, Any]:
+            earlier = await self._keyed(conn, "resource_providers", realm, key, fingerprint)
+            if earlier is not None:
+                return {**await repository.find_provider(conn, earlier), "replayed": True}  # type: ignore[dict-item]
+            made = await repository.insert_provider(conn, realm, name, merchant.merchant_id, actor, key, fingerprint)
+            return {**made, "replayed": False}
+
+        return await db.in_transaction(self.engine, work)
+
+    @staticmethod
+    async def _keyed(conn: AsyncConnection, table: str, realm: str, key: str | None,
+                     fingerprint: bytes) -> int | None:
+        """The id an earlier request with `key` made (None: none), or `idempotency_key_reused`."""
+        if key is None:
+            return None
+        earlier = await repository.keyed(conn, table, realm, key)
+        if earlier is None:
+            return None
+        if earlier["request_hash"] != fingerprint:
+            raise ledger_errors.IdempotencyKeyReused("this Idempotency-Key was used for another request",
+                                                     id=earlier["id"])
+        return earlier["id"]
 
     async def provider(self, provider_id: int) -> dict[str, Any]:
         found = await db.read(self.engine, lambda conn: repository.find_provider(conn, provider_id))
@@ -88,13 +114,20 @@ class Resources:
 
     # resources and slots ---------------------------------------------------------------
 
-    async def create_resource(self, provider: dict[str, Any], fields: dict[str, Any], actor: str) -> dict[str, Any]:
+    async def create_resource(self, provider: dict[str, Any], fields: dict[str, Any], actor: str,
+                              key: str | None = None) -> dict[str, Any]:
+        """A resource of `provider`; a retry with the same `key` answers it again."""
+        check_idempotency_key(key)
         checked = model.check_resource(fields, provider["merchant_id"] is not None)
         checked["provider_id"] = provider["id"]
+        fingerprint = model.request_hash(op="resource", **checked)
 
         async def work(conn: AsyncConnection) -> dict[str, Any]:
-            resource_id = await repository.insert_resource(conn, provider["realm"], checked, actor)
-            return await repository.find_resource(conn, resource_id)  # type: ignore[return-value]
+            earlier = await self._keyed(conn, "resources", provider["realm"], key, fingerprint)
+            resource_id = earlier or await repository.insert_resource(conn, provider["realm"], checked, actor, key,
+                                                                     fingerprint)
+            found = await repository.find_resource(conn, resource_id)
+            return {**found, "replayed": earlier is not None}  # type: ignore[dict-item]
 
         return await db.in_transaction(self.engine, work)
 
@@ -112,10 +145,27 @@ class Resources:
             model.check_slot(start, start + length, capacity, priority_places, resource["priority_price"], now)
 
         async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
-            return [await repository.insert_slot(conn, resource["realm"], resource["id"], start, start + length,
-                                                 capacity, priority_places) for start in starts]
+            return [{**await repository.insert_slot(conn, resource["realm"], resource["id"], start, start + length,
+                                                    capacity, priority_places), "replayed": False}
+                    for start in starts]
 
-        return await db.in_transaction(self.engine, work)
+        try:
+            return await db.in_transaction(self.engine, work)
+        except errors.SlotExists:
+            return await self._same_slots(resource, starts, length, capacity, priority_places)
+
+    async def _same_slots(self, resource: dict[str, Any], starts: list[datetime], length: timedelta,
+                          capacity: int, priority_places: int) -> list[dict[str, Any]]:
+        """A retry: the slots asked for are all there, as asked, so answer them again;
+        otherwise one of them clashes with another slot (`slot_exists`)."""
+        found = await db.read(self.engine, lambda conn: repository.slots_at(
+            conn, resource["realm"], resource["id"], starts))
+        same = len(found) == len(starts) and all(
+            (s["ends_at"] - s["starts_at"], s["capacity"], s["priority_places"]) == (length, capacity, priority_places)
+            for s in found)
+        if not same:
+            raise errors.SlotExists("the resource already has a slot starting then")
+        return [{**slot, "replayed": True} for slot in found]
 
     async def weekly_starts(self, resource: dict[str, Any], first: datetime, weeks: int) -> list[datetime]:
         zone = await db.read(self.engine, lambda conn: repository.realm_timezone(conn, resource["realm"]))

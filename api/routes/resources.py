@@ -288,14 +288,17 @@ class ProvidersController(Controller):
     tags = ["resources"]
 
     @post("", status_code=201)
-    async def register(self, request: Request, principal: Caller, data: JSONBody[ProviderIn]) -> ProviderOut:
+    async def register(self, request: Request, principal: Caller, data: JSONBody[ProviderIn],
+                       idempotency_key: IdempotencyKey = None) -> Response[ProviderOut]:
+        """A provider (a retry with the same Idempotency-Key answers it again)."""
+        key = required_idempotency_key(idempotency_key)
         principal.require(data.realm, "admin")
         merchant = model.Provider(None, None, None)
         if data.merchant_id is not None:
             found = await services(request).merchants.get(data.merchant_id)
             merchant = model.Provider(found["id"], found["kind"], found["realm"])
-        made = await resources_of(request).register_provider(data.realm, data.name, merchant, principal.actor)
-        return shaped(ProviderOut, made)
+        made = await resources_of(request).register_provider(data.realm, data.name, merchant, principal.actor, key)
+        return answered(shaped(ProviderOut, made), made["replayed"], 201)
 
     @get("")
     async def listed(self, request: Request, principal: Caller, realm: FromQuery[str],
@@ -318,10 +321,14 @@ class ResourcesController(Controller):
     tags = ["resources"]
 
     @post("", status_code=201)
-    async def create(self, request: Request, principal: Caller, data: JSONBody[ResourceIn]) -> ResourceOut:
+    async def create(self, request: Request, principal: Caller, data: JSONBody[ResourceIn],
+                     idempotency_key: IdempotencyKey = None) -> Response[ResourceOut]:
+        """A resource (a retry with the same Idempotency-Key answers it again)."""
+        key = required_idempotency_key(idempotency_key)
         provider = await provider_for(request, principal, data.provider_id)
         fields = msgspec.structs.asdict(data)
-        return resource_out(await resources_of(request).create_resource(provider, fields, principal.actor))
+        made = await resources_of(request).create_resource(provider, fields, principal.actor, key)
+        return answered(resource_out(made), made["replayed"], 201)
 
     @get("")
     async def listed(self, request: Request, principal: Caller, realm: FromQuery[str],
@@ -349,17 +356,22 @@ class ResourcesController(Controller):
 
     @post("/{resource_id:int}/slots", status_code=201)
     async def add_slot(self, request: Request, principal: Caller, resource_id: FromPath[int],
-                       data: JSONBody[SlotIn]) -> SlotOut:
+                       data: JSONBody[SlotIn], idempotency_key: IdempotencyKey = None) -> Response[SlotOut]:
+        """One slot. Idempotent by nature (one slot per start): the same slot asked again
+        answers it again; the Idempotency-Key is checked, not needed."""
+        required_idempotency_key(idempotency_key)
         resource = await resources_of(request).resource(resource_id)
         await provider_for(request, principal, resource["provider_id"])
         starts, ends = parse_timestamp(data.starts_at), parse_timestamp(data.ends_at)
         made = await resources_of(request).add_slots(resource, [starts], ends - starts, data.capacity,
                                                      data.priority_places)
-        return slot_out(made[0])
+        return answered(slot_out(made[0]), made[0]["replayed"], 201)
 
     @post("/{resource_id:int}/slots/weekly", status_code=201)
     async def add_weekly(self, request: Request, principal: Caller, resource_id: FromPath[int],
-                         data: JSONBody[WeeklySlotsIn]) -> SlotsOut:
+                         data: JSONBody[WeeklySlotsIn], idempotency_key: IdempotencyKey = None) -> Response[SlotsOut]:
+        """A slot at the same local time each week, all or none (idempotent as one slot)."""
+        required_idempotency_key(idempotency_key)
         resource = await resources_of(request).resource(resource_id)
         await provider_for(request, principal, resource["provider_id"])
         if not 1 <= data.duration_min <= model.SLOT_LENGTH_H_MAX * 60:
@@ -367,7 +379,8 @@ class ResourcesController(Controller):
         starts = await resources_of(request).weekly_starts(resource, parse_timestamp(data.first_starts_at), data.weeks)
         made = await resources_of(request).add_slots(resource, starts, timedelta(minutes=data.duration_min),
                                                      data.capacity, data.priority_places)
-        return SlotsOut(items=[slot_out(row) for row in made], next_cursor=None)
+        return answered(SlotsOut(items=[slot_out(row) for row in made], next_cursor=None),
+                        all(row["replayed"] for row in made), 201)
 
     @get("/{resource_id:int}/slots")
     async def slots(self, request: Request, principal: Caller, resource_id: FromPath[int],

@@ -22,10 +22,13 @@ CREATE TABLE resource_providers (
     id           bigint GENERATED ALWAYS AS IDENTITY,
     name         text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     merchant_id  bigint,
+    idempotency_key text CHECK (length(idempotency_key) BETWEEN 1 AND 200),
+    request_hash bytea,
     created_by   text NOT NULL CHECK (length(created_by) <= 200),
     created_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (realm, id),
     CONSTRAINT resource_providers_merchant_once UNIQUE (realm, merchant_id),
+    CONSTRAINT resource_providers_idempotency_key UNIQUE (realm, idempotency_key),
     FOREIGN KEY (realm, merchant_id) REFERENCES merchants (realm, id)
 );
 CREATE INDEX resource_providers_id ON resource_providers (id);
@@ -48,9 +51,12 @@ CREATE TABLE resources (
     booking_opens_h    integer CHECK (booking_opens_h BETWEEN 1 AND 8760),
     cancel_cutoff_h    integer NOT NULL DEFAULT 24 CHECK (cancel_cutoff_h BETWEEN 0 AND 720),
     no_show_forfeit    boolean NOT NULL DEFAULT true,
+    idempotency_key    text CHECK (length(idempotency_key) BETWEEN 1 AND 200),
+    request_hash       bytea,
     created_by         text NOT NULL CHECK (length(created_by) <= 200),
     created_at         timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (realm, id),
+    CONSTRAINT resources_idempotency_key UNIQUE (realm, idempotency_key),
     FOREIGN KEY (realm, provider_id) REFERENCES resource_providers (realm, id),
     FOREIGN KEY (realm, station_id) REFERENCES stations (realm, id),
     FOREIGN KEY (realm, town_id) REFERENCES towns (realm, id),

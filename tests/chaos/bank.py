@@ -251,15 +251,16 @@ class Bank:
         """A service_provider with a priority-priced health check and a few big slots."""
         from api.auth import create_token
 
+        keyed = {**admin, "Idempotency-Key": self.new_key("offer")}   # (one key per path: each is its own)
         hospital = await self._must("POST", "/v1/merchants", admin,
                                     {"realm": REALM, "kind": "service_provider", "name": "演练卫生院"})
-        provider = await self._must("POST", "/v1/resource-providers", admin,
+        provider = await self._must("POST", "/v1/resource-providers", keyed,
                                     {"realm": REALM, "name": "演练卫生院", "merchant_id": hospital["id"]})
-        offered = await self._must("POST", "/v1/resources", admin, {
+        offered = await self._must("POST", "/v1/resources", keyed, {
             "provider_id": provider["id"], "kind": "health", "title": "演练体检", "scope": "realm",
             "station_id": station_id, "priority_price": PRIORITY_PRICE, "cancel_cutoff_h": 0})
         first = datetime.now(timezone.utc).replace(microsecond=0) + SLOT_STARTS_IN
-        slots = [await self._must("POST", f"/v1/resources/{offered['id']}/slots", admin, {
+        slots = [await self._must("POST", f"/v1/resources/{offered['id']}/slots", keyed, {
             "starts_at": (first + timedelta(minutes=n)).isoformat(),
             "ends_at": (first + timedelta(minutes=n + 60)).isoformat(), "capacity": 1000})
             for n in range(RESERVATION_SLOTS)]

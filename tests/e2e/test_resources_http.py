@@ -34,9 +34,10 @@ async def desk(client, tokens, engine, ledger):
     other_world_merchant = await Merchants(engine, ledger).create(realm, "service_provider", "律师协会")
     general = await Merchants(engine, ledger).create(realm, "general", "小卖部")
     provider = (await client.post("/v1/resource-providers", json={
-        "realm": realm, "name": "县医院", "merchant_id": world.merchant_id}, headers=tokens.admin)).json()
+        "realm": realm, "name": "县医院", "merchant_id": world.merchant_id}, headers=keyed(tokens.admin))).json()
     other_provider = (await client.post("/v1/resource-providers", json={
-        "realm": realm, "name": "律师协会", "merchant_id": other_world_merchant["id"]}, headers=tokens.admin)).json()
+        "realm": realm, "name": "律师协会", "merchant_id": other_world_merchant["id"]},
+        headers=keyed(tokens.admin))).json()
     return {
         "world": world, "provider": provider, "other_provider": other_provider,
         "provider_token": bearer(await create_token(engine, "merchant", realm, merchant_id=world.merchant_id)),
@@ -52,7 +53,7 @@ async def desk(client, tokens, engine, ledger):
 
 async def new_resource(client, headers, provider_id, **fields):
     made = await client.post("/v1/resources", json={
-        "provider_id": provider_id, "kind": "health", "title": "体检", "scope": "realm", **fields}, headers=headers)
+        "provider_id": provider_id, "kind": "health", "title": "体检", "scope": "realm", **fields}, headers=keyed(headers))
     assert made.status_code == 201, made.text
     return made.json()
 
@@ -60,7 +61,7 @@ async def new_resource(client, headers, provider_id, **fields):
 async def new_slot(client, headers, resource_id, hours=1.0, capacity=3, priority_places=0):
     made = await client.post(f"/v1/resources/{resource_id}/slots", json={
         "starts_at": iso(hours), "ends_at": iso(hours + 1), "capacity": capacity,
-        "priority_places": priority_places}, headers=headers)
+        "priority_places": priority_places}, headers=keyed(headers))
     assert made.status_code == 201, made.text
     return made.json()
 
@@ -120,7 +121,7 @@ async def test_every_role_on_every_endpoint(client, tokens, desk):
     # providers: an admin registers; a merchant sees itself only; residents never
     for headers, status in ((tokens.organizer, 403), (desk["provider_token"], 403), (tokens.auditor, 403),
                             (desk["resident"], 403), (tokens.other_realm_admin, 403)):
-        refused = await client.post("/v1/resource-providers", json={"realm": realm, "name": "x"}, headers=headers)
+        refused = await client.post("/v1/resource-providers", json={"realm": realm, "name": "x"}, headers=keyed(headers))
         assert refused.status_code == status, (headers, refused.text)
     for headers, count in ((tokens.admin, 2), (tokens.organizer, 2), (tokens.auditor, 2), (desk["provider_token"], 1)):
         listed = await client.get("/v1/resource-providers", params={"realm": realm}, headers=headers)
@@ -136,14 +137,14 @@ async def test_every_role_on_every_endpoint(client, tokens, desk):
                     tokens.auditor, tokens.other_realm_admin, desk["general_merchant"]):
         refused = await client.post("/v1/resources", json={"provider_id": provider_id, "kind": "health",
                                                            "title": "x", "scope": "realm", "online": True},
-                                    headers=headers)
+                                    headers=keyed(headers))
         assert refused.status_code == 403, (headers, refused.text)
         slot_refused = await client.post(f"/v1/resources/{made['id']}/slots", json={
-            "starts_at": iso(5), "ends_at": iso(6), "capacity": 2}, headers=headers)
+            "starts_at": iso(5), "ends_at": iso(6), "capacity": 2}, headers=keyed(headers))
         assert slot_refused.status_code == 403
     slot = await new_slot(client, desk["provider_token"], made["id"], hours=1)
     weekly = await client.post(f"/v1/resources/{made['id']}/slots/weekly", json={
-        "first_starts_at": iso(50), "duration_min": 60, "weeks": 3, "capacity": 4}, headers=tokens.admin)
+        "first_starts_at": iso(50), "duration_min": 60, "weeks": 3, "capacity": 4}, headers=keyed(tokens.admin))
     assert weekly.status_code == 201 and len(weekly.json()["items"]) == 3
     for headers in (tokens.admin, tokens.organizer, desk["home_organizer"], desk["resident"], tokens.auditor,
                     desk["provider_token"]):
@@ -236,11 +237,14 @@ async def test_bad_input_is_a_clear_code_and_changes_nothing(client, tokens, des
                                                       "capacity": 1}, 422, "invalid_slot_pattern"),
     ]
     for path, body, status, code in cases:
-        answer = await client.post(path, json=body, headers=token)
+        answer = await client.post(path, json=body, headers=keyed(token))
         assert (answer.status_code, answer.json().get("code")) == (status, code), (path, body, answer.text)
     same_time = await client.post(f"/v1/resources/{made['id']}/slots", json={
-        "starts_at": slot["starts_at"], "ends_at": slot["ends_at"], "capacity": 1}, headers=token)
+        "starts_at": slot["starts_at"], "ends_at": slot["ends_at"], "capacity": 2}, headers=keyed(token))
     assert same_time.status_code == 409 and same_time.json()["code"] == "slot_exists"
+    again = await client.post(f"/v1/resources/{made['id']}/slots", json={
+        "starts_at": slot["starts_at"], "ends_at": slot["ends_at"], "capacity": 1}, headers=keyed(token))
+    assert again.json()["id"] == slot["id"] and again.headers.get("Idempotent-Replayed") == "true"
     first = await client.post("/v1/reservations", json={"slot_id": slot["id"], "priority": True},
                               headers=keyed(desk["resident"]))
     assert first.status_code == 201
@@ -274,11 +278,29 @@ async def test_bad_input_is_a_clear_code_and_changes_nothing(client, tokens, des
     stranger = bearer(await create_token(engine, "resident", other, resident_id=stranger_world.residents[0]))
     shut = await client.post("/v1/reservations", json={"slot_id": slot["id"]}, headers=keyed(stranger))
     assert shut.status_code == 422 and shut.json()["code"] == "resource_out_of_scope"
-    institution = await client.post("/v1/resource-providers", json={"realm": realm, "name": "农科院"}, headers=tokens.admin)
+    institution = await client.post("/v1/resource-providers", json={"realm": realm, "name": "农科院"},
+                                    headers=keyed(tokens.admin))
     priced = await client.post("/v1/resources", json={
         "provider_id": institution.json()["id"], "kind": "agri_tech", "title": "技术员", "scope": "shared",
-        "online": True, "priority_price": 5}, headers=tokens.admin)
+        "online": True, "priority_price": 5}, headers=keyed(tokens.admin))
     assert priced.json()["code"] == "priority_needs_merchant"
     general = await client.post("/v1/resource-providers", json={"realm": realm, "name": "店",
-                                                                "merchant_id": 10**15}, headers=tokens.admin)
+                                                                "merchant_id": 10**15}, headers=keyed(tokens.admin))
     assert general.json()["code"] == "merchant_not_found"
+
+
+async def test_a_retried_create_answers_the_first_and_another_body_is_refused(client, tokens, desk):
+    key = {**desk["provider_token"], "Idempotency-Key": "make-the-resource-once"}
+    body = {"provider_id": desk["provider"]["id"], "kind": "legal", "title": "法律咨询", "scope": "shared",
+            "online": True}
+    first = await client.post("/v1/resources", json=body, headers=key)
+    again = await client.post("/v1/resources", json=body, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"] and again.headers.get("Idempotent-Replayed") == "true"
+    other = await client.post("/v1/resources", json={**body, "title": "另一个"}, headers=key)
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+    missing = await client.post("/v1/resources", json=body, headers=desk["provider_token"])
+    assert missing.json()["code"] == "idempotency_key_required"
+    listed = await client.get("/v1/resources", params={"realm": tokens.realm, "kind": "legal"},
+                              headers=desk["provider_token"])
+    assert [r["id"] for r in listed.json()["items"]] == [first.json()["id"]]
