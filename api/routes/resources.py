@@ -187,9 +187,9 @@ def shaped(struct: type, row: dict[str, Any], **extra: Any) -> Any:
     return msgspec.convert({**{k: v for k, v in row.items() if k in struct.__struct_fields__}, **extra}, struct)
 
 
-def resource_out(row: dict[str, Any]) -> ResourceOut:
-    rank = row.get("rank")
-    return shaped(ResourceOut, row, place=model.PLACE_NAMES[rank] if rank is not None and "near" in row else None)
+def resource_out(row: dict[str, Any], near: bool = False) -> ResourceOut:
+    """`near`: the row was ranked from a station, so its `rank` says where it is from there."""
+    return shaped(ResourceOut, row, place=model.PLACE_NAMES[row["rank"]] if near else None)
 
 
 def slot_out(row: dict[str, Any]) -> SlotOut:
@@ -347,7 +347,7 @@ class ResourcesController(Controller):
         if station is not None and station.realm != realm:
             raise resource_errors.InvalidResource(f"station {near} is not of realm {realm}")
         page = await resources_of(request).near(realm, station, kind, mine["id"] if mine else None, cursor, limit)
-        items = [resource_out({**row, "near": station is not None}) for row in page.items]
+        items = [resource_out(row, near=station is not None) for row in page.items]
         return ResourcesOut(items=items, next_cursor=page.next_cursor)
 
     @get("/{resource_id:int}")

@@ -109,6 +109,8 @@ async def test_far_booking_answers_alternatives_and_the_list_is_local_first(clie
     from_far = await client.get("/v1/resources", params={"realm": tokens.realm, "near": world.far.id,
                                                          "kind": "health"}, headers=tokens.admin)
     assert from_far.json()["items"][0]["title"] == "远处"
+    unranked = await client.get("/v1/resources", params={"realm": tokens.realm}, headers=tokens.admin)
+    assert {r["place"] for r in unranked.json()["items"]} == {None}     # no station to rank from
     booked = await client.post("/v1/reservations", json={"slot_id": far_slot["id"]}, headers=keyed(desk["resident"]))
     assert booked.status_code == 201
     assert [(a["title"], a["place"]) for a in booked.json()["alternatives"]] == [("邻村", "same_town")]
