@@ -39,7 +39,7 @@
                  resource.provider_name].filter(Boolean).join(" · ");
     item.appendChild(el("p", "meta", PB.t("resources.kind_" + resource.kind) + " · " + where));
     if (resource.description) item.appendChild(el("p", "meta", resource.description));
-    if (resource.priority_price > 0) {
+    if (!desk && resource.priority_price > 0) {     // priority is paid from a resident's points
       item.appendChild(el("p", "offer", PB.format("resources.book_priority", { price: PB.number(resource.priority_price) })));
       item.appendChild(el("p", "meta", PB.t(resource.no_show_forfeit ? "resources.no_show_forfeit"
                                                                      : "resources.no_show_returned")));
@@ -90,7 +90,7 @@
       PB.say(priority ? PB.format("resources.booked_priority", { price: PB.number(booked.price) })
                       : PB.t("resources.booked"), "ok");
       showAlternatives(booked.alternatives);
-      return loadMine();
+      return Promise.all([loadResources(), loadMine()]);     // the places left changed
     }).catch(PB.failed);
   }
 

@@ -93,3 +93,21 @@ async def test_resident_books_with_priority_points_provider_marks_attended_histo
     await assert_accessible(phone, "history")
     await shot(phone, "resident-history")
     await expect(phone.locator("#balances")).to_contain_text(str(STARTING_POINTS - PRICE))
+
+
+async def test_the_organizers_desk_books_for_its_station(new_page, realm, engine, ledger):
+    offered = await health_check_offered(realm, engine, ledger)
+    station_id = offered["resource"]["station_id"]
+    organizer = await create_token(engine, "organizer", realm, station_id=station_id)
+    desk = await new_page("/app/desk-resources")
+    await sign_in(desk, organizer)
+    await expect(desk.locator("#station")).to_have_value(str(station_id))
+    item = desk.locator(f'#resources li[data-resource="{offered["resource"]["id"]}"]')
+    await item.get_by_role("button", name="查看时段").click()
+    times = item.locator(f'li[data-slot="{offered["slot"]["id"]}"]')
+    await expect(times.get_by_role("button")).to_have_count(1)        # no priority (points) for a station
+    await times.get_by_role("button", name="预约").click()
+    await expect(desk.locator("#message")).to_have_text("预约成功！")
+    await expect(desk.locator("#mine li[data-reservation]")).to_contain_text(TITLE)
+    await assert_accessible(desk, "desk booked")
+    await shot(desk, "desk-resources")
