@@ -19,6 +19,7 @@ PriorityNeedsMerchant = _define("PriorityNeedsMerchant", errors.InvalidInput, "p
 
 SlotPast = _define("SlotPast", errors.Refused, "slot_past")
 SlotFull = _define("SlotFull", errors.Refused, "slot_full")
+SlotCancelled = _define("SlotCancelled", errors.Refused, "slot_cancelled")
 BookingNotOpen = _define("BookingNotOpen", errors.Refused, "booking_not_open")
 PriorityNotOffered = _define("PriorityNotOffered", errors.Refused, "priority_not_offered")
 PriorityOtherRealm = _define("PriorityOtherRealm", errors.Refused, "priority_other_realm")

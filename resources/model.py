@@ -179,6 +179,7 @@ class SlotView:
     priority_price: int
     priority_early_h: int
     booking_opens_h: int | None
+    cancelled: bool = False
 
 
 def opens_at(slot: SlotView, priority: bool) -> datetime | None:
@@ -200,6 +201,8 @@ def free_places(slot: SlotView, priority: bool) -> int:
 
 def check_bookable(slot: SlotView, priority: bool, now: datetime) -> None:
     """Every check of a booking that needs no database (the database holds the count)."""
+    if slot.cancelled:
+        raise errors.SlotCancelled("the provider cancelled this slot")
     if slot.starts_at <= now:
         raise errors.SlotPast("this slot has started or is over")
     if priority and slot.priority_price == 0:

@@ -137,7 +137,7 @@ async def alternatives(conn: AsyncConnection, booker_realm: str, near: dict[str,
 # slots -------------------------------------------------------------------------------------
 
 SLOT_COLUMNS = """s.realm, s.id, s.resource_id, s.starts_at, s.ends_at, s.capacity, s.priority_places,
-    s.booked, s.priority_booked, s.created_at"""
+    s.booked, s.priority_booked, s.cancelled_at, s.created_at"""
 
 
 async def insert_slot(conn: AsyncConnection, realm: str, resource_id: int, starts_at: datetime,
@@ -155,6 +155,18 @@ async def slots_at(conn: AsyncConnection, realm: str, resource_id: int,
         f"SELECT {SLOT_COLUMNS} FROM resource_slots s WHERE s.realm = :realm AND s.resource_id = :resource_id "
         "AND s.starts_at = ANY(:starts) ORDER BY s.starts_at"),
         {"realm": realm, "resource_id": resource_id, "starts": starts}))
+
+
+async def cancel_slot(conn: AsyncConnection, realm: str, slot_id: int) -> None:
+    """Close the slot to bookings, once (its row lock queues the bookings under way)."""
+    await conn.execute(text("UPDATE resource_slots SET cancelled_at = now() "
+                            "WHERE realm = :realm AND id = :id AND cancelled_at IS NULL"), {"realm": realm, "id": slot_id})
+
+
+async def booked_in_slot(conn: AsyncConnection, realm: str, slot_id: int) -> list[int]:
+    return list((await conn.execute(text(
+        "SELECT id FROM reservations WHERE realm = :realm AND slot_id = :slot AND status = 'booked' ORDER BY id"),
+        {"realm": realm, "slot": slot_id})).scalars())
 
 
 async def find_slot(conn: AsyncConnection, slot_id: int) -> dict[str, Any] | None:

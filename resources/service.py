@@ -167,6 +167,16 @@ class Resources:
             raise errors.SlotExists("the resource already has a slot starting then")
         return [{**slot, "replayed": True} for slot in found]
 
+    async def cancel_slot(self, slot: dict[str, Any], actor: str) -> dict[str, Any]:
+        """The provider cancels a slot: closed to bookings first (a booking under way that
+        waited for it is refused in SQL), then each booked reservation is cancelled by the
+        provider, its priority points released. Safe to repeat."""
+        await db.in_transaction(self.engine, lambda conn: repository.cancel_slot(conn, slot["realm"], slot["id"]))
+        booked = await db.read(self.engine, lambda conn: repository.booked_in_slot(conn, slot["realm"], slot["id"]))
+        for reservation_id in booked:
+            await self.cancel(reservation_id, True, actor)
+        return {**await self.slot(slot["id"]), "released": len(booked)}
+
     async def weekly_starts(self, resource: dict[str, Any], first: datetime, weeks: int) -> list[datetime]:
         zone = await db.read(self.engine, lambda conn: repository.realm_timezone(conn, resource["realm"]))
         return model.weekly_starts(first, weeks, zone or ledger_model.DEFAULT_TIMEZONE)
@@ -377,7 +387,8 @@ def slot_view(slot: dict[str, Any]) -> model.SlotView:
     return model.SlotView(starts_at=slot["starts_at"], capacity=slot["capacity"],
                           priority_places=slot["priority_places"], booked=slot["booked"],
                           priority_booked=slot["priority_booked"], priority_price=slot["priority_price"],
-                          priority_early_h=slot["priority_early_h"], booking_opens_h=slot["booking_opens_h"])
+                          priority_early_h=slot["priority_early_h"], booking_opens_h=slot["booking_opens_h"],
+                          cancelled=slot["cancelled_at"] is not None)
 
 
 def vars_of(station: model.Station | None) -> dict[str, Any] | None:

@@ -124,6 +124,8 @@ class SlotOut(msgspec.Struct):
     booked: int
     free_places: int            # for an ordinary booking
     free_priority_places: int   # for a priority booking (any free place)
+    cancelled_at: datetime | None = None    # the provider cancelled it: no place is free
+    released: int | None = None             # (a cancel's answer) bookings it cancelled, points released
 
 
 class SlotsOut(msgspec.Struct):
@@ -195,8 +197,9 @@ def resource_out(row: dict[str, Any], near: bool = False) -> ResourceOut:
 def slot_out(row: dict[str, Any]) -> SlotOut:
     view = model.SlotView(row["starts_at"], row["capacity"], row["priority_places"], row["booked"],
                           row["priority_booked"], 0, 0, None)
-    return shaped(SlotOut, row, free_places=model.free_places(view, False),
-                  free_priority_places=model.free_places(view, True))
+    open_places = row["cancelled_at"] is None
+    return shaped(SlotOut, row, free_places=model.free_places(view, False) if open_places else 0,
+                  free_priority_places=model.free_places(view, True) if open_places else 0)
 
 
 def reservation_out(row: dict[str, Any]) -> ReservationOut:
@@ -381,6 +384,19 @@ class ResourcesController(Controller):
                                                      data.capacity, data.priority_places)
         return answered(SlotsOut(items=[slot_out(row) for row in made], next_cursor=None),
                         all(row["replayed"] for row in made), 201)
+
+    @post("/{resource_id:int}/slots/{slot_id:int}/cancel", status_code=200)
+    async def cancel_slot(self, request: Request, principal: Caller, resource_id: FromPath[int],
+                          slot_id: FromPath[int], idempotency_key: IdempotencyKey = None) -> SlotOut:
+        """The provider cancels a slot: no new booking, every booking cancelled and its
+        priority points released (`released` says how many). Repeating it does no more."""
+        required_idempotency_key(idempotency_key)
+        resource = await resources_of(request).resource(resource_id)
+        await provider_for(request, principal, resource["provider_id"])
+        slot = await resources_of(request).slot(slot_id)
+        if slot["resource_id"] != resource_id:
+            raise resource_errors.SlotNotFound(f"resource {resource_id} has no slot {slot_id}")
+        return slot_out(await resources_of(request).cancel_slot(slot, principal.actor))
 
     @get("/{resource_id:int}/slots")
     async def slots(self, request: Request, principal: Caller, resource_id: FromPath[int],

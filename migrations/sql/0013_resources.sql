@@ -80,6 +80,7 @@ CREATE TABLE resource_slots (
     priority_places  integer NOT NULL DEFAULT 0,
     booked           integer NOT NULL DEFAULT 0,
     priority_booked  integer NOT NULL DEFAULT 0,
+    cancelled_at     timestamptz,                 -- the provider cancelled the slot: no new booking
     created_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (realm, id),
     CONSTRAINT resource_slots_start_once UNIQUE (realm, resource_id, starts_at),
@@ -192,6 +193,7 @@ GRANT SELECT, INSERT ON resource_providers, resources, reservations TO pointsban
 -- a slot's counts are the reservations trigger's to keep: the application role never writes them
 GRANT SELECT ON resource_slots TO pointsbank_app;
 GRANT INSERT (realm, resource_id, starts_at, ends_at, capacity, priority_places) ON resource_slots TO pointsbank_app;
+GRANT UPDATE (cancelled_at) ON resource_slots TO pointsbank_app;
 GRANT UPDATE (name) ON resource_providers TO pointsbank_app;
 GRANT UPDATE (status, points, close_entry_id, closed_by, closed_at) ON reservations TO pointsbank_app;
 GRANT SELECT ON reservation_outstanding TO pointsbank_app;

@@ -7,6 +7,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     places integer := 0;
     held bigint := 0;
+    slot_cancelled_at timestamptz;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         places := 1;
@@ -28,10 +29,16 @@ BEGIN
          WHERE o.realm = NEW.realm AND o.asset = NEW.asset;
     END IF;
     IF places <> 0 THEN
+        -- the row lock queues bookings and a cancel of the slot: a booking that waited for
+        -- the cancel sees it here
         UPDATE resource_slots s
            SET booked = s.booked + places,
                priority_booked = s.priority_booked + CASE WHEN NEW.priority THEN places ELSE 0 END
-         WHERE s.realm = NEW.realm AND s.id = NEW.slot_id;
+         WHERE s.realm = NEW.realm AND s.id = NEW.slot_id
+        RETURNING s.cancelled_at INTO slot_cancelled_at;
+        IF places > 0 AND slot_cancelled_at IS NOT NULL THEN
+            PERFORM pb_raise('slot_cancelled', jsonb_build_object('slot_id', NEW.slot_id));
+        END IF;
     END IF;
     RETURN NULL;
 END $$;

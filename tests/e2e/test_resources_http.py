@@ -306,3 +306,25 @@ async def test_a_retried_create_answers_the_first_and_another_body_is_refused(cl
     listed = await client.get("/v1/resources", params={"realm": tokens.realm, "kind": "legal"},
                               headers=desk["provider_token"])
     assert [r["id"] for r in listed.json()["items"]] == [first.json()["id"]]
+
+
+async def test_the_provider_cancels_a_slot_and_the_points_come_back(client, tokens, desk):
+    world, token = desk["world"], desk["provider_token"]
+    made = await new_resource(client, token, desk["provider"]["id"], station_id=world.home.id, priority_price=PRICE)
+    slot = await new_slot(client, token, made["id"], hours=30)
+    booked = await client.post("/v1/reservations", json={"slot_id": slot["id"], "priority": True},
+                               headers=keyed(desk["resident"]))
+    assert booked.status_code == 201
+    path = f"/v1/resources/{made['id']}/slots/{slot['id']}/cancel"
+    for headers in (desk["other_provider_token"], desk["resident"], desk["home_organizer"], tokens.auditor,
+                    tokens.other_realm_admin):
+        assert (await client.post(path, headers=keyed(headers))).status_code == 403
+    cancelled = await client.post(path, headers=keyed(token))
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["released"], cancelled.json()["free_places"]) == (1, 0)
+    mine = await client.get(f"/v1/reservations/{booked.json()['id']}", headers=desk["resident"])
+    assert (mine.json()["status"], mine.json()["points"]) == ("provider_cancelled", "released")
+    refused = await client.post("/v1/reservations", json={"slot_id": slot["id"]}, headers=keyed(desk["other_resident"]))
+    assert refused.status_code == 422 and refused.json()["code"] == "slot_cancelled"
+    wrong = await client.post(f"/v1/resources/{made['id']}/slots/10000000000/cancel", headers=keyed(token))
+    assert wrong.status_code == 404

@@ -297,3 +297,33 @@ async def test_counts_changed_behind_the_books_are_named(resources_service, worl
         assert (await run_audit(engine, realm)).as_json()["failed"] == [named]
         tamper(owner_conn, undo, realm)   # put it back: the suite checks every hold account after each test
     assert (await run_audit(engine, realm)).ok
+
+
+async def test_a_cancelled_slot_releases_every_booking_and_takes_no_more(resources_service, world, ledger, realm,
+                                                                         engine):
+    made = await resource(resources_service, world, priority_price=PRIORITY_PRICE)
+    place = await slot(resources_service, made, capacity=10)
+    booked = [await resources_service.book(place["id"], world.booker(r), True, key(), f"r:{r}")
+              for r in world.residents[:2]]
+    assert await hold_balance(ledger, realm) == 2 * PRIORITY_PRICE
+    cancelled = await resources_service.cancel_slot(place, "merchant:1")
+    assert cancelled["released"] == 2 and cancelled["booked"] == 0 and cancelled["cancelled_at"] is not None
+    assert {(await resources_service.reservation(b["id"]))["status"] for b in booked} == {"provider_cancelled"}
+    assert await hold_balance(ledger, realm) == 0
+    assert [await balance(ledger, realm, r) for r in world.residents[:2]] == [STARTING_POINTS] * 2
+    with pytest.raises(errors.SlotCancelled):
+        await resources_service.book(place["id"], world.booker(world.residents[2]), False, key(), "r:3")
+    assert (await resources_service.cancel_slot(place, "merchant:1"))["released"] == 0
+    assert (await run_audit(engine, realm)).ok
+
+
+async def test_the_database_refuses_a_booking_of_a_cancelled_slot(resources_service, world, realm, app_conn):
+    made = await resource(resources_service, world)
+    place = await slot(resources_service, made)
+    await resources_service.cancel_slot(place, "merchant:1")
+    with pytest.raises(psycopg.errors.RaiseException, match="slot_cancelled"):
+        app_conn.execute(
+            "INSERT INTO reservations (realm, slot_id, resource_id, provider_id, booker_realm, booker_station_id, "
+            "station_id, idempotency_key, request_hash, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, 'y', '\\x00', 't')",
+            (realm, place["id"], made["id"], made["provider_id"], realm, world.home.id, world.home.id))
+    app_conn.rollback()
