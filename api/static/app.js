@@ -319,6 +319,12 @@ var PB = (function () {
     return at.year + "-" + ("0" + at.month).slice(-2) + "-" + ("0" + at.day).slice(-2);
   }
 
+  // "2026-11-30": the day a moment falls on in the realm's time zone (for an API's ?day=).
+  function isoDay(moment) {
+    var at = parts(moment);
+    return at.year + "-" + ("0" + at.month).slice(-2) + "-" + ("0" + at.day).slice(-2);
+  }
+
   // The day a moment falls on, in the realm's time zone.
   function day(iso) {
     var moment = new Date(iso);
@@ -366,7 +372,8 @@ var PB = (function () {
 
   return {
     t: t, format: format, refusal: function (code) { return problemText({ code: code }); }, api: api, say: say, failed: failed, show: show, element: element, when: when,
-    timeRange: timeRange, signed: signed, number: number, lastDay: lastDay, day: day, wholeNumber: wholeNumber,
+    timeRange: timeRange, signed: signed, number: number, lastDay: lastDay, day: day, isoDay: isoDay,
+    wholeNumber: wholeNumber,
     newIdempotencyKey: newIdempotencyKey, pending: pending, download: download,
     statementRow: statementRow, claim: claim,
     onSignIn: function (callback) { whenSignedIn = callback; },

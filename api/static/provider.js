@@ -8,10 +8,7 @@
   function $(id) { return document.getElementById(id); }
   function el(tag, className, text) { return PB.element(tag, className, text); }
 
-  function today() {
-    var at = new Date();
-    return at.getFullYear() + "-" + ("0" + (at.getMonth() + 1)).slice(-2) + "-" + ("0" + at.getDate()).slice(-2);
-  }
+  function today() { return PB.isoDay(new Date()); }     // the realm's today, not the phone's
 
   function act(reservation, path, pressed) {
     var key = PB.newIdempotencyKey();

@@ -5,6 +5,7 @@ Each page state passes axe. Screenshots go to $POINTSBANK_SHOTS when set."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from playwright.async_api import expect
 
@@ -20,6 +21,10 @@ from tests.browser.test_people import shot
 PRICE = 20
 TITLE = "老年人免费体检"
 PROVIDER = "县人民医院"
+
+
+def realm_day(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
 
 
 async def health_check_offered(realm, engine, ledger) -> dict:
@@ -72,6 +77,9 @@ async def test_resident_books_with_priority_points_provider_marks_attended_histo
     desk = await new_page("/app/provider")
     await sign_in(desk, offered["provider_token"])
     await expect(desk.locator("#who")).to_have_text(PROVIDER)
+    await expect(desk.locator("#day")).to_have_value(realm_day(datetime.now(timezone.utc)))   # the realm's today
+    await desk.fill("#day", realm_day(slot["starts_at"]))      # the slot's day (after midnight, tomorrow)
+    await desk.click("#day-form button[type=submit]")
     row = desk.locator("#bookings li[data-reservation]")
     await expect(row).to_contain_text(TITLE)
     await expect(row).to_contain_text(f"已扣住 {PRICE} 积分")
