@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -80,9 +81,18 @@ async def resource(service: Resources, world: World, place: dict | None = None, 
     return await service.create_resource(world.provider, fields, "admin:1")
 
 
+def next_monday(hour: int) -> datetime:
+    """`hour` o'clock next Monday in the realms' time zone: slots a few hours apart from
+    it are all in one week, whenever the test runs."""
+    zone = ZoneInfo(ledger_model.DEFAULT_TIMEZONE)
+    today = datetime.now(zone).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    return datetime.combine(monday, time(hour), zone).astimezone(timezone.utc)
+
+
 async def slot(service: Resources, made: dict, hours_ahead: float = 48, capacity: int = 5,
-               priority_places: int = 0) -> dict:
-    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=hours_ahead)
+               priority_places: int = 0, start: datetime | None = None) -> dict:
+    start = start or datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=hours_ahead)
     return (await service.add_slots(made, [start], timedelta(hours=1), capacity, priority_places))[0]
 
 
