@@ -207,7 +207,7 @@ async def test_a_far_booking_lists_local_and_online_alternatives_a_local_one_non
     near = await resources_service.book(local_slot["id"], world.booker(world.residents[0]), False, key(), "r:1")
     assert near["alternatives"] == []
     listed = await resources_service.near(realm, world.home, "health", None, None, None)
-    assert [r["title"] for r in listed.items if r["realm"] == realm] == ["邻村体检", "线上问诊", "远处体检"]
+    assert [r["title"] for r in listed.items if r["realm"] == realm] == ["邻村体检", "下周体检", "线上问诊", "远处体检"]
 
 
 async def test_a_realm_resource_is_not_bookable_from_another_realm(resources_service, world, ledger, engine):
