@@ -18,6 +18,7 @@ from access.revocations import RevocationListener
 from access.service import Access
 import merchants.audit  # noqa: F401  (registers the merchant checks with the audit)
 import redemption.audit  # noqa: F401  (registers the voucher checks with the audit)
+import resources.audit  # noqa: F401  (registers the reservation checks with the audit)
 from api import pages
 from api.auth import Authenticator, auditors_read_only, current_principal
 from api.background import PeriodicJobs
@@ -37,6 +38,7 @@ from api.routes import ledger as ledger_routes
 from api.routes import merchants as merchant_routes
 from api.routes import orders as order_routes
 from api.routes import redemption as redemption_routes
+from api.routes import resources as resource_routes
 from api.routes import rewards as reward_routes
 from api.routes import settlements as settlement_routes
 from api.routes import venue as venue_routes
@@ -54,6 +56,7 @@ from ledger.service import Ledger
 from merchants.service import Catalogue, Merchants, Settlements
 from orders.service import Orders
 from redemption.service import Vouchers
+from resources.service import Resources
 
 VOUCHER_EXPIRY_INTERVAL_S = 60.0
 HEALTH_TIMEOUT_S = 2.0
@@ -75,6 +78,7 @@ class Services:
     venue: Venue
     orders: Orders
     feedback: Feedback
+    resources: Resources
 
     async def close(self) -> None:
         await self.vouchers.close()
@@ -97,7 +101,8 @@ def build_services(database_url: str, settings: Settings) -> Services:
                     catalogue=Catalogue(engine), settlements=Settlements(engine, ledger, keys),
                     checkpoints=Checkpoints(engine, keys),
                     access=Access(engine, settings.device_token_lifetime_s), venue=Venue(engine),
-                    orders=Orders(engine, ledger), feedback=Feedback(engine))
+                    orders=Orders(engine, ledger), feedback=Feedback(engine),
+                    resources=Resources(engine, ledger))
 
 
 class Health(msgspec.Struct):
@@ -155,6 +160,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                         *reward_routes.ROUTES, *settlement_routes.ROUTES, *audit_routes.ROUTES,
                         *access_routes.ROUTES, *activity_routes.ROUTES,
                         *venue_routes.ROUTES, *order_routes.ROUTES, *feedback_routes.ROUTES,
+                        *resource_routes.ROUTES,
                         *pages.ROUTES],
         guards=[auditors_read_only],
         request_class=CheckedRequest,

@@ -37,6 +37,11 @@ DEMO_CATALOGUE = {
 DEMO_UPCOMING = ("文明餐桌宣讲", "桃子湖社区居委会二楼", "光盘行动、公筷公勺；现场有小测验。")
 DEMO_RATE_FEN_PER_POINT = 10   # 1 point = 0.10 yuan
 DEMO_SETTLED_ITEM = ("岳麓供销超市", "洗衣粉")   # a resident takes it and the shop redeems it, then settles
+# A shared resource: the clinic's health check at the urban station, weekly, with priority places.
+DEMO_RESOURCE = {"provider": "岳麓社区卫生服务中心", "kind": "health", "title": "老年人免费体检", "scope": "realm",
+                 "description": "空腹前来，带上医保卡。", "priority_price": 30, "priority_places": 2,
+                 "cancel_cutoff_h": 24}
+DEMO_SLOT_WEEKS, DEMO_SLOT_CAPACITY = 4, 10
 
 
 async def load_demo(services: Services) -> dict[str, Any]:
@@ -78,6 +83,9 @@ async def load_demo(services: Services) -> dict[str, Any]:
                                        label="demo resident"),
     }
     upcoming = await _demo_upcoming(services, stations["urban"]["id"])
+    resource, provider_merchant = await _demo_resource(services, merchants, stations["urban"]["id"])
+    tokens["provider"] = await create_token(engine, "merchant", DEMO_REALM, merchant_id=provider_merchant,
+                                            label="demo service provider")
     cards = {role: (await services.access.create_enrolment(holder, "demo", f"demo {role} card"))["code"]
              for role, holder in (("organizer", Holder("organizer", DEMO_REALM, station_id=stations["urban"]["id"])),
                                   ("resident", Holder("resident", DEMO_REALM, resident_id=first_resident)))}
@@ -85,7 +93,25 @@ async def load_demo(services: Services) -> dict[str, Any]:
     return {"realm": DEMO_REALM, "realm_name": DEMO_REALM_NAME, "accounts": accounts,
             "residents": residents, "merchants": merchants, "settlements": settlements, "tokens": tokens,
             "stations": {setting: station["id"] for setting, station in stations.items()},
-            "activities": activities, "upcoming_activity": upcoming, "cards": cards}
+            "activities": activities, "upcoming_activity": upcoming, "cards": cards, "resource": resource}
+
+
+async def _demo_resource(services: Services, merchants: dict[int, Any], station_id: int) -> tuple[dict[str, Any], int]:
+    """The clinic as a provider, its health check and weekly slots from tomorrow 09:00 (safe
+    twice: the keys answer what exists, and the same slots are found again)."""
+    from resources.model import Provider
+
+    merchant_id = next(mid for mid, m in merchants.items() if m["name"] == DEMO_RESOURCE["provider"])
+    provider = await services.resources.register_provider(
+        DEMO_REALM, DEMO_RESOURCE["provider"], Provider(merchant_id, "service_provider", DEMO_REALM), "demo",
+        "demo-provider")
+    fields = {k: v for k, v in DEMO_RESOURCE.items() if k != "provider"} | {"station_id": station_id}
+    resource = await services.resources.create_resource(provider, fields, "demo", "demo-health-check")
+    first = (datetime.now(timezone.utc) + timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
+    starts = await services.resources.weekly_starts(resource, first, DEMO_SLOT_WEEKS)
+    slots = await services.resources.add_slots(resource, starts, timedelta(hours=2), DEMO_SLOT_CAPACITY,
+                                               DEMO_RESOURCE["priority_places"])
+    return {"id": resource["id"], "title": resource["title"], "slots": [slot["id"] for slot in slots]}, merchant_id
 
 
 async def _demo_upcoming(services: Services, station_id: int) -> int:
@@ -215,5 +241,10 @@ def describe(demo: dict[str, Any]) -> str:
     lines += ["", f"Coming up: activity {demo['upcoming_activity']} {DEMO_UPCOMING[0]}"]
     lines += ["", "Sign-in cards (one-time; open the link, or type the code on any page's sign-in):"]
     lines += [f"  {role:<10} {code}  /app/enrol#code={code}" for role, code in demo["cards"].items()]
-    lines += ["", "Web pages: /app/ (/app/activities, /app/organizer, /app/resident, /app/merchant, /app/audit)"]
+    if "resource" in demo:
+        resource = demo["resource"]
+        lines += ["", f"Resource {resource['id']} {resource['title']}: slots {resource['slots']} "
+                      "(book at /app/resources; the provider token marks them at /app/provider)"]
+    lines += ["", "Web pages: /app/ (/app/activities, /app/organizer, /app/resident, /app/merchant, /app/audit, "
+                  "/app/resources, /app/provider)"]
     return "\n".join(lines)

@@ -39,8 +39,8 @@ _templates = Environment(loader=PackageLoader("api", "templates"),
                          autoescape=select_autoescape(["html"]))
 
 
-MESSAGE_FILES = ("i18n.json", "i18n.people.json", "i18n.services.json")  # people: enrolment, activities,
-#   organizer; services: the service loop's pages
+MESSAGE_FILES = ("i18n.json", "i18n.people.json", "i18n.services.json", "i18n.resources.json")
+# people: enrolment, activities, organizer; services: the service loop; resources: reservations
 
 
 @cache
@@ -119,6 +119,24 @@ async def dispatch_page() -> Response[str]:
     return page("dispatch.html", "dispatch")
 
 
+@get("/app/resources", include_in_schema=False)
+async def resources_page() -> Response[str]:
+    """A resident finds and books services (priority price shown) and cancels."""
+    return page("resources.html", "resources")
+
+
+@get("/app/desk-resources", include_in_schema=False)
+async def desk_resources_page() -> Response[str]:
+    """The organizer's desk books shared resources for its station."""
+    return page("resources.html", "desk_resources")
+
+
+@get("/app/provider", include_in_schema=False)
+async def provider_page() -> Response[str]:
+    """A service provider (a service_provider merchant): a day's bookings, attended or no-show."""
+    return page("provider.html", "provider")
+
+
 @get("/app/i18n.json", include_in_schema=False)
 async def dictionary() -> dict[str, dict[str, str]]:
     """The pages' words in both languages (app.js reads them for the English switch)."""
@@ -147,4 +165,5 @@ static_files = create_static_files_router(
     cache_control=CacheControlHeader(max_age=STATIC_CACHE_S), include_in_schema=False)
 
 ROUTES = [root, landing, resident_page, merchant_page, audit_page, enrol_page, activities_page,
-          organizer_page, services_page, dispatch_page, dictionary, favicon, whoami, static_files]
+          organizer_page, services_page, dispatch_page, resources_page, desk_resources_page, provider_page,
+          dictionary, favicon, whoami, static_files]

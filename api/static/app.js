@@ -11,9 +11,11 @@ var PB = (function () {
   var page = document.body.getAttribute("data-page");
   var pageRoles = { resident: ["resident"], merchant: ["merchant"], audit: ["auditor", "admin"],
                     activities: ["resident"], organizer: ["organizer", "admin"], services: ["resident"],
-                    dispatch: ["organizer", "admin"] };
+                    dispatch: ["organizer", "admin"], resources: ["resident"],
+                    desk_resources: ["organizer", "admin"], provider: ["merchant"] };
   // pages that share another page's sign-in
-  var tokenPages = { activities: "resident", services: "resident", dispatch: "organizer" };
+  var tokenPages = { activities: "resident", services: "resident", dispatch: "organizer", resources: "resident",
+                     desk_resources: "organizer", provider: "merchant" };
   // Where a claimed enrolment code leads, by role: [token page, address].
   var roleHomes = { resident: ["resident", "/app/activities"], organizer: ["organizer", "/app/organizer"],
                     admin: ["organizer", "/app/organizer"], merchant: ["merchant", "/app/merchant"],
@@ -320,6 +322,12 @@ var PB = (function () {
     return at.year + "-" + ("0" + at.month).slice(-2) + "-" + ("0" + at.day).slice(-2);
   }
 
+  // "2026-11-30": the day a moment falls on in the realm's time zone (for an API's ?day=).
+  function isoDay(moment) {
+    var at = parts(moment);
+    return at.year + "-" + ("0" + at.month).slice(-2) + "-" + ("0" + at.day).slice(-2);
+  }
+
   // The day a moment falls on, in the realm's time zone.
   function day(iso) {
     var moment = new Date(iso);
@@ -384,7 +392,8 @@ var PB = (function () {
 
   return {
     t: t, format: format, refusal: function (code) { return problemText({ code: code }); }, api: api, say: say, failed: failed, show: show, element: element, when: when,
-    timeRange: timeRange, signed: signed, number: number, lastDay: lastDay, day: day, wholeNumber: wholeNumber,
+    timeRange: timeRange, signed: signed, number: number, lastDay: lastDay, day: day, isoDay: isoDay,
+    wholeNumber: wholeNumber,
     newIdempotencyKey: newIdempotencyKey, pending: pending, download: download,
     statementRow: statementRow, claim: claim, zonedIso: zonedIso, realmToday: realmToday,
     onSignIn: function (callback) { whenSignedIn = callback; },

@@ -79,11 +79,16 @@
                        { merchant: item.merchant_name || "", spent: PB.number(item.spent) });
     }
     if (item.what === "voucher_made") return PB.t("history.voucher_made");
+    if (item.reservation_id) return PB.t("history." + item.what) + "「" + item.reservation_title + "」";
     return PB.t("history." + item.what);
   }
 
   // Under a voucher made: what became of it.
   function historySub(item) {
+    if (item.reservation_id) {     // a priority booking: with whom, when, how it went
+      return [item.merchant_name, PB.when(item.reservation_starts_at),
+              PB.t("resources.status_" + item.reservation_status)].filter(Boolean).join(" · ");
+    }
     if (item.what !== "voucher_made") return "";
     if (item.spent !== null && item.spent !== undefined) {
       return spentWords(item) + (item.returned > 0 ? "，" + PB.t("history.returned") + " " + PB.number(item.returned) : "");

@@ -60,9 +60,13 @@ GIVE_UP_AFTER_S = 120.0             # past the end of the run, a client stops re
 EXPIRY_SWEEP_EVERY_S = 20.0
 SETUP_WAIT_S = 60.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-RETRY_CODES = frozenset({"voucher_idempotency_raced"})   # a twin with the same key still running
+# a twin with the same key still running
+RETRY_CODES = frozenset({"voucher_idempotency_raced", "booking_idempotency_raced"})
 WEIGHTS = {"attend": 4, "issue": 5, "redeem": 2, "partial": 1, "race": 1, "cancel": 2, "expire": 1,
-           "settle": 1, "fund": 1, "reverse": 1, "serve": 1}
+           "settle": 1, "fund": 1, "reverse": 1, "serve": 1, "reserve": 2}
+PRIORITY_PRICE = 10                 # a priority reservation's points (held, then captured or released)
+RESERVATION_SLOTS = 3
+SLOT_STARTS_IN = timedelta(minutes=90)   # bookable and markable (attended) for the whole run
 WARM_UP_ATTENDANCE = 3      # rounds of attendance for every resident before the clients start
 WARM_UP_VOUCHERS = 40       # vouchers issued before the clients start
 
@@ -105,6 +109,7 @@ class History:
     adjustments: dict[int, int] = field(default_factory=dict)          # entry id: its reversal (0: none yet)
     service_awards: dict[int, set[tuple[str, int, int]]] = field(default_factory=dict)  # request: (kind, resident, points)
     pool: list[Voucher] = field(default_factory=list)                  # issued, not yet touched
+    reservations: dict[int, set[str]] = field(default_factory=dict)    # id: the closing statuses acknowledged
 
 
 @dataclass
@@ -114,6 +119,8 @@ class World:
     station_id: int
     residents: list[tuple[int, dict[str, str]]]          # (resident id, bearer header)
     merchants: list[tuple[int, dict[str, str]]]
+    provider: dict[str, str] = field(default_factory=dict)    # a service_provider merchant's bearer header
+    slots: list[int] = field(default_factory=list)            # its priority-priced slots
     activity_type: str = "chaos_drill"
     volunteers: list[tuple[int, dict[str, str]]] = field(default_factory=list)   # approved, never requesters
 
@@ -243,10 +250,32 @@ class Bank:
                                  {"skills": ["助老"], "station_ids": [station["id"]]})
                 await self._must("POST", f"/v1/volunteers/{resident_id}/decision",
                                  {**organizer, "Idempotency-Key": f"approve-{resident_id}"}, {"approve": True})
+            provider, slots = await self._offer_resource(engine, admin, station["id"])
         finally:
             await engine.dispose()
-        self.world = World(admin, organizer, station["id"], residents[:-VOLUNTEERS], merchants,
+        self.world = World(admin, organizer, station["id"], residents[:-VOLUNTEERS], merchants, provider, slots,
                            volunteers=volunteers)
+
+    async def _offer_resource(self, engine: Any, admin: dict[str, str],
+                              station_id: int) -> tuple[dict[str, str], list[int]]:
+        """A service_provider with a priority-priced health check and a few big slots."""
+        from api.auth import create_token
+
+        keyed = {**admin, "Idempotency-Key": self.new_key("offer")}   # (one key per path: each is its own)
+        hospital = await self._must("POST", "/v1/merchants", admin,
+                                    {"realm": REALM, "kind": "service_provider", "name": "演练卫生院"})
+        provider = await self._must("POST", "/v1/resource-providers", keyed,
+                                    {"realm": REALM, "name": "演练卫生院", "merchant_id": hospital["id"]})
+        offered = await self._must("POST", "/v1/resources", keyed, {
+            "provider_id": provider["id"], "kind": "health", "title": "演练体检", "scope": "realm",
+            "station_id": station_id, "priority_price": PRIORITY_PRICE, "cancel_cutoff_h": 0})
+        first = datetime.now(timezone.utc).replace(microsecond=0) + SLOT_STARTS_IN
+        slots = [await self._must("POST", f"/v1/resources/{offered['id']}/slots", keyed, {
+            "starts_at": (first + timedelta(minutes=n)).isoformat(),
+            "ends_at": (first + timedelta(minutes=n + 60)).isoformat(), "capacity": 1000})
+            for n in range(RESERVATION_SLOTS)]
+        token = await create_token(engine, "merchant", REALM, merchant_id=hospital["id"])
+        return _bearer(token), [slot["id"] for slot in slots]
 
     async def _must(self, method: str, path: str, headers: dict[str, str], body: Any) -> Any:
         for _ in range(int(SETUP_WAIT_S * 10)):
@@ -364,6 +393,30 @@ class Bank:
             return
         self.history.expired.add(voucher.id)
         self.tally.acked["expire (forced)"] += 1
+
+    async def op_reserve(self) -> None:
+        """A priority booking, then its resident's cancel racing the provider's attended
+        mark: one of them closes it (one capture or one release), the other is refused."""
+        resident = self.random.randrange(len(self.world.residents))
+        answer = await self.call("POST", "/v1/reservations", self.world.residents[resident][1],
+                                 {"slot_id": self.random.choice(self.world.slots), "priority": True},
+                                 self.new_key("reserve"), "reserve")
+        if answer is None or not self._outcome("reserve", answer):
+            return
+        reservation_id = answer.body["id"]
+        if reservation_id in self.history.reservations:
+            self.tally.anomaly(f"two bookings answered the same reservation {reservation_id}")
+        closed = self.history.reservations.setdefault(reservation_id, set())
+        cancel, attended = await asyncio.gather(
+            self.call("POST", f"/v1/reservations/{reservation_id}/cancel", self.world.residents[resident][1],
+                      None, self.new_key("unreserve"), "unreserve"),
+            self.call("POST", f"/v1/reservations/{reservation_id}/attended", self.world.provider,
+                      None, self.new_key("attended"), "attended"))
+        for kind, closing in (("unreserve", cancel), ("attended", attended)):
+            if closing is not None and self._outcome(kind, closing):
+                closed.add(closing.body["status"])
+        if len(closed) > 1:
+            self.tally.anomaly(f"reservation {reservation_id} acknowledged as both {sorted(closed)}")
 
     async def op_settle(self) -> None:
         merchant_id, _ = self.random.choice(self.world.merchants)

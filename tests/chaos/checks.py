@@ -20,7 +20,7 @@ CLOSED = ("redeemed", "partially_redeemed", "cancelled", "expired")
 
 def check_book(conn: psycopg.Connection, realm: str, history: "History", unknown: Counter[str]) -> list[str]:
     problems: list[str] = []
-    for check in (fundings, awards, vouchers, closed_once, settlements, reversals, floors, totals, service_awards):
+    for check in (fundings, awards, vouchers, closed_once, reservations, settlements, reversals, floors, totals, service_awards):
         problems += list(check(conn, realm, history, unknown))
     return problems
 
@@ -100,6 +100,28 @@ def closed_once(conn, realm, history, unknown) -> Iterator[str]:
                   "AND e.kind IN ('capture', 'release') WHERE v.realm = %s GROUP BY v.id, v.status", realm):
         if closes != (1 if status in CLOSED else 0):
             yield f"voucher {voucher_id} ({status}) has {closes} capture/release entries"
+
+
+def reservations(conn, realm, history, unknown) -> Iterator[str]:
+    """Each acknowledged priority booking is in the book with its hold; a closed one has
+    exactly one capture or release, matching the status a client was told."""
+    stored = {row[0]: row[1:] for row in _rows(
+        conn, "SELECT v.id, v.status, v.points, string_agg(e.kind, ',' ORDER BY e.id) FROM reservations v "
+              "LEFT JOIN entries e ON e.realm = v.realm AND e.reference = 'reservation:' || v.id "
+              "WHERE v.realm = %s AND v.priority GROUP BY v.id, v.status, v.points", realm)}
+    for reservation_id, statuses in history.reservations.items():
+        if reservation_id not in stored:
+            yield f"reservation {reservation_id} acknowledged, not in the book"
+            continue
+        status, points, kinds = stored[reservation_id]
+        if statuses and statuses != {status}:
+            yield f"reservation {reservation_id} acknowledged as {sorted(statuses)}, book has {status}"
+    for reservation_id, (status, points, kinds) in stored.items():
+        expected = {"held": "hold", "captured": "hold,capture", "released": "hold,release"}[points]
+        if kinds != expected:
+            yield f"reservation {reservation_id} ({status}, points {points}) has entries {kinds}"
+    if len(stored) != len(history.reservations) and not unknown["reserve"]:
+        yield f"{len(stored)} priority reservations in the book, {len(history.reservations)} acknowledged"
 
 
 def settlements(conn, realm, history, unknown) -> Iterator[str]:

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.chaos, pytest.mark.db]
 SHORT_RUN_S = 40.0
 ACKNOWLEDGED_MIN = 150        # far below what a 40 s run does here (about 1,400; 150 on a busy machine)
 EVERY_OPERATION = ("attend", "issue", "redeem", "partial capture", "race (two merchants, one code)",
-                   "cancel", "expire (forced)", "settle", "fund", "adjustment", "reversal", "serve:confirm")
+                   "cancel", "expire (forced)", "settle", "fund", "adjustment", "reversal", "serve:confirm", "reserve")
 
 
 async def test_the_bank_under_faults_loses_nothing_and_doubles_nothing():

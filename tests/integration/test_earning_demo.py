@@ -27,6 +27,7 @@ async def test_demo_loads_twice_with_real_awards(database_url, tmp_path, key_dir
         assert budgets["civic"]["spent_total"] == awarded
         assert "Stations:" in describe(first)
         assert first["upcoming_activity"] == second["upcoming_activity"]
+        assert first["resource"] == second["resource"] and len(first["resource"]["slots"]) == 4
         assert first["cards"]["resident"] != second["cards"]["resident"]        # one-time codes, new each run
         claimed = await services.access.claim(first["cards"]["resident"], "test")
         assert claimed["role"] == "resident" and claimed["kind"] == "device"

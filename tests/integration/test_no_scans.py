@@ -41,6 +41,8 @@ from orders import model as orders_model
 from orders.service import Orders
 from redemption import model as redemption_model
 from redemption.service import Vouchers
+from resources import model as resource_model
+from resources.service import Booker, Resources
 
 RESIDENTS = 50_000
 BOOK_ENTRIES = 50_000
@@ -116,6 +118,7 @@ class Paths:
         self.checkpoints = Checkpoints(engine, keys)
         self.orders = Orders(engine, self.ledger)
         self.feedback = Feedback(engine)
+        self.resources = Resources(engine, self.ledger)
         self.engine = engine
 
     async def close(self) -> None:
@@ -141,10 +144,34 @@ class Paths:
         self.item = await self.catalogue.create_item(made["id"], "毛巾", 3, stock=10)
         await self.settlements.set_rate(REALM, 5)
         self.budget = (await self.ledger.system_account(REALM, "budget", "civic"))["id"]
+        await self.prepare_resources(town["id"])
         if analyze:
             with psycopg.connect(database_url, autocommit=True) as conn:
                 conn.execute("VACUUM ANALYZE")
         self.next_resident = 0
+
+    async def prepare_resources(self, town_id: int) -> None:
+        """A priced health check with one big slot starting within the marking window."""
+        hospital = await self.merchants.create(REALM, "service_provider", "卫生院")
+        provider = await self.resources.register_provider(
+            REALM, "卫生院", resource_model.Provider(hospital["id"], "service_provider", REALM), "test")
+        offered = await self.resources.create_resource(provider, {
+            "kind": "health", "title": "体检", "scope": "realm", "station_id": self.station, "priority_price": 3,
+            "cancel_cutoff_h": 0}, "test")
+        start = datetime.now(timezone.utc) + timedelta(hours=1)
+        self.slot = (await self.resources.add_slots(offered, [start], timedelta(hours=1), 1_000, 0))[0]
+        self.place = resource_model.Station(REALM, self.station, town_id)
+
+    async def priority_booked(self) -> dict:
+        resident = self.residents(1)[0]
+        return await self.resources.book(self.slot["id"], Booker(REALM, self.place, resident), True,
+                                         f"book-{uuid.uuid4()}", "test")
+
+    async def priority_attended(self) -> None:
+        await self.resources.mark((await self.priority_booked())["id"], "attended", "test")
+
+    async def priority_cancelled(self) -> None:
+        await self.resources.cancel((await self.priority_booked())["id"], False, "test")
 
     def residents(self, count: int) -> list[int]:
         """`count` bulk residents no earlier path used (each has 5 points)."""
@@ -257,7 +284,10 @@ class Paths:
                 ("merchant settled", self.settle),
                 ("entries sealed", self.seal),
                 ("the service loop, order to confirmation (orders, feedback)", self.service_loop),
-                ("the service loop's background jobs", self.service_jobs)]
+                ("the service loop's background jobs", self.service_jobs),
+                ("priority reservation booked (hold)", self.priority_booked),
+                ("priority reservation attended (capture)", self.priority_attended),
+                ("priority reservation cancelled (release)", self.priority_cancelled)]
 
 
 async def test_no_write_path_scans_a_growing_table(book_url, tmp_path):

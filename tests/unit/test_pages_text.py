@@ -8,6 +8,7 @@ from pathlib import Path
 import earning.errors  # noqa: F401  (registers its codes)
 import merchants.errors  # noqa: F401
 import redemption.errors  # noqa: F401
+import resources.errors  # noqa: F401
 from api import pages
 from ledger import errors
 
@@ -19,7 +20,8 @@ PREFIX_VALUES = {
     "asset.": ("civic", "agri"),
     "kind.": ("fund", "earn", "hold", "capture", "clear", "release", "settle", "adjustment", "reversal"),
     "status.": ("issued", "redeemed", "partially_redeemed", "cancelled", "expired"),
-    "history.": ("earned", "voucher_made", "spent", "cancelled", "expired", "corrected", "other"),
+    "history.": ("earned", "voucher_made", "spent", "cancelled", "expired", "corrected", "other",
+                 "reservation_held", "reservation_paid", "reservation_returned"),
     "account.": ("resident", "budget", "hold", "merchant", "settled", "clearing", "funding"),
     "settlement.": ("open", "paid"),
     "role.": ("auditor", "admin"),
@@ -61,4 +63,12 @@ def test_every_voucher_and_points_refusal_has_its_own_message():
         "insufficient_points", "short_code_invalid", "voucher_signature_invalid", "merchant_not_found",
         "unauthorized", "forbidden", "idempotency_key_reused"}
     missing = sorted(code for code in expected if f"error.{code}" not in pages.messages()["zh"])
+    assert not missing, missing
+
+
+def test_every_reservation_refusal_has_its_own_message():
+    codes = {code for code, cls in errors.registered().items() if cls.__module__ == "resources.errors"
+             and not code.startswith(("reservation_not_booked", "reservation_mismatch", "reservation_immutable",
+                                      "reservation_close_mismatch"))}
+    missing = sorted(code for code in codes if f"error.{code}" not in pages.messages()["zh"])
     assert not missing, missing

@@ -1,0 +1,1 @@
+"""Shared resources and reservations (issue 15)."""
