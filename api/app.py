@@ -34,6 +34,9 @@ from api.routes import earning as earning_routes
 from api.routes import history as history_routes
 from api.routes import ledger as ledger_routes
 from api.routes import merchants as merchant_routes
+from api.routes import indicators as indicator_routes
+from api.routes import notifications as notification_routes
+from api.routes import recognition as recognition_routes
 from api.routes import redemption as redemption_routes
 from api.routes import rewards as reward_routes
 from api.routes import settlements as settlement_routes
@@ -47,6 +50,8 @@ from ledger.group_commit import GroupCommit
 from ledger.keys import KeyRing
 from ledger.service import Ledger
 from merchants.service import Catalogue, Merchants, Settlements
+from insight.service import Indicators, Privacy, Recognition
+from notify.service import Dispatcher, Inbox, Sender, Webhooks
 from redemption.service import Vouchers
 
 VOUCHER_EXPIRY_INTERVAL_S = 60.0
@@ -67,8 +72,20 @@ class Services:
     checkpoints: Checkpoints
     access: Access
     venue: Venue
+    dispatcher: Dispatcher
+    sender: Sender
+    inbox: Inbox
+    webhooks: Webhooks
+    indicators: Indicators
+    privacy: Privacy
+    recognition: Recognition
+
+    async def emit_notices(self) -> int:
+        """voucher.expiring and budget.low: the events no single write causes."""
+        return await self.dispatcher.emit_expiring() + await self.indicators.emit_budget_low()
 
     async def close(self) -> None:
+        await self.sender.close()
         await self.vouchers.close()
         await self.ledger.close()
         await self.engine.dispose()
@@ -88,7 +105,10 @@ def build_services(database_url: str, settings: Settings) -> Services:
                                       capture_queue_max=settings.group_commit_queue_max),
                     catalogue=Catalogue(engine), settlements=Settlements(engine, ledger, keys),
                     checkpoints=Checkpoints(engine, keys),
-                    access=Access(engine, settings.device_token_lifetime_s), venue=Venue(engine))
+                    access=Access(engine, settings.device_token_lifetime_s), venue=Venue(engine),
+                    dispatcher=Dispatcher(engine), sender=Sender(engine), inbox=Inbox(engine),
+                    webhooks=Webhooks(engine), indicators=Indicators(engine), privacy=Privacy(engine),
+                    recognition=Recognition(engine))
 
 
 class Health(msgspec.Struct):
@@ -143,6 +163,10 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         jobs.start("voucher expiry", VOUCHER_EXPIRY_INTERVAL_S, services.vouchers.expire_due)
         jobs.start("checkpoint sealing", settings.seal_interval_s, services.checkpoints.seal_periodically)
         jobs.start("activity closing", settings.activity_close_interval_s, services.venue.close_ended)
+        # events leave the outbox in the background: a slow or dead receiver never holds a write
+        jobs.start("outbox dispatch", settings.outbox_interval_s, services.dispatcher.dispatch_all)
+        jobs.start("webhook delivery", settings.webhook_interval_s, services.sender.deliver_due)
+        jobs.start("expiry and budget notices", settings.notice_interval_s, services.emit_notices)
         try:
             yield
         finally:
@@ -155,7 +179,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                         *redemption_routes.ROUTES, *earning_routes.ROUTES, *history_routes.ROUTES,
                         *reward_routes.ROUTES, *settlement_routes.ROUTES, *audit_routes.ROUTES,
                         *access_routes.ROUTES, *activity_routes.ROUTES,
-                        *venue_routes.ROUTES,
+                        *venue_routes.ROUTES, *notification_routes.ROUTES,
+                        *indicator_routes.ROUTES, *recognition_routes.ROUTES,
                         *pages.ROUTES],
         guards=[auditors_read_only],
         request_class=CheckedRequest,

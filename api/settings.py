@@ -49,6 +49,9 @@ class Settings:
     access_log: bool = True           # `serve` logs one line per request
     device_token_lifetime_s: int = DEVICE_TOKEN_LIFETIME_S_DEFAULT  # renewed on use
     activity_close_interval_s: float = 60.0   # `serve` closes ended activities this often; 0: never
+    outbox_interval_s: float = 1.0    # `serve` fans events out to inboxes and webhooks this often; 0: never
+    webhook_interval_s: float = 2.0   # `serve` sends due webhook deliveries this often; 0: never
+    notice_interval_s: float = 600.0  # `serve` emits voucher.expiring and budget.low this often; 0: never
 
     @property
     def signing_key_dir(self) -> Path:
@@ -80,6 +83,9 @@ class Settings:
             "device_token_lifetime_s": _number(env, "POINTSBANK_DEVICE_TOKEN_LIFETIME_S", int,
                                                DEVICE_TOKEN_LIFETIME_S_DEFAULT, 60),
             "activity_close_interval_s": _number(env, "POINTSBANK_ACTIVITY_CLOSE_INTERVAL_S", float, 60.0, 0),
+            "outbox_interval_s": _number(env, "POINTSBANK_OUTBOX_INTERVAL_S", float, 1.0, 0),
+            "webhook_interval_s": _number(env, "POINTSBANK_WEBHOOK_INTERVAL_S", float, 2.0, 0),
+            "notice_interval_s": _number(env, "POINTSBANK_NOTICE_INTERVAL_S", float, 600.0, 0),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -36,8 +36,6 @@ WEBHOOKS_PER_REALM_MAX = 20
 WEBHOOK_URL_LENGTH_MAX = 2000
 EVENT_FILTER_SIZE_MAX = 30
 EXPIRING_NOTICE = timedelta(days=3)    # voucher.expiring is emitted this long before expiry
-BUDGET_LOW_MONTHS_DEFAULT = 2          # budget.low: under this many months at the current rate
-BURN_RATE_MONTHS = 3                   # the current rate: mean of the last three whole months
 
 # Every event type and who reads it in an inbox (mirrors the `event_types` table, which
 # the database checks notify_emit against; tests/unit keep the two equal).

@@ -14,6 +14,7 @@ from api.routes.common import (REPLAYED_HEADER, Caller, IdempotencyKey, entry_re
                                parse_timestamp, required_idempotency_key, services)
 from earning import model
 from earning.service import Earning
+from insight.model import public_leaderboard_row
 
 READERS = ("admin", "organizer", "auditor")
 
@@ -314,7 +315,10 @@ async def leaderboard(request: Request, principal: Caller, realm: FromQuery[str]
                       order: FromQuery[str] = "points", cursor: FromQuery[str | None] = None,
                       limit: FromQuery[int | None] = None) -> dict[str, Any]:
     principal.require(realm, *READERS, "resident")
-    return await earning(request).leaderboard(realm, station, period, order, cursor, limit)
+    board = await earning(request).leaderboard(realm, station, period, order, cursor, limit)
+    if principal.role == "resident":   # other residents: masked names, no codes or ids (issue 16 item 5)
+        board["items"] = [public_leaderboard_row(row, principal.resident_id) for row in board["items"]]
+    return board
 
 
 ROUTES = [create_town, list_towns, create_station, list_stations, read_station, register_resident,
