@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, Response, get
-from litestar.params import FromQuery, Parameter
+from litestar.params import FromQuery, QueryParameter
 
 from api.routes.common import Caller, services
 from insight import errors, model, render
@@ -74,8 +74,8 @@ class IndicatorController(Controller):
     @get("/", responses=None)
     async def indicators(self, request: Request, principal: Caller, realm: FromQuery[str],
                          level: FromQuery[str] = "realm",
-                         from_month: Annotated[str | None, Parameter(query="from")] = None,
-                         to_month: Annotated[str | None, Parameter(query="to")] = None,
+                         from_month: Annotated[str | None, QueryParameter(name="from")] = None,
+                         to_month: Annotated[str | None, QueryParameter(name="to")] = None,
                          format: FromQuery[str] = "json") -> Response[IndicatorReport] | Response[bytes]:
         """Participation, hours, activities, points earned and spent (by merchant kind, the
         agri share), satisfaction, service requests, and the budget's burn-down. `from` and
