@@ -39,7 +39,8 @@ _templates = Environment(loader=PackageLoader("api", "templates"),
                          autoescape=select_autoescape(["html"]))
 
 
-MESSAGE_FILES = ("i18n.json", "i18n.people.json")   # the second: enrolment, activities, organizer
+MESSAGE_FILES = ("i18n.json", "i18n.people.json", "i18n.insight.json")  # people: enrolment, activities, organizer;
+# insight: the inbox on every page and the dashboard
 
 
 @cache
@@ -106,6 +107,12 @@ async def organizer_page() -> Response[str]:
     return page("organizer.html", "organizer")
 
 
+@get("/app/dashboard", include_in_schema=False)
+async def dashboard_page() -> Response[str]:
+    """Indicators as charts (Apache ECharts, vendored), each with a table and a download."""
+    return page("dashboard.html", "dashboard")
+
+
 @get("/app/i18n.json", include_in_schema=False)
 async def dictionary() -> dict[str, dict[str, str]]:
     """The pages' words in both languages (app.js reads them for the English switch)."""
@@ -125,4 +132,4 @@ static_files = create_static_files_router(
     cache_control=CacheControlHeader(max_age=STATIC_CACHE_S), include_in_schema=False)
 
 ROUTES = [root, landing, resident_page, merchant_page, audit_page, enrol_page, activities_page,
-          organizer_page, dictionary, favicon, whoami, static_files]
+          organizer_page, dashboard_page, dictionary, favicon, whoami, static_files]

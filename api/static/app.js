@@ -10,13 +10,15 @@ var PB = (function () {
   var language = localStorage.getItem(LANG_KEY) || "zh";
   var page = document.body.getAttribute("data-page");
   var pageRoles = { resident: ["resident"], merchant: ["merchant"], audit: ["auditor", "admin"],
-                    activities: ["resident"], organizer: ["organizer", "admin"] };
-  var tokenPages = { activities: "resident" };   // pages that share another page's sign-in
+                    activities: ["resident"], organizer: ["organizer", "admin"],
+                    dashboard: ["admin", "auditor"] };
+  var tokenPages = { activities: "resident", dashboard: "audit" };   // pages that share another page's sign-in
   // Where a claimed enrolment code leads, by role: [token page, address].
   var roleHomes = { resident: ["resident", "/app/activities"], organizer: ["organizer", "/app/organizer"],
                     admin: ["organizer", "/app/organizer"], merchant: ["merchant", "/app/merchant"],
                     auditor: ["audit", "/app/audit"] };
   var whenSignedIn = null;
+  var alsoSignedIn = [];         // shared parts of every page (the inbox), after the page's own
   var whenReady = [];            // run once the dictionary is loaded (pages without sign-in)
   var timeZone = null;
   var inFlight = 0;                          // API calls under way: the loading line shows
@@ -156,6 +158,10 @@ var PB = (function () {
     show("signed-in", false);
     show("signout", false);
     show("signin", true);
+    ["inbox", "inbox-panel"].forEach(function (id) {
+      var part = document.getElementById(id);
+      if (part) part.hidden = true;
+    });
     if (clearMessage !== false) say("");
   }
 
@@ -164,6 +170,7 @@ var PB = (function () {
     show("signout", true);
     show("signed-in", true);
     if (whenSignedIn) whenSignedIn(identity);
+    alsoSignedIn.forEach(function (callback) { callback(identity); });
   }
 
   // Times are shown in the realm's time zone (Asia/Shanghai unless the realm says otherwise).
@@ -368,6 +375,7 @@ var PB = (function () {
     newIdempotencyKey: newIdempotencyKey, pending: pending, download: download,
     statementRow: statementRow, claim: claim,
     onSignIn: function (callback) { whenSignedIn = callback; },
+    alsoOnSignIn: function (callback) { alsoSignedIn.push(callback); },
     onReady: function (callback) { whenReady.push(callback); },
     language: function () { return language; }
   };
