@@ -109,7 +109,7 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 
 def derive(place: str, place_name: str, month: date, registered: int, figures: dict[str, int]) -> dict[str, Any]:
     """One report row from one place's metrics in one month (`registered`: cumulative)."""
-    f = defaultdict(int, figures)
+    f: dict[str, int] = defaultdict(int, {k: int(v) for k, v in figures.items() if k in METRICS})
     spent = sum(f[f"spent_{kind}"] for kind in SPEND_KINDS)
     return {
         "place": place, "place_name": place_name, "month": month.strftime("%Y-%m"),
@@ -132,17 +132,16 @@ def derive(place: str, place_name: str, month: date, registered: int, figures: d
 
 def indicator_rows(months: list[date], places: dict[str, str], figures: list[dict[str, Any]],
                    registered_before: dict[str, int]) -> list[dict[str, Any]]:
-    """Rows per place (in `places` order) and month. `figures`: (place, month, metric,
-    value) sums; `registered_before`: residents registered before the first month."""
-    by_key: dict[tuple[str, date], dict[str, int]] = defaultdict(dict)
-    for row in figures:
-        by_key[(row["place"], row["month"])][row["metric"]] = int(row["value"])
+    """Rows per place (in `places` order) and month. `figures`: one row per place and
+    month with a column per metric; `registered_before`: residents registered before the
+    first month."""
+    by_key = {(row["place"], row["month"]): row for row in figures}
     rows = []
     for place, name in places.items():
         registered = registered_before.get(place, 0)
         for month in months:
             found = by_key.get((place, month), {})
-            registered += found.get("registered", 0)
+            registered += int(found.get("registered", 0))
             rows.append(derive(place, name, month, registered, found))
     return rows
 

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from insight import model
+
 
 def _one(row: Any) -> dict[str, Any] | None:
     return dict(row._mapping) if row is not None else None
@@ -36,21 +38,33 @@ async def places(conn: AsyncConnection, realm: str, level: str) -> dict[str, str
     return {row.place: row.name for row in rows}
 
 
+def _metric_sums() -> str:
+    """A sum per metric column (names from insight.model.METRICS, never user input)."""
+    return ", ".join(f"CAST(sum(r.{metric}) AS bigint) AS {metric}" for metric in model.METRICS)
+
+
 async def figures(conn: AsyncConnection, realm: str, level: str, first: date, last: date) -> list[dict[str, Any]]:
-    """Sums of each metric per place and month (one pass over the realm's rollup rows of
-    those months; rollups have one row per station, month and metric)."""
-    return _all(await conn.execute(text(
-        f"SELECT {PLACE_OF_LEVEL[level]} AS place, r.month, r.metric, CAST(sum(r.value) AS bigint) AS value "
-        "FROM indicator_rollup r JOIN stations s ON s.realm = r.realm AND s.id = r.station_id "
-        "WHERE r.realm = :realm AND r.month BETWEEN :first AND :last GROUP BY 1, 2, 3"),
-        {"realm": realm, "first": first, "last": last}))
+    """Every metric per place and month, one row each: one range read of the realm's
+    rollup rows of those months (key order: realm, month, station, source)."""
+    if level in ("realm", "station"):   # no join: the rollup row names its station
+        place = "CAST(:realm AS text)" if level == "realm" else "CAST(r.station_id AS text)"
+        query = (f"SELECT {place} AS place, r.month, {_metric_sums()} FROM indicator_rollup r "
+                 "WHERE r.realm = :realm AND r.month BETWEEN :first AND :last GROUP BY r.station_id, r.month"
+                 if level == "station" else
+                 f"SELECT {place} AS place, r.month, {_metric_sums()} FROM indicator_rollup r "
+                 "WHERE r.realm = :realm AND r.month BETWEEN :first AND :last GROUP BY r.month")
+    else:
+        query = (f"SELECT {PLACE_OF_LEVEL[level]} AS place, r.month, {_metric_sums()} FROM indicator_rollup r "
+                 "JOIN stations s ON s.realm = r.realm AND s.id = r.station_id "
+                 "WHERE r.realm = :realm AND r.month BETWEEN :first AND :last GROUP BY 1, 2")
+    return _all(await conn.execute(text(query), {"realm": realm, "first": first, "last": last}))
 
 
 async def registered_before(conn: AsyncConnection, realm: str, level: str, first: date) -> dict[str, int]:
     rows = await conn.execute(text(
-        f"SELECT {PLACE_OF_LEVEL[level]} AS place, CAST(sum(r.value) AS bigint) AS value "
+        f"SELECT {PLACE_OF_LEVEL[level]} AS place, CAST(sum(r.registered) AS bigint) AS value "
         "FROM indicator_rollup r JOIN stations s ON s.realm = r.realm AND s.id = r.station_id "
-        "WHERE r.realm = :realm AND r.metric = 'registered' AND r.month < :first GROUP BY 1"),
+        "WHERE r.realm = :realm AND r.source = 'residents' AND r.month < :first GROUP BY 1"),
         {"realm": realm, "first": first})
     return {row.place: row.value for row in rows}
 
@@ -61,22 +75,29 @@ async def budgets(conn: AsyncConnection, realm: str) -> list[dict[str, Any]]:
         "ORDER BY asset"), {"realm": realm}))
 
 
-async def balance_before(conn: AsyncConnection, realm: str, account_id: int, moment: date) -> int:
-    """The account's balance at the start of `moment` (UTC midnight), from its last
-    posting before it: one index probe."""
-    found = (await conn.execute(text(
-        "SELECT balance_after FROM postings WHERE realm = :realm AND account_id = :account "
-        "AND created_at < CAST(:moment AS timestamp) AT TIME ZONE (SELECT timezone FROM realms WHERE code = :realm) "
-        "ORDER BY created_at DESC LIMIT 1"), {"realm": realm, "account": account_id, "moment": moment})).scalar()
-    return int(found or 0)
+async def balances_before(conn: AsyncConnection, realm: str, moments: list[date]) -> dict[tuple[str, date], int]:
+    """Each budget account's balance at the start of each of `moments` (midnight, realm
+    time), from its last posting before it: one index probe per account and moment, one
+    round trip."""
+    rows = await conn.execute(text(
+        "SELECT a.asset, m.moment, coalesce(p.balance_after, 0) AS balance "
+        "FROM accounts a JOIN realms rl ON rl.code = a.realm CROSS JOIN unnest(CAST(:moments AS date[])) AS m(moment) "
+        "LEFT JOIN LATERAL (SELECT p.balance_after FROM postings p WHERE p.realm = a.realm AND p.account_id = a.id "
+        "  AND p.created_at < CAST(m.moment AS timestamp) AT TIME ZONE rl.timezone "
+        "  ORDER BY p.created_at DESC LIMIT 1) p ON true "
+        "WHERE a.realm = :realm AND a.kind = 'budget'"), {"realm": realm, "moments": moments})
+    return {(row.asset, row.moment): int(row.balance) for row in rows}
 
 
 async def monthly_earned(conn: AsyncConnection, realm: str, first: date, last: date) -> dict[tuple[date, str], int]:
     rows = await conn.execute(text(
-        "SELECT month, metric, CAST(sum(value) AS bigint) AS value FROM indicator_rollup "
-        "WHERE realm = :realm AND metric IN ('earned_civic', 'earned_agri') AND month BETWEEN :first AND :last "
-        "GROUP BY 1, 2"), {"realm": realm, "first": first, "last": last})
-    return {(row.month, row.metric.removeprefix("earned_")): row.value for row in rows}
+        "SELECT month, CAST(sum(earned_civic) AS bigint) AS civic, CAST(sum(earned_agri) AS bigint) AS agri "
+        "FROM indicator_rollup WHERE realm = :realm AND month BETWEEN :first AND :last GROUP BY 1"),
+        {"realm": realm, "first": first, "last": last})
+    out: dict[tuple[date, str], int] = {}
+    for row in rows:
+        out[(row.month, "civic")], out[(row.month, "agri")] = row.civic, row.agri
+    return out
 
 
 async def realms_with_budgets(conn: AsyncConnection) -> list[str]:

@@ -47,14 +47,15 @@ class Indicators:
         this_month = today.replace(day=1)
         rate_months = [model.add_months(this_month, -i) for i in range(model.BURN_RATE_MONTHS, 0, -1)]
         earned = await repository.monthly_earned(conn, realm, min(months[0], rate_months[0]), max(months[-1], this_month))
+        month_ends = [model.add_months(month, 1) for month in months if model.add_months(month, 1) <= this_month]
+        past = await repository.balances_before(conn, realm, month_ends) if month_ends else {}
         out = []
         for budget in await repository.budgets(conn, realm):
             asset = budget["asset"]
             trend = []
             for month in months:
                 following = model.add_months(month, 1)
-                remaining = (budget["balance"] if following > this_month else
-                             await repository.balance_before(conn, realm, budget["account_id"], following))
+                remaining = past.get((asset, following), budget["balance"])
                 trend.append({"month": month.strftime("%Y-%m"), "remaining": remaining,
                               "burned": earned.get((month, asset), 0)})
             burn = [earned.get((month, asset), 0) for month in rate_months]

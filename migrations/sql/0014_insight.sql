@@ -182,16 +182,36 @@ INSERT INTO indicator_metrics (code, source, description) VALUES
     ('requests_completed', 'orders', 'service requests completed'),
     ('request_complete_s_sum', 'orders', 'seconds from opening to completion, summed');
 
--- Per realm, station and month (in the realm's time zone): one row per metric, kept
--- current by statement-level triggers in the transaction of the change.
+-- Per realm, month (in the realm's time zone), station and source: one row with a column
+-- per metric (its name is the metric's code), kept current by statement-level triggers in
+-- the transaction of the change. A source's writers touch only its own rows, so earning
+-- and redemption never wait for each other here. A report reads (realm, month) ranges:
+-- stations x months x sources rows, whatever the number of postings.
 CREATE TABLE indicator_rollup (
-    realm       text NOT NULL,
-    station_id  bigint NOT NULL,
-    month       date NOT NULL CHECK (extract(day FROM month) = 1),
-    metric      text NOT NULL REFERENCES indicator_metrics (code),
-    value       bigint NOT NULL,
-    PRIMARY KEY (realm, station_id, month, metric)
-);
+    realm                   text NOT NULL,
+    month                   date NOT NULL CHECK (extract(day FROM month) = 1),
+    station_id              bigint NOT NULL,
+    source                  text NOT NULL CHECK (source ~ '^[a-z_]{2,40}$'),
+    registered              bigint NOT NULL DEFAULT 0,
+    active                  bigint NOT NULL DEFAULT 0,
+    awards                  bigint NOT NULL DEFAULT 0,
+    minutes                 bigint NOT NULL DEFAULT 0,
+    volunteer_minutes       bigint NOT NULL DEFAULT 0,
+    earned_civic            bigint NOT NULL DEFAULT 0,
+    earned_agri             bigint NOT NULL DEFAULT 0,
+    activities_held         bigint NOT NULL DEFAULT 0,
+    spent_general           bigint NOT NULL DEFAULT 0,
+    spent_agri_shop         bigint NOT NULL DEFAULT 0,
+    spent_service_provider  bigint NOT NULL DEFAULT 0,
+    rating_activity_sum     bigint NOT NULL DEFAULT 0,
+    rating_activity_count   bigint NOT NULL DEFAULT 0,
+    rating_request_sum      bigint NOT NULL DEFAULT 0,
+    rating_request_count    bigint NOT NULL DEFAULT 0,
+    requests_opened         bigint NOT NULL DEFAULT 0,
+    requests_completed      bigint NOT NULL DEFAULT 0,
+    request_complete_s_sum  bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (realm, month, station_id, source)
+) WITH (fillfactor = 70);  -- room for the updates to stay HOT
 
 -- Who was active in which month (to count each resident once per month).
 CREATE TABLE indicator_active (

@@ -183,3 +183,26 @@ def test_indicators_equal_a_direct_computation(world, scenario):
         got = {(row["place"], row["month"]): {key: row[key] for key in next(iter(expected.values()))}
                for row in report["rows"] if row["place"] in groups[level]}
         assert got == expected, level
+
+
+def test_the_metrics_are_the_catalogue_and_the_rollup_columns(owner_conn):
+    catalogue = {row[0] for row in owner_conn.execute("SELECT code FROM indicator_metrics")}
+    columns = {row[0] for row in owner_conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'indicator_rollup'")}
+    assert catalogue == set(model.METRICS) == columns - {"realm", "month", "station_id", "source"}
+
+
+def test_a_source_adds_through_the_one_call(owner_conn, realm):
+    """What a ratings or service-request trigger does: insight_rollup_add(...)."""
+    owner_conn.execute("INSERT INTO towns (realm, name) VALUES (%s, 'T')", (realm,))
+    station = owner_conn.execute("INSERT INTO stations (realm, town_id, name, setting) SELECT %s, id, 'S', 'rural' "
+                                 "FROM towns WHERE realm = %s RETURNING id", (realm, realm)).fetchone()[0]
+    for stars in (4, 2):
+        owner_conn.execute("SELECT insight_rollup_add(%s, %s, now(), 'rating_activity_sum', %s), "
+                           "insight_rollup_add(%s, %s, now(), 'rating_activity_count', 1)",
+                           (realm, station, stars, realm, station))
+    assert owner_conn.execute("SELECT source, rating_activity_sum, rating_activity_count FROM indicator_rollup "
+                              "WHERE realm = %s", (realm,)).fetchall() == [("feedback", 6, 2)]
+    import psycopg
+    with pytest.raises(psycopg.errors.RaiseException):
+        owner_conn.execute("SELECT insight_rollup_add(%s, %s, now(), 'realm; DROP TABLE x', 1)", (realm, station))
