@@ -26,6 +26,7 @@ from ledger.group_commit import GroupCommit
 from ledger.service import Ledger
 
 REALM = "430198"
+ATTENDANCE_REALM = "430195"   # its own: the ledger realm has wallets without residents
 ROUNDS = 2
 TRIGGERS = (("entries", "notify_entries_earned"), ("awards", "insight_awards_rollup"),
             ("residents", "insight_residents_rollup"), ("redemptions", "insight_redemptions_rollup"),
@@ -78,11 +79,11 @@ async def attendance(ctx: BenchContext, residents: int, label: str) -> Result:
     try:
         earning = services.earning
         tag = next(_labels)
-        town = await earning.create_town(REALM, f"outbox town {tag}")
-        station = await earning.create_station(REALM, town["id"], "outbox station", "rural")
-        ids = await earning.register_residents(REALM, station["id"], [f"O{tag}x{i:07d}" for i in range(residents)])
+        town = await earning.create_town(ATTENDANCE_REALM, f"outbox town {tag}")
+        station = await earning.create_station(ATTENDANCE_REALM, town["id"], "outbox station", "rural")
+        ids = await earning.register_residents(ATTENDANCE_REALM, station["id"], [f"O{tag}x{i:07d}" for i in range(residents)])
         starts = datetime.now(timezone.utc) - timedelta(hours=5)
-        activities = [await earning.create_activity(REALM, kind, station["id"], f"outbox {kind}", starts,
+        activities = [await earning.create_activity(ATTENDANCE_REALM, kind, station["id"], f"outbox {kind}", starts,
                                                     starts + timedelta(hours=4), "bench") for kind in ACTIVITY_TYPES]
         text = "\n".join(["活动编号,居民编号,时长(分钟)"] + [f"{a['id']},{r},{60 + r % 180}"
                                                           for a in activities for r in ids]) + "\n"
@@ -104,8 +105,9 @@ async def run(ctx: BenchContext) -> None:
     wallets, _ = await ledger_setup(ctx.database_url, REALM)
     services = build_services(ctx.database_url, Settings(database_url=ctx.database_url, key_dir=ctx.key_dir))
     try:
+        await services.ledger.open_realm(ATTENDANCE_REALM, "outbox attendance")
         for asset in ("civic", "agri"):
-            await services.earning.fund_budget(REALM, asset, 10**11, "bench", f"outbox-{asset}")
+            await services.earning.fund_budget(ATTENDANCE_REALM, asset, 10**11, "bench", f"outbox-{asset}")
     finally:
         await services.close()
     measured: dict[tuple[str, bool], list[Result]] = {}
