@@ -101,8 +101,10 @@ async def monthly_earned(conn: AsyncConnection, realm: str, first: date, last: d
 
 
 async def realms_with_budgets(conn: AsyncConnection) -> list[str]:
+    """Realms with a budget left (a probe of each realm's system accounts, never a scan)."""
     return [row[0] for row in await conn.execute(text(
-        "SELECT DISTINCT realm FROM accounts WHERE kind = 'budget' AND balance > 0 ORDER BY realm"))]
+        "SELECT r.code FROM realms r WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.realm = r.code "
+        "AND a.kind = 'budget' AND a.balance > 0) ORDER BY r.code"))]
 
 
 async def emit(conn: AsyncConnection, realm: str, event_type: str, resident_id: int | None,

@@ -38,6 +38,8 @@ from ledger.service import Ledger
 from merchants.service import Catalogue, Merchants, Settlements
 from redemption import model as redemption_model
 from redemption.service import Vouchers
+from insight.service import Indicators
+from notify.service import Dispatcher
 
 RESIDENTS = 50_000
 BOOK_ENTRIES = 50_000
@@ -45,7 +47,7 @@ BOOK_VOUCHERS = 50_000
 REALM = "439950"
 POOL_SIZE = 6
 # Tables whose size follows residents or postings; all of them are loaded big here.
-GROWING = ("accounts", "residents", "entries", "postings", "vouchers", "awards", "checkpoint_entries")
+GROWING = ("accounts", "residents", "entries", "postings", "vouchers", "awards", "checkpoint_entries", "events")
 
 
 # PB_EXPLAIN_SCANS=1 prints the plan of every statement that scans one of them.
@@ -111,6 +113,8 @@ class Paths:
         self.catalogue = Catalogue(engine)
         self.settlements = Settlements(engine, self.ledger, keys)
         self.checkpoints = Checkpoints(engine, keys)
+        self.dispatcher = Dispatcher(engine)
+        self.indicators = Indicators(engine)
         self.engine = engine
 
     async def close(self) -> None:
@@ -213,6 +217,13 @@ class Paths:
     async def seal(self) -> None:
         await self.checkpoints.seal(REALM)
 
+    async def dispatch(self) -> None:
+        await self.dispatcher.dispatch()
+
+    async def notices(self) -> None:
+        await self.dispatcher.emit_expiring()
+        await self.indicators.emit_budget_low()
+
     def all(self) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
         return [("one entry (ledger_post_entry)", self.one_entry),
                 ("a batch posted together (ledger_post_together)", self.batch_together),
@@ -226,7 +237,9 @@ class Paths:
                 ("voucher expired", self.expire),
                 ("reward taken and its stock returned", self.reward_taken_and_returned),
                 ("merchant settled", self.settle),
-                ("entries sealed", self.seal)]
+                ("entries sealed", self.seal),
+                ("outbox dispatched, one batch (notify)", self.dispatch),
+                ("voucher.expiring and budget.low notices", self.notices)]
 
 
 async def test_no_write_path_scans_a_growing_table(book_url, tmp_path):
