@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from notify import model
 
 
+CLAIM_WINDOW_FACTOR = 4     # a claim looks at ids oldest .. oldest + 4 x its batch size
+
+
 def _one(row: Any) -> dict[str, Any] | None:
     return dict(row._mapping) if row is not None else None
 
@@ -38,10 +41,18 @@ async def emit(conn: AsyncConnection, realm: str, event_type: str, *, subject_id
 # dispatch: events -> inbox lines and webhook deliveries ---------------------------------
 
 async def claim_events(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
-    """Undispatched events, oldest first, locked; those another dispatcher holds are skipped."""
+    """Undispatched events, oldest first, locked; those another dispatcher holds are
+    skipped. The oldest pending id comes first (the partial index's first entry), then a
+    bounded id window from it: the planner sees a range it can only probe, never a scan,
+    however many events are pending."""
+    oldest = (await conn.execute(text("SELECT min(id) FROM events WHERE dispatched_at IS NULL"))).scalar()
+    if oldest is None:
+        return []
     return _all(await conn.execute(text(
         "SELECT realm, id, type, subject_id, resident_id, merchant_id, payload, created_at FROM events "
-        "WHERE dispatched_at IS NULL ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"), {"limit": limit}))
+        "WHERE dispatched_at IS NULL AND id BETWEEN :oldest AND :last ORDER BY id LIMIT :limit "
+        "FOR UPDATE SKIP LOCKED"), {"oldest": oldest, "last": oldest + limit * CLAIM_WINDOW_FACTOR,
+                                    "limit": limit}))
 
 
 async def earned_credits(conn: AsyncConnection, keys: list[tuple[str, int]]) -> list[dict[str, Any]]:
@@ -84,10 +95,14 @@ async def add_deliveries(conn: AsyncConnection, deliveries: list[dict[str, Any]]
 
 
 async def mark_dispatched(conn: AsyncConnection, keys: list[tuple[str, int]]) -> None:
-    await conn.execute(text(
-        "UPDATE events SET dispatched_at = now() WHERE id = ANY(CAST(:ids AS bigint[])) "
-        "AND realm = ANY(CAST(:realms AS text[])) AND dispatched_at IS NULL"),
-        {"ids": [event for _, event in keys], "realms": sorted({realm for realm, _ in keys})})
+    """Per realm, a probe of the primary key (realm, id) for each event."""
+    by_realm: dict[str, list[int]] = {}
+    for realm, event in keys:
+        by_realm.setdefault(realm, []).append(event)
+    for realm, ids in sorted(by_realm.items()):
+        await conn.execute(text(
+            "UPDATE events SET dispatched_at = now() WHERE realm = :realm AND id = ANY(CAST(:ids AS bigint[])) "
+            "AND dispatched_at IS NULL"), {"realm": realm, "ids": ids})
 
 
 async def emit_expiring(conn: AsyncConnection, horizon_s: float) -> int:

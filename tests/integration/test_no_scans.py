@@ -135,6 +135,9 @@ class Paths:
                                         vouchers=BOOK_VOUCHERS, activity_id=old["id"])
         while await self.checkpoints.seal(REALM) is not None:  # the book's entries get their leaves
             pass
+        with psycopg.connect(database_url, autocommit=True) as conn:  # the book's events, long dispatched
+            conn.execute("INSERT INTO events (realm, type, subject_id, dispatched_at) SELECT realm, 'points.earned', "
+                         "id, now() FROM entries WHERE realm = %s AND kind = 'earn'", (REALM,))
         made = await self.merchants.create(REALM, "general", "便民超市")
         self.merchant = redemption_model.Merchant(made["id"], REALM, "general", made["status"])
         self.item = await self.catalogue.create_item(made["id"], "毛巾", 3, stock=10)
