@@ -37,6 +37,9 @@ from api.routes import history as history_routes
 from api.routes import ledger as ledger_routes
 from api.routes import merchants as merchant_routes
 from api.routes import orders as order_routes
+from api.routes import indicators as indicator_routes
+from api.routes import notifications as notification_routes
+from api.routes import recognition as recognition_routes
 from api.routes import redemption as redemption_routes
 from api.routes import resources as resource_routes
 from api.routes import rewards as reward_routes
@@ -55,6 +58,8 @@ from ledger.keys import KeyRing
 from ledger.service import Ledger
 from merchants.service import Catalogue, Merchants, Settlements
 from orders.service import Orders
+from insight.service import Indicators, Privacy, Recognition
+from notify.service import Dispatcher, Inbox, Sender, Webhooks
 from redemption.service import Vouchers
 from resources.service import Resources
 
@@ -79,8 +84,20 @@ class Services:
     orders: Orders
     feedback: Feedback
     resources: Resources
+    dispatcher: Dispatcher
+    sender: Sender
+    inbox: Inbox
+    webhooks: Webhooks
+    indicators: Indicators
+    privacy: Privacy
+    recognition: Recognition
+
+    async def emit_notices(self) -> int:
+        """voucher.expiring and budget.low: the events no single write causes."""
+        return await self.dispatcher.emit_expiring() + await self.indicators.emit_budget_low()
 
     async def close(self) -> None:
+        await self.sender.close()
         await self.vouchers.close()
         await self.ledger.close()
         await self.engine.dispose()
@@ -102,7 +119,11 @@ def build_services(database_url: str, settings: Settings) -> Services:
                     checkpoints=Checkpoints(engine, keys),
                     access=Access(engine, settings.device_token_lifetime_s), venue=Venue(engine),
                     orders=Orders(engine, ledger), feedback=Feedback(engine),
-                    resources=Resources(engine, ledger))
+                    resources=Resources(engine, ledger),
+
+                    dispatcher=Dispatcher(engine), sender=Sender(engine), inbox=Inbox(engine),
+                    webhooks=Webhooks(engine), indicators=Indicators(engine), privacy=Privacy(engine),
+                    recognition=Recognition(engine))
 
 
 class Health(msgspec.Struct):
@@ -146,6 +167,10 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         jobs.start("service dispatch timeouts", settings.service_jobs_interval_s, loop.return_timed_out)
         jobs.start("service overdue flags", settings.service_jobs_interval_s, loop.flag_overdue)
         jobs.start("service auto-confirmation", settings.service_jobs_interval_s, loop.auto_confirm)
+        # events leave the outbox in the background: a slow or dead receiver never holds a write
+        jobs.start("outbox dispatch", settings.outbox_interval_s, services.dispatcher.dispatch_all)
+        jobs.start("webhook delivery", settings.webhook_interval_s, services.sender.deliver_due)
+        jobs.start("expiry and budget notices", settings.notice_interval_s, services.emit_notices)
         try:
             yield
         finally:
@@ -161,6 +186,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                         *access_routes.ROUTES, *activity_routes.ROUTES,
                         *venue_routes.ROUTES, *order_routes.ROUTES, *feedback_routes.ROUTES,
                         *resource_routes.ROUTES,
+                        *notification_routes.ROUTES,
+                        *indicator_routes.ROUTES, *recognition_routes.ROUTES,
                         *pages.ROUTES],
         guards=[auditors_read_only],
         request_class=CheckedRequest,

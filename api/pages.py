@@ -39,8 +39,10 @@ _templates = Environment(loader=PackageLoader("api", "templates"),
                          autoescape=select_autoescape(["html"]))
 
 
-MESSAGE_FILES = ("i18n.json", "i18n.people.json", "i18n.services.json", "i18n.resources.json")
-# people: enrolment, activities, organizer; services: the service loop; resources: reservations
+MESSAGE_FILES = ("i18n.json", "i18n.people.json", "i18n.services.json", "i18n.resources.json",
+                 "i18n.insight.json")
+# people: enrolment, activities, organizer; services: the service loop; resources: reservations;
+# insight: the inbox on every page and the dashboard
 
 
 @cache
@@ -137,6 +139,12 @@ async def provider_page() -> Response[str]:
     return page("provider.html", "provider")
 
 
+@get("/app/dashboard", include_in_schema=False)
+async def dashboard_page() -> Response[str]:
+    """Indicators as charts (Apache ECharts, vendored), each with a table and a download."""
+    return page("dashboard.html", "dashboard")
+
+
 @get("/app/i18n.json", include_in_schema=False)
 async def dictionary() -> dict[str, dict[str, str]]:
     """The pages' words in both languages (app.js reads them for the English switch)."""
@@ -166,4 +174,4 @@ static_files = create_static_files_router(
 
 ROUTES = [root, landing, resident_page, merchant_page, audit_page, enrol_page, activities_page,
           organizer_page, services_page, dispatch_page, resources_page, desk_resources_page, provider_page,
-          dictionary, favicon, whoami, static_files]
+          dashboard_page, dictionary, favicon, whoami, static_files]

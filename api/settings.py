@@ -69,6 +69,9 @@ class Settings:
     service_jobs_interval_s: float = SERVICE_JOBS_INTERVAL_S
     service_dispatch_timeout_s: float = DISPATCH_TIMEOUT_S_DEFAULT   # not accepted: back to the queue
     service_auto_confirm_s: float = AUTO_CONFIRM_S_DEFAULT           # done, never confirmed: confirmed
+    outbox_interval_s: float = 1.0    # `serve` fans events out to inboxes and webhooks this often; 0: never
+    webhook_interval_s: float = 2.0   # `serve` sends due webhook deliveries this often; 0: never
+    notice_interval_s: float = 600.0  # `serve` emits voucher.expiring and budget.low this often; 0: never
 
     @property
     def signing_key_dir(self) -> Path:
@@ -110,6 +113,9 @@ class Settings:
                                                   float(DISPATCH_TIMEOUT_S_DEFAULT), 60),
             "service_auto_confirm_s": _number(env, "POINTSBANK_SERVICE_AUTO_CONFIRM_S", float,
                                               float(AUTO_CONFIRM_S_DEFAULT), 60),
+            "outbox_interval_s": _number(env, "POINTSBANK_OUTBOX_INTERVAL_S", float, 1.0, 0),
+            "webhook_interval_s": _number(env, "POINTSBANK_WEBHOOK_INTERVAL_S", float, 2.0, 0),
+            "notice_interval_s": _number(env, "POINTSBANK_NOTICE_INTERVAL_S", float, 600.0, 0),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from bench.harness import BenchContext, fresh_database
 
 # Each module has `async def run(ctx: BenchContext) -> None`; ledger first: it measures
 # the raw ceiling the others are compared with.
-BENCHMARKS = ["ledger", "earning", "redemption", "audit", "scale", "api_answers", "orders"]
+BENCHMARKS = ["ledger", "earning", "redemption", "audit", "scale", "api_answers", "orders", "outbox", "indicators"]
 
 
 def main() -> None:

@@ -504,12 +504,13 @@ async def leaderboard(conn: AsyncConnection, realm: str, station_id: int | None,
     ordering = ("points DESC, minutes DESC, resident_id" if order == "points"
                 else "minutes DESC, points DESC, resident_id")
     return _all(await conn.execute(text(
-        "SELECT aw.resident_id, r.code, r.display_name, r.station_id, CAST(sum(aw.points) AS bigint) AS points, "
+        "SELECT aw.resident_id, r.code, r.display_name, r.name_public, r.station_id, "
+        "CAST(sum(aw.points) AS bigint) AS points, "
         "CAST(sum(aw.minutes) AS bigint) AS minutes, count(*) AS activities FROM awards aw "
         "JOIN residents r ON r.realm = aw.realm AND r.id = aw.resident_id "
         "WHERE aw.realm = :realm AND aw.award_day BETWEEN :first AND :last "
         "AND (CAST(:station AS bigint) IS NULL OR r.station_id = :station) "
-        f"GROUP BY aw.resident_id, r.code, r.display_name, r.station_id ORDER BY {ordering} "
+        f"GROUP BY aw.resident_id, r.code, r.display_name, r.name_public, r.station_id ORDER BY {ordering} "
         "OFFSET :offset LIMIT :limit"),
         {"realm": realm, "station": station_id, "first": first, "last": last, "offset": offset,
          "limit": limit}))

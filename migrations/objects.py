@@ -26,7 +26,7 @@ from psycopg import Connection
 
 # The packages whose `sql/` directories hold functions and triggers. A new package with
 # SQL of its own: add its name here (one line), nothing else.
-PACKAGES = ("ledger", "access", "earning", "redemption", "merchants", "orders", "feedback", "resources")
+PACKAGES = ("ledger", "access", "earning", "redemption", "merchants", "orders", "feedback", "resources", "notify", "insight")
 
 TRIGGER_SUFFIX = ".trigger.sql"
 _CREATES = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?(FUNCTION|TRIGGER)\s+(\w+)",

@@ -21,6 +21,7 @@ from earning import model
 from earning.service import Earning
 from ledger import errors as ledger_errors
 from ledger.service import Ledger
+from insight.model import public_leaderboard_row
 
 READERS = ("admin", "organizer", "auditor")
 
@@ -507,6 +508,8 @@ class BudgetsController(Controller):
         """Residents by points (or minutes) in a period, of the realm or one station."""
         principal.require(realm, *READERS, "resident")
         board = await earning.leaderboard(realm, station, period, order, cursor, limit)
+        if principal.role == "resident":   # other residents: masked names, no codes or ids (issue 16 item 5)
+            board["items"] = [public_leaderboard_row(row, principal.resident_id) for row in board["items"]]
         return decoded(LeaderboardOut, board)
 
 

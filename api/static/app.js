@@ -12,15 +12,16 @@ var PB = (function () {
   var pageRoles = { resident: ["resident"], merchant: ["merchant"], audit: ["auditor", "admin"],
                     activities: ["resident"], organizer: ["organizer", "admin"], services: ["resident"],
                     dispatch: ["organizer", "admin"], resources: ["resident"],
-                    desk_resources: ["organizer", "admin"], provider: ["merchant"] };
+                    desk_resources: ["organizer", "admin"], provider: ["merchant"], dashboard: ["admin", "auditor"] };
   // pages that share another page's sign-in
   var tokenPages = { activities: "resident", services: "resident", dispatch: "organizer", resources: "resident",
-                     desk_resources: "organizer", provider: "merchant" };
+                     desk_resources: "organizer", provider: "merchant", dashboard: "audit" };
   // Where a claimed enrolment code leads, by role: [token page, address].
   var roleHomes = { resident: ["resident", "/app/activities"], organizer: ["organizer", "/app/organizer"],
                     admin: ["organizer", "/app/organizer"], merchant: ["merchant", "/app/merchant"],
                     auditor: ["audit", "/app/audit"] };
   var whenSignedIn = null;
+  var alsoSignedIn = [];         // shared parts of every page (the inbox), after the page's own
   var whenReady = [];            // run once the dictionary is loaded (pages without sign-in)
   var timeZone = null;
   var DEFAULT_TIME_ZONE = "Asia/Shanghai";
@@ -161,6 +162,10 @@ var PB = (function () {
     show("signed-in", false);
     show("signout", false);
     show("signin", true);
+    ["inbox", "inbox-panel"].forEach(function (id) {
+      var part = document.getElementById(id);
+      if (part) part.hidden = true;
+    });
     if (clearMessage !== false) say("");
   }
 
@@ -169,6 +174,7 @@ var PB = (function () {
     show("signout", true);
     show("signed-in", true);
     if (whenSignedIn) whenSignedIn(identity);
+    alsoSignedIn.forEach(function (callback) { callback(identity); });
   }
 
   // Times are shown in the realm's time zone (Asia/Shanghai unless the realm says otherwise).
@@ -397,6 +403,7 @@ var PB = (function () {
     newIdempotencyKey: newIdempotencyKey, pending: pending, download: download,
     statementRow: statementRow, claim: claim, zonedIso: zonedIso, realmToday: realmToday,
     onSignIn: function (callback) { whenSignedIn = callback; },
+    alsoOnSignIn: function (callback) { alsoSignedIn.push(callback); },
     onReady: function (callback) { whenReady.push(callback); },
     language: function () { return language; }
   };

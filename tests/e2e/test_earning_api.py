@@ -174,7 +174,11 @@ async def test_rules_versions_and_leaderboard(client, tokens, site):
     year = activity_year(activity)
     board = (await client.get(f"/v1/leaderboards?realm={realm}&period={year}",
                               headers=site["resident"])).json()
-    assert [(i["rank"], i["resident_id"], i["points"]) for i in board["items"]] == [(1, second, 18), (2, first, 14)]
+    # a resident sees ranks and totals, its own line marked, never another resident's id (issue 16)
+    assert [(i["rank"], i["me"], i["points"]) for i in board["items"]] == [(1, False, 18), (2, True, 14)]
+    assert all("resident_id" not in i and "code" not in i for i in board["items"])
+    staff = (await client.get(f"/v1/leaderboards?realm={realm}&period={year}", headers=tokens.admin)).json()
+    assert [(i["rank"], i["resident_id"], i["points"]) for i in staff["items"]] == [(1, second, 18), (2, first, 14)]
     by_hours = (await client.get(f"/v1/leaderboards?realm={realm}&order=hours&period={year}"
                                  f"&station={site['rural']['id']}", headers=tokens.auditor)).json()
     assert by_hours["items"] == []

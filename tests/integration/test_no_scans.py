@@ -43,6 +43,8 @@ from redemption import model as redemption_model
 from redemption.service import Vouchers
 from resources import model as resource_model
 from resources.service import Booker, Resources
+from insight.service import Indicators
+from notify.service import Dispatcher
 
 RESIDENTS = 50_000
 BOOK_ENTRIES = 50_000
@@ -50,7 +52,7 @@ BOOK_VOUCHERS = 50_000
 REALM = "439950"
 POOL_SIZE = 6
 # Tables whose size follows residents or postings; all of them are loaded big here.
-GROWING = ("accounts", "residents", "entries", "postings", "vouchers", "awards", "checkpoint_entries")
+GROWING = ("accounts", "residents", "entries", "postings", "vouchers", "awards", "checkpoint_entries", "events")
 
 
 # PB_EXPLAIN_SCANS=1 prints the plan of every statement that scans one of them.
@@ -119,6 +121,8 @@ class Paths:
         self.orders = Orders(engine, self.ledger)
         self.feedback = Feedback(engine)
         self.resources = Resources(engine, self.ledger)
+        self.dispatcher = Dispatcher(engine)
+        self.indicators = Indicators(engine)
         self.engine = engine
 
     async def close(self) -> None:
@@ -139,6 +143,9 @@ class Paths:
                                         vouchers=BOOK_VOUCHERS, activity_id=old["id"])
         while await self.checkpoints.seal(REALM) is not None:  # the book's entries get their leaves
             pass
+        with psycopg.connect(database_url, autocommit=True) as conn:  # the book's events, long dispatched
+            conn.execute("INSERT INTO events (realm, type, subject_id, dispatched_at) SELECT realm, 'points.earned', "
+                         "id, now() FROM entries WHERE realm = %s AND kind = 'earn'", (REALM,))
         made = await self.merchants.create(REALM, "general", "便民超市")
         self.merchant = redemption_model.Merchant(made["id"], REALM, "general", made["status"])
         self.item = await self.catalogue.create_item(made["id"], "毛巾", 3, stock=10)
@@ -269,6 +276,13 @@ class Paths:
         await self.orders.flag_overdue()
         await self.orders.due_confirmations(0)
 
+    async def dispatch(self) -> None:
+        await self.dispatcher.dispatch()
+
+    async def notices(self) -> None:
+        await self.dispatcher.emit_expiring()
+        await self.indicators.emit_budget_low()
+
     def all(self) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
         return [("one entry (ledger_post_entry)", self.one_entry),
                 ("a batch posted together (ledger_post_together)", self.batch_together),
@@ -287,7 +301,10 @@ class Paths:
                 ("the service loop's background jobs", self.service_jobs),
                 ("priority reservation booked (hold)", self.priority_booked),
                 ("priority reservation attended (capture)", self.priority_attended),
-                ("priority reservation cancelled (release)", self.priority_cancelled)]
+                ("priority reservation cancelled (release)", self.priority_cancelled),
+
+                ("outbox dispatched, one batch (notify)", self.dispatch),
+                ("voucher.expiring and budget.low notices", self.notices)]
 
 
 async def test_no_write_path_scans_a_growing_table(book_url, tmp_path):

@@ -39,6 +39,9 @@ BAD = {  # every variable Settings reads, with a value it must refuse
     "POINTSBANK_SERVICE_JOBS_INTERVAL_S": "-1",
     "POINTSBANK_SERVICE_DISPATCH_TIMEOUT_S": "59",
     "POINTSBANK_SERVICE_AUTO_CONFIRM_S": "a week",
+    "POINTSBANK_OUTBOX_INTERVAL_S": "-1",
+    "POINTSBANK_WEBHOOK_INTERVAL_S": "often",
+    "POINTSBANK_NOTICE_INTERVAL_S": "nan",
 }
 
 

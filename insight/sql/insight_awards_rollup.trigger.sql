@@ -1,0 +1,2 @@
+CREATE OR REPLACE TRIGGER insight_awards_rollup AFTER INSERT ON awards
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION insight_awards_rollup();

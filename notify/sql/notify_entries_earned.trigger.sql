@@ -1,0 +1,2 @@
+CREATE OR REPLACE TRIGGER notify_entries_earned AFTER INSERT ON entries
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION notify_entries_earned();

@@ -1,0 +1,2 @@
+CREATE OR REPLACE TRIGGER notify_events_guard BEFORE UPDATE OR DELETE ON events
+    FOR EACH ROW EXECUTE FUNCTION notify_events_guard();

@@ -1,0 +1,2 @@
+CREATE OR REPLACE TRIGGER notify_vouchers_issued AFTER INSERT ON vouchers
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION notify_vouchers_issued();
