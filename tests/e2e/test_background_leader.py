@@ -24,7 +24,9 @@ JOB_INTERVAL = "0.2"   # seconds between rounds of the activity-closing job
 def _lock_holders(database_url: str) -> int:
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                           "AND (classid::bigint << 32 | objid::bigint) = %s", (JOBS_LOCK_KEY,)).fetchone()
+                           "AND (classid::bigint << 32 | objid::bigint) = %s "   # advisory locks are per database:
+                           "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                           (JOBS_LOCK_KEY,)).fetchone()
         return int(row[0])
 
 
