@@ -6,6 +6,7 @@ A handler names the services it calls as typed parameters (`ledger: Ledger`,
 from __future__ import annotations
 
 import functools
+import inspect
 import operator
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -57,11 +58,14 @@ _REQUIRED = object()
 
 @functools.cache
 def _builder(shape: type[Shape]) -> Callable[[Mapping[str, Any]], Shape]:
-    names, defaults = shape.__struct_fields__, shape.__struct_defaults__
-    if not defaults:
-        pick = operator.itemgetter(*names)
-        return (lambda row: shape(pick(row))) if len(names) == 1 else (lambda row: shape(*pick(row)))
-    layout = tuple(zip(names, (_REQUIRED,) * (len(names) - len(defaults)) + defaults))
+    parameters = inspect.signature(shape).parameters.values()
+    layout = tuple((p.name, _REQUIRED if p.default is inspect.Parameter.empty else p.default) for p in parameters)
+    if any(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters):
+        return lambda row: shape(**{name: row[name] if default is _REQUIRED else row.get(name, default)
+                                    for name, default in layout})
+    if all(default is _REQUIRED for _, default in layout):
+        pick = operator.itemgetter(*(name for name, _ in layout))
+        return (lambda row: shape(pick(row))) if len(layout) == 1 else (lambda row: shape(*pick(row)))
     return lambda row: shape(*[row[name] if default is _REQUIRED else row.get(name, default)
                                for name, default in layout])
 
