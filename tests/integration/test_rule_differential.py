@@ -59,12 +59,6 @@ REALM_TZ = ledger_model.DEFAULT_TIMEZONE
 # model is right; each is a change to make in the SQL (CONTRIBUTING.md, "Where each rule
 # lives"). Remove the entry, or the function, once the SQL is changed.
 #
-# 1. `voucher_capture` refuses a genuine code that is not the voucher issued under its
-#    serial with `voucher_immutable` (the code of a write that bypassed the service);
-#    the one-transaction capture, and the model, say `voucher_code_mismatch`.
-SQL_CODE_ALIASES = {"voucher_immutable": "voucher_code_mismatch"}
-
-
 def pending_fix_cap_after_budget(sql: list[dict], expected: list[dict]) -> list[dict]:
     """2. `earning_award_chunk` counts a record that the budget refused against its
     resident's daily cap, so a later record of that resident, type and day is refused
@@ -317,7 +311,7 @@ class CaptureWorld:
             redemption = await capture(token, captured)
         except ledger_errors.DomainError as refusal:
             assert {a: await self.balance(a) for a in accounts} == before, "a refusal moved points"
-            return redemption_reference.Capture(code=SQL_CODE_ALIASES.get(refusal.code, refusal.code))
+            return redemption_reference.Capture(code=refusal.code)
         voucher = await db.read(self.engine, lambda conn: redemption_repository.find_by_serial(
             conn, self.realm, token.serial))
         entry = await self.ledger.entry(redemption["entry_id"])
