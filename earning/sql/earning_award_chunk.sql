@@ -107,6 +107,10 @@ BEGIN
              WHERE q.error IS NULL) aw
      WHERE p.n = aw.n;
 
+    -- A record the rule gives nothing (no base points, less than a full hour).
+    UPDATE pg_temp.award_plan SET error = 'no_points_earned'
+     WHERE error IS NULL AND existing_entry IS NULL AND computed <= 0;
+
     -- Daily cap per resident and rule (activity type), on the activity's day: in row
     -- order, the cumulative award is min(cumulative computed, cap left that day).
     UPDATE pg_temp.award_plan p

@@ -237,6 +237,18 @@ async def test_every_per_record_refusal_agrees_with_the_reference_model(earning,
     await world.book_agrees(ledger)
 
 
+async def test_a_record_the_rule_pays_nothing_agrees_with_the_reference_model(earning, ledger):
+    """A rule without base points and a record under an hour: `no_points_earned` in
+    both, before the cap and the budget are looked at."""
+    world = await AwardWorld.make(earning, ledger, earning_model.Rule("civic", 0, 10, 240, 10),
+                                  [2 * 3600] * 3 + [2 * 3600, 2 * 3600], budget=40)
+    records = world.records([(0, 0, 59), (1, 0, 60), (2, 0, 30), (0, 1, 120)])
+    sql = await world.award_chunk(records)
+    assert without_entry_ids(sql) == world.expected(records)
+    assert [result.get("error") for result in sql] == ["no_points_earned", None, "no_points_earned", None]
+    await world.book_agrees(ledger)
+
+
 # captures ------------------------------------------------------------------------------
 
 SCENARIOS = ("issued", "redeemed", "cancelled", "expired", "missing", "mismatch")
