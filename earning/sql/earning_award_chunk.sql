@@ -70,7 +70,7 @@ BEGIN
     UPDATE pg_temp.award_plan p SET error = 'minutes_out_of_range'
       FROM activities act
      WHERE p.error IS NULL AND act.realm = chunk_realm AND act.id = p.activity_id
-       AND (p.minutes IS NULL OR p.minutes < 1 OR p.minutes > 1440
+       AND (p.minutes IS NULL OR p.minutes < 1 OR p.minutes > earning_minutes_per_record_max()
             OR p.minutes > extract(epoch FROM act.ends_at - act.starts_at) / 60);
     UPDATE pg_temp.award_plan p SET error = 'duplicate_record'
       FROM (SELECT q.n, row_number() OVER (PARTITION BY q.activity_id, q.resident_id
