@@ -19,7 +19,8 @@ ROW_STATUS = {
     "invalid_activity_id": "活动编号不是数字", "invalid_resident_id": "居民编号或代码写错了",
     "invalid_minutes": "时长（分钟）没有填数字", "minutes_out_of_range": "时长（分钟）超出范围",
     "duplicate_record": "与前面的行重复",
-    "daily_cap_reached": "今天此类活动的积分已达上限", "budget_exhausted": "积分预算已用完",
+    "daily_cap_reached": "今天此类活动的积分已达上限",
+    "no_points_earned": "按规则这一行得 0 分（不足一小时且规则没有基础分）", "budget_exhausted": "积分预算已用完",
     "activity_not_started": "活动还没有开始", "row_unreadable": "这一行读不出来（某一格太长或引号不成对）",
     "ambiguous_resident": "这个数字既是一位居民的编号又是另一位居民的代码；请用 居民代码 列",
 }

@@ -26,6 +26,9 @@ TooManyRecords = _define("TooManyRecords", errors.InvalidInput, "too_many_record
 NoRecords = _define("NoRecords", errors.InvalidInput, "no_records")
 ActivityNotStarted = _define("ActivityNotStarted", errors.Refused, "activity_not_started")
 DailyCapReached = _define("DailyCapReached", errors.Refused, "daily_cap_reached")
+# The rule gives this record 0 points (no base points, and less than a full hour): nothing
+# to pay, which is not the daily cap.
+NoPointsEarned = _define("NoPointsEarned", errors.Refused, "no_points_earned")
 CsvEncodingInvalid = _define("CsvEncodingInvalid", errors.InvalidInput, "csv_encoding_invalid")
 CsvColumnMissing = _define("CsvColumnMissing", errors.InvalidInput, "csv_column_missing")
 AwardEntryMismatch = _define("AwardEntryMismatch", errors.InvalidInput, "award_entry_mismatch")

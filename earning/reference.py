@@ -17,8 +17,9 @@ The rules, per record, in request order (`n`):
 5. Awarded before (any request): the first award again, `replayed`.
 6. Points: `award_points` under the activity type's newest rule, capped so that a
    resident's awards of one activity type on one day (the activity's start, in the
-   realm's time zone) never pass the rule's daily cap. A record left with nothing is
-   `daily_cap_reached` (a record whose formula gives 0 points as well).
+   realm's time zone) never pass the rule's daily cap. A record whose formula gives 0
+   points (no base points, less than a full hour) is `no_points_earned`; one that the
+   cap leaves with nothing is `daily_cap_reached`.
 7. `budget_exhausted`: paid in request order while the cumulative points of the budget
    (one per asset) fit its balance; from the first that does not fit, none is paid.
 """
@@ -38,7 +39,8 @@ UNKNOWN_ACTIVITY = "unknown_activity"
 ACTIVITY_NOT_STARTED = "activity_not_started"
 MINUTES_OUT_OF_RANGE = errors.MinutesOutOfRange.code
 UNKNOWN_RESIDENT = "unknown_resident"
-DAILY_CAP_REACHED = "daily_cap_reached"
+DAILY_CAP_REACHED = errors.DailyCapReached.code
+NO_POINTS_EARNED = errors.NoPointsEarned.code
 BUDGET_EXHAUSTED = "budget_exhausted"
 SECONDS_PER_MINUTE = 60
 
@@ -127,8 +129,11 @@ def award_chunk(book: Book, activities: Mapping[int, ActivityFacts], residents: 
             results.append({**head, **awards[key], "replayed": True})
             continue
         rule, day_key = activity.rule, (record.resident_id, activity.activity_type, activity.award_day)
-        points = capped_points(award_points(rule, record.minutes), earned.get(day_key, 0),
-                               rule.daily_cap_points)
+        formula = award_points(rule, record.minutes)
+        if formula <= 0:
+            results.append({**head, "error": NO_POINTS_EARNED})
+            continue
+        points = capped_points(formula, earned.get(day_key, 0), rule.daily_cap_points)
         if points <= 0:
             results.append({**head, "error": DAILY_CAP_REACHED})
             continue

@@ -404,8 +404,7 @@ def attendance_request(activity: dict[str, Any], attendees: list[tuple[int, int]
         "request_hash": model.attendance_hash(activity_id, records),
         "activity_id": activity_id, "created_by": created_by,
         "records": [{"n": r.n, "activity_id": r.activity_id, "resident_id": r.resident_id,
-                     "minutes": r.minutes} for r in records],
-        "refused": []}
+                     "minutes": r.minutes} for r in records]}
 
 
 def attendance_outcome(activity_id: int, request: dict[str, Any], stored: dict[str, Any]) -> Attendance:

@@ -31,7 +31,7 @@ BEGIN
     CREATE TEMP TABLE IF NOT EXISTS pg_temp.award_plan (
         n bigint, activity_id bigint, resident_id bigint, minutes bigint,
         activity_type text, rule_version int, asset text, award_day date,
-        budget_id bigint, account_id bigint, computed bigint, points bigint,
+        budget_id bigint, account_id bigint, computed bigint, cap_left bigint, points bigint,
         existing_entry bigint, existing_points bigint, existing_version int,
         error text, entry_group bigint, reference text, entry_id bigint) ON COMMIT DROP;
     TRUNCATE pg_temp.award_plan;
@@ -70,7 +70,7 @@ BEGIN
     UPDATE pg_temp.award_plan p SET error = 'minutes_out_of_range'
       FROM activities act
      WHERE p.error IS NULL AND act.realm = chunk_realm AND act.id = p.activity_id
-       AND (p.minutes IS NULL OR p.minutes < 1 OR p.minutes > 1440
+       AND (p.minutes IS NULL OR p.minutes < 1 OR p.minutes > earning_minutes_per_record_max()
             OR p.minutes > extract(epoch FROM act.ends_at - act.starts_at) / 60);
     UPDATE pg_temp.award_plan p SET error = 'duplicate_record'
       FROM (SELECT q.n, row_number() OVER (PARTITION BY q.activity_id, q.resident_id
@@ -107,11 +107,16 @@ BEGIN
              WHERE q.error IS NULL) aw
      WHERE p.n = aw.n;
 
+    -- A record the rule gives nothing (no base points, less than a full hour).
+    UPDATE pg_temp.award_plan SET error = 'no_points_earned'
+     WHERE error IS NULL AND existing_entry IS NULL AND computed <= 0;
+
     -- Daily cap per resident and rule (activity type), on the activity's day: in row
-    -- order, the cumulative award is min(cumulative computed, cap left that day).
+    -- order, the cumulative award is min(cumulative computed, cap left that day before
+    -- the chunk).
     UPDATE pg_temp.award_plan p
-       SET points = capped.points
-      FROM (SELECT q.n,
+       SET points = capped.points, cap_left = capped.cap_left
+      FROM (SELECT q.n, cap.left_points AS cap_left,
                    least(sum(q.computed) OVER w, greatest(cap.left_points, 0))
                  - least(sum(q.computed) OVER w - q.computed, greatest(cap.left_points, 0))
                    AS points
@@ -145,6 +150,22 @@ BEGIN
                    ) b ON b.budget_id = q.budget_id
              WHERE q.error IS NULL AND q.existing_entry IS NULL) paid
      WHERE p.n = paid.n AND paid.running > paid.balance;
+    -- A record the budget refused was paid nothing, so it takes nothing of the cap. No
+    -- record of a budget is paid after its first refusal, and those before it that the
+    -- cap let through were all paid: a later record that the cap refused is
+    -- budget_exhausted if its day's cap is not reached by what was paid.
+    UPDATE pg_temp.award_plan p SET error = 'budget_exhausted'
+      FROM (SELECT q.n FROM pg_temp.award_plan q
+              JOIN (SELECT budget_id, min(n) AS first_n FROM pg_temp.award_plan
+                     WHERE error = 'budget_exhausted' GROUP BY budget_id) refused
+                ON refused.budget_id = q.budget_id AND q.n > refused.first_n
+              LEFT JOIN (SELECT resident_id, activity_type, award_day, sum(points) AS points
+                           FROM pg_temp.award_plan WHERE error IS NULL AND existing_entry IS NULL
+                          GROUP BY resident_id, activity_type, award_day) paid
+                ON (paid.resident_id, paid.activity_type, paid.award_day)
+                   = (q.resident_id, q.activity_type, q.award_day)
+             WHERE q.error = 'daily_cap_reached' AND q.cap_left > coalesce(paid.points, 0)) freed
+     WHERE p.n = freed.n;
 
     -- Pack the awards into earn entries: one budget posting and at most
     -- 63 resident postings each (the ledger's limit is 64 postings per entry), no

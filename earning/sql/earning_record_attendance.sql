@@ -10,7 +10,6 @@ DECLARE
     key           text := request->>'idempotency_key';
     first         attendance_requests;
     awarded       jsonb := '[]';
-    results       jsonb;
     outcome       jsonb;
 BEGIN
     SELECT * INTO first FROM attendance_requests r
@@ -23,15 +22,12 @@ BEGIN
         awarded := earning_award_chunk(jsonb_build_object(
             'realm', request_realm, 'created_by', request->>'created_by', 'records', request->'records'));
     END IF;
-    SELECT coalesce(jsonb_agg(result ORDER BY (result->>'n')::bigint), '[]') INTO results
-      FROM (SELECT value AS result FROM jsonb_array_elements(awarded)
-            UNION ALL SELECT value FROM jsonb_array_elements(request->'refused')) merged;
     SELECT jsonb_build_object(
-               'activity_id', (request->>'activity_id')::bigint, 'results', results,
+               'activity_id', (request->>'activity_id')::bigint, 'results', awarded,  -- one per record, in order
                'awarded', count(*) FILTER (WHERE NOT r ? 'error'),
                'refused', count(*) FILTER (WHERE r ? 'error'),
                'points', coalesce(sum((r->>'points')::bigint) FILTER (WHERE NOT r ? 'error'), 0))
-      INTO outcome FROM jsonb_array_elements(results) r;
+      INTO outcome FROM jsonb_array_elements(awarded) r;
     IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(awarded) a
                     WHERE NOT a ? 'error' AND NOT coalesce((a->>'replayed')::boolean, false)) THEN
         RETURN jsonb_build_object('replay', false, 'outcome', outcome);  -- changed nothing: key stays free

@@ -30,7 +30,7 @@ BEGIN
     END IF;
     -- the signed code the merchant showed must be this row's
     IF (voucher.amount, voucher.asset) IS DISTINCT FROM ((request->>'amount')::bigint, request->>'asset') THEN
-        PERFORM pb_raise('voucher_immutable', jsonb_build_object('voucher_id', voucher.id));
+        PERFORM pb_raise('voucher_code_mismatch', jsonb_build_object('voucher_id', voucher.id));
     END IF;
     lines := jsonb_build_array(
         jsonb_build_object('account_id', voucher.hold_account_id, 'amount', -voucher.amount),

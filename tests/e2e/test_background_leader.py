@@ -9,10 +9,12 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 
 from api.background import PeriodicJobs
 from api.leader import JOBS_LOCK_KEY, Leadership
 from bench.harness import ServedProcess
+from migrations.runner import upgrade
 
 LEADING = "leading the background jobs"
 WAIT_S = 30.0          # a generous bound for a loaded machine; not a speed assertion
@@ -22,7 +24,9 @@ JOB_INTERVAL = "0.2"   # seconds between rounds of the activity-closing job
 def _lock_holders(database_url: str) -> int:
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                           "AND (classid::bigint << 32 | objid::bigint) = %s", (JOBS_LOCK_KEY,)).fetchone()
+                           "AND (classid::bigint << 32 | objid::bigint) = %s "   # advisory locks are per database:
+                           "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                           (JOBS_LOCK_KEY,)).fetchone()
         return int(row[0])
 
 
@@ -48,7 +52,16 @@ async def _eventually(check, timeout_s: float = WAIT_S) -> bool:
     return False
 
 
-async def test_one_of_two_leaderships_leads_and_the_other_takes_over(database_url):
+@pytest.fixture
+def own_database(new_database) -> str:
+    """A database of this test's own: the session's has the in-process app's leader."""
+    url = new_database()
+    upgrade(url)
+    return url
+
+
+async def test_one_of_two_leaderships_leads_and_the_other_takes_over(own_database):
+    database_url = own_database
     first, second = Leadership(database_url), Leadership(database_url)
     try:
         assert await first.leading()
@@ -86,7 +99,8 @@ async def test_a_round_runs_only_while_leading():
     assert rounds
 
 
-def test_two_servers_and_two_workers_run_the_jobs_in_one_process(database_url, tmp_path):
+def test_two_servers_and_two_workers_run_the_jobs_in_one_process(own_database, tmp_path):
+    database_url = own_database
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     env = {"POINTSBANK_ACTIVITY_CLOSE_INTERVAL_S": JOB_INTERVAL}
     servers = [ServedProcess(database_url, output=logs[0], POINTSBANK_WORKERS="2",

@@ -91,6 +91,18 @@ async def test_daily_cap_limits_points_per_resident_and_type(earning, ledger, re
     assert await balance(ledger, realm, resident) == 50
 
 
+async def test_a_record_the_rule_pays_nothing_is_no_points_earned(earning, ledger, realm):
+    """No base points and less than a full hour: 0 points, which is not the daily cap."""
+    place = await make_place(earning, realm)
+    await earning.change_rule(realm, "volunteering", model.Rule("civic", 0, 10, 240, 50), "test")
+    activity = await past_activity(earning, place)
+    outcome = await earning.record_attendance(
+        activity, [(place.residents[0], 59), (place.residents[1], 60)], "test", "zero")
+    assert outcome.results[0]["error"] == errors.NoPointsEarned.code == "no_points_earned"
+    assert outcome.results[1]["points"] == 10
+    assert await balance(ledger, realm, place.residents[0]) == 0
+
+
 async def test_rule_change_keeps_past_awards_version(earning, realm):
     place = await make_place(earning, realm)
     before = await earning.record_attendance(await past_activity(earning, place),

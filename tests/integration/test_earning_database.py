@@ -4,6 +4,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from earning import model
 from tests.integration.earning_fixtures import make_place, past_activity
 
 
@@ -73,6 +74,31 @@ async def test_rules_are_versioned_not_rewritten(awarded, app_conn):
     place, _, _ = awarded
     with pytest.raises(psycopg.errors.Error):
         app_conn.execute("UPDATE activity_rules SET base_points = 99 WHERE realm = %s", (place.realm,))
+
+
+MINUTES_CHECKS = ("activity_rules_creditable_minutes_max_check", "awards_minutes_check")
+COPY_RULE_WITH_MINUTES = (
+    "INSERT INTO activity_rules (realm, activity_type, version, asset, base_points, points_per_hour, "
+    "creditable_minutes_max, daily_cap_points, created_by) "
+    "SELECT realm, activity_type, version + 100, asset, base_points, points_per_hour, %s, "
+    "daily_cap_points, created_by FROM activity_rules WHERE realm = %s LIMIT 1")
+
+
+async def test_the_minutes_limit_is_one_constant_in_python_and_sql(awarded, owner_conn):
+    """`earning_minutes_per_record_max()` is Python's MINUTES_PER_RECORD_MAX, and the
+    CHECKs on minutes hold exactly that limit."""
+    place, _, _ = awarded
+    limit = model.MINUTES_PER_RECORD_MAX
+    assert owner_conn.execute("SELECT earning_minutes_per_record_max()").fetchone()[0] == limit
+    checks = owner_conn.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                                "WHERE conname = ANY(%s)", (list(MINUTES_CHECKS),)).fetchall()
+    assert sorted(name for name, _ in checks) == sorted(MINUTES_CHECKS)
+    assert all("earning_minutes_per_record_max()" in check for _, check in checks)
+    owner_conn.execute(COPY_RULE_WITH_MINUTES, (limit, place.realm))
+    owner_conn.rollback()
+    with pytest.raises(psycopg.errors.CheckViolation, match="creditable_minutes_max"):
+        owner_conn.execute(COPY_RULE_WITH_MINUTES, (limit + 1, place.realm))
+    owner_conn.rollback()
 
 
 async def test_earning_cannot_push_a_budget_below_zero(earning, ledger, realm, app_conn):

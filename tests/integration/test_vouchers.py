@@ -384,7 +384,7 @@ async def test_a_resigned_code_with_another_amount_moves_nothing(vouchers, merch
     voucher = await issue(vouchers, realm, 100, store)
     token = replace(codec.decode(voucher["code"]), amount=100 + change)
     _, signature = key_ring.sign("voucher", token.body())
-    with pytest.raises((errors.VoucherCodeMismatch, errors.VoucherImmutable)):
+    with pytest.raises(errors.VoucherCodeMismatch):
         await vouchers.redeem(store, codec.encode(replace(token, signature=signature)), None, "forged", "merchant:1")
     assert (await vouchers.get(voucher["id"]))["status"] == "issued"
     assert await balance(ledger, wallet["id"]) == 900
