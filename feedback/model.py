@@ -3,12 +3,11 @@ average crosses below 3 (an alert, once per crossing). No I/O here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from feedback import errors
 from ledger import paging
-from ledger import model as ledger_model
+from ledger import errors as ledger_errors
 
 RATING_MIN, RATING_MAX = 1, 5
 COMMENT_LENGTH_MAX = 500
@@ -80,5 +79,20 @@ def check_average_query(kind: str | None) -> str | None:
     return kind
 
 
-encode_cursor = partial(paging.encode_cursor, kind="f1")
-decode_cursor = partial(paging.decode_cursor, kind="f1", minimum=0)
+ALERTS = paging.Cursor("f1", minimum=0)   # alerts, newest first, by id
+AVERAGES_CURSOR = "f2"                     # averages by (subject kind, subject key)
+
+
+def averages_cursor(row: dict[str, Any]) -> str:
+    """After this row's subject (its key, which may hold any character, in hex)."""
+    return paging.encode_parts(AVERAGES_CURSOR, row["subject_kind"], row["subject_key"].encode().hex())
+
+
+def decode_averages_cursor(cursor: str | None) -> tuple[str, str] | None:
+    if cursor is None or cursor == "":
+        return None
+    kind, key = paging.decode_parts(cursor, AVERAGES_CURSOR, 2)
+    try:
+        return kind, bytes.fromhex(key).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ledger_errors.InvalidCursor("this cursor was not given by this list") from None

@@ -55,15 +55,18 @@ async def insert_alert(conn: AsyncConnection, realm: str, kind: str, subject: mo
          "subject_kind": subject.kind, "subject_key": subject.key, "ratings": ratings, "total": total})
 
 
-async def totals(conn: AsyncConnection, realm: str, kind: str | None, key: str | None, after: str | None,
-                 limit: int) -> list[dict[str, Any]]:
+async def totals(conn: AsyncConnection, realm: str, kind: str | None, key: str | None,
+                 after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+    """Running totals in (subject kind, subject key) order, after `after`, along the key."""
+    after_kind, after_key = after if after is not None else (None, None)
     return _all(await conn.execute(text(
         "SELECT subject_kind, subject_key, ratings, total, below, updated_at FROM rating_totals "
         "WHERE realm = :realm AND (CAST(:kind AS text) IS NULL OR subject_kind = :kind) "
         "AND (CAST(:key AS text) IS NULL OR subject_key = :key) "
-        "AND (CAST(:after AS text) IS NULL OR subject_kind || ':' || subject_key > :after) "
-        "ORDER BY subject_kind || ':' || subject_key LIMIT :limit"),
-        {"realm": realm, "kind": kind, "key": key, "after": after, "limit": limit}))
+        "AND (CAST(:after_kind AS text) IS NULL OR (subject_kind, subject_key) > (:after_kind, :after_key)) "
+        "ORDER BY subject_kind, subject_key LIMIT :limit"),
+        {"realm": realm, "kind": kind, "key": key, "after_kind": after_kind, "after_key": after_key,
+         "limit": limit}))
 
 
 _ALERT_COLUMNS = ("realm, id, kind, station_id, recipient, subject_kind, subject_key, ratings, total, "
@@ -106,6 +109,7 @@ async def acknowledge(conn: AsyncConnection, realm: str, alert_id: int, by: str)
 async def my_rating(conn: AsyncConnection, realm: str, subject_kind: str, subject_id: int,
                     rater_id: int) -> dict[str, Any] | None:
     return _one((await conn.execute(text(
-        "SELECT rating, comment, created_at FROM ratings WHERE realm = :realm AND subject_kind = :kind "
+        "SELECT realm, subject_kind, subject_id, rater_id, rating, comment, created_at FROM ratings "
+        "WHERE realm = :realm AND subject_kind = :kind "
         "AND subject_id = :subject AND rater_id = :rater"),
         {"realm": realm, "kind": subject_kind, "subject": subject_id, "rater": rater_id})).first())

@@ -11,10 +11,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from feedback import errors, model, repository
-from ledger import db
-from ledger import errors as ledger_errors
-from ledger import model as ledger_model
-from ledger.service import Page
+from ledger import db, idempotency, paging
+from ledger.paging import Page
 
 
 class Feedback:
@@ -23,21 +21,27 @@ class Feedback:
 
     async def rate_activity(self, activity: dict[str, Any], rater_id: int, attended: bool, rating: Any,
                             comment: str | None, ratings_min: int) -> dict[str, Any]:
-        """A resident who attended rates the activity, once."""
+        """A resident who attended rates the activity, once. The same rating again answers
+        the first (`replayed`); another is refused, `already_rated`."""
         rating, comment = model.check_rating(rating), model.check_comment(comment)
-        if not attended:
-            raise errors.ActivityNotAttended("only who attended (checked in, or was awarded) rates it",
-                                             activity_id=activity["id"])
+        realm = activity["realm"]
 
         async def work(conn: AsyncConnection) -> dict[str, Any]:
-            if await repository.my_rating(conn, activity["realm"], "activity", activity["id"], rater_id):
-                raise errors.AlreadyRated("this activity is already rated by this resident")
-            row = await repository.insert_rating(conn, activity["realm"], "activity", activity["id"],
+            earlier = await repository.my_rating(conn, realm, "activity", activity["id"], rater_id)
+            if earlier is not None:
+                if (earlier["rating"], earlier["comment"]) != (rating, comment):
+                    raise errors.AlreadyRated("this activity is already rated by this resident")
+                return idempotency.replayed(earlier)
+            if not attended:
+                raise errors.ActivityNotAttended("only who attended (checked in, or was awarded) rates it",
+                                                 activity_id=activity["id"])
+            row = await repository.insert_rating(conn, realm, "activity", activity["id"],
                                                  rater_id, rating, comment)
-            await _count(conn, activity["realm"], model.activity_subjects(activity), rating, ratings_min)
-            return row
+            await _count(conn, realm, model.activity_subjects(activity), rating, ratings_min)
+            return idempotency.fresh(row)
 
-        return await db.in_transaction(self.engine, work)
+        # a twin rating committed first: the second attempt answers it
+        return await idempotency.once(lambda: db.in_transaction(self.engine, work), errors.AlreadyRated)
 
     @staticmethod
     async def rate_request_in(conn: AsyncConnection, request: dict[str, Any], ratings_min: int) -> None:
@@ -54,26 +58,21 @@ class Feedback:
                                 request.get("dispatched_by"))
             await repository.insert_alert(conn, realm, "low_rating", low, 1, rating)
 
-    async def my_rating(self, realm: str, subject_kind: str, subject_id: int, rater_id: int) -> dict[str, Any] | None:
-        return await db.read(self.engine, lambda conn: repository.my_rating(
-            conn, realm, subject_kind, subject_id, rater_id))
-
     async def averages(self, realm: str, kind: str | None, key: str | None, cursor: str | None,
                        limit: int | None) -> Page:
         model.check_average_query(kind)
-        size = ledger_model.check_page_size(limit)
-        after = _decode_key_cursor(cursor)
-        rows = await db.read(self.engine, lambda conn: repository.totals(conn, realm, kind, key, after, size))
+        after, size = model.decode_averages_cursor(cursor), paging.check_page_size(limit)
+        rows = await db.read(self.engine, lambda conn: repository.totals(
+            conn, realm, kind, key, after, paging.fetch_size(size)))
         items = [{**row, "average": model.average(row["ratings"], row["total"])} for row in rows]
-        last = f"{rows[-1]['subject_kind']}:{rows[-1]['subject_key']}" if len(rows) == size else None
-        return Page(items, _encode_key_cursor(last) if last else None)
+        return paging.page_of(items, size, model.averages_cursor)
 
     async def alerts(self, realm: str, station_id: int | None, open_only: bool, cursor: str | None,
                      limit: int | None) -> Page:
-        before, size = model.decode_cursor(cursor), ledger_model.check_page_size(limit)
+        before, size = model.ALERTS.decode(cursor), paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.alerts_page(
-            conn, realm, station_id, open_only, before, size))
-        return Page(rows, model.encode_cursor(rows[-1]["id"]) if len(rows) == size else None)
+            conn, realm, station_id, open_only, before, paging.fetch_size(size)))
+        return paging.page_of(rows, size, model.ALERTS.after("id"))
 
     async def open_alerts(self, realm: str, station_id: int | None) -> int:
         return await db.read(self.engine, lambda conn: repository.open_alert_count(conn, realm, station_id))
@@ -101,17 +100,3 @@ async def _count(conn: AsyncConnection, realm: str, subjects: list[model.Subject
         if subject.kind in model.ALERTING_KINDS and model.crossed(total["below"], below):
             await repository.insert_alert(conn, realm, "average_below", subject, total["ratings"], total["total"])
 
-
-def _encode_key_cursor(last: str) -> str:
-    return "k1." + last.encode().hex()
-
-
-def _decode_key_cursor(cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
-    try:
-        if not cursor.startswith("k1."):
-            raise ValueError
-        return bytes.fromhex(cursor[3:]).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise ledger_errors.InvalidCursor("this cursor was not given by this list") from None

@@ -4,16 +4,12 @@ request's private notes. No I/O here; the database holds the same transitions
 (orders/sql/service_requests_check_transition.sql)."""
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import partial
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ledger import paging
+from ledger import idempotency, paging
 from ledger import errors as ledger_errors
-from ledger import model as ledger_model
 from orders import errors
 
 # Named limits and defaults.
@@ -41,6 +37,7 @@ AUTO_CONFIRM_S_DEFAULT = 7 * 24 * 3600
 JOB_BATCH_MAX = 500                     # requests one background round moves
 TIMEOUT_NOTE = "not accepted in time: back in the queue"
 DECLINE_NOTE = "declined by the volunteer: back in the queue"
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 STATES = ("open", "dispatched", "accepted", "done", "confirmed", "cancelled")
 OPEN_TASK_STATES = ("dispatched", "accepted")
@@ -102,6 +99,10 @@ class NewRequest:
     notes: str | None = None
     urgent: bool = False
 
+    def request_hash(self) -> bytes:
+        """What this order asks for (`ledger.idempotency.request_hash`)."""
+        return idempotency.request_hash({"step": "create", **asdict(self)})
+
 
 @dataclass(frozen=True)
 class Pay:
@@ -121,10 +122,11 @@ class Step:
     comment: str | None = None              # confirm
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def fingerprint(self, request_id: int) -> bytes:
-        canonical = json.dumps([self.name, request_id, self.volunteer_id, self.minutes, self.rating,
-                                self.comment], separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).digest()
+    def request_hash(self, request_id: int) -> bytes:
+        """What this step asks of a request (`ledger.idempotency.request_hash`)."""
+        return idempotency.request_hash({"step": self.name, "request_id": request_id,
+                                         "volunteer_id": self.volunteer_id, "minutes": self.minutes,
+                                         "rating": self.rating, "comment": self.comment})
 
 
 # checks -------------------------------------------------------------------------------
@@ -304,32 +306,28 @@ def timed_out_before(now: datetime, timeout_s: float) -> datetime:
 
 # pages --------------------------------------------------------------------------------
 
-encode_cursor = partial(paging.encode_cursor, kind="o1")
-decode_cursor = partial(paging.decode_cursor, kind="o1", minimum=0)
+VOLUNTEERS = paging.Cursor("o1", minimum=0)     # volunteers by resident id
+REQUESTS = paging.Cursor("o1", minimum=0)       # requests, newest first, by id
+QUEUE_CURSOR = "q2"
 
 
 def queue_cursor(row: dict[str, Any]) -> str:
-    """Where the queue's next page starts: after (urgent, created_at, id) of the last row."""
-    key = json.dumps([int(row["urgent"]), row["created_at"].isoformat(), row["id"]])
-    return "q1." + key.encode().hex()
+    """Where the queue's next page starts: after (urgent, created_at, id) of the last row
+    (the time in whole microseconds since the epoch)."""
+    at = row["created_at"]
+    micros = (at - EPOCH) // timedelta(microseconds=1)
+    return paging.encode_parts(QUEUE_CURSOR, int(row["urgent"]), micros, row["id"])
 
 
 def decode_queue_cursor(cursor: str | None) -> tuple[bool, datetime, int] | None:
-    if cursor is None:
+    if cursor is None or cursor == "":
         return None
-    try:
-        if not cursor.startswith("q1."):
-            raise ValueError
-        urgent, created, last_id = json.loads(bytes.fromhex(cursor[3:]).decode())
-        at = datetime.fromisoformat(created)
-        if urgent not in (0, 1) or not isinstance(last_id, int) or at.tzinfo is None:
-            raise ValueError
-        return bool(urgent), at, last_id
-    except (ValueError, TypeError, UnicodeDecodeError):
-        raise ledger_errors.InvalidCursor("this cursor was not given by the queue") from None
+    urgent, micros, last_id = paging.decode_parts(cursor, QUEUE_CURSOR, 3)
+    if urgent not in ("0", "1"):
+        raise ledger_errors.InvalidCursor("this cursor was not given by the queue")
+    at = EPOCH + timedelta(microseconds=paging.whole_at_least(micros, 0))
+    return urgent == "1", at, paging.whole_at_least(last_id, 1)
 
 
 def check_queue_size(limit: int | None) -> int:
-    if limit is None:
-        return QUEUE_PAGE_DEFAULT
-    return ledger_model.check_page_size(limit)
+    return paging.check_page_size(limit, default=QUEUE_PAGE_DEFAULT)

@@ -7,8 +7,6 @@ What the loop needs of other packages (the 志愿 rule's pay, the feedback a rat
 the route passes in: `Pay`, and `on_confirmed`, run in the confirming transaction."""
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -16,12 +14,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import idempotency
-from ledger import db
+from ledger import db, idempotency, paging
 from ledger import errors as ledger_errors
 from ledger import model as ledger_model
+from ledger.paging import Page
 from ledger.require import require
-from ledger.service import Ledger, Page
+from ledger.service import Ledger
 from orders import errors, model, repository
 
 OnConfirmed = Callable[[AsyncConnection, dict[str, Any]], Awaitable[None]]
@@ -96,21 +94,21 @@ class Orders:
                          cursor: str | None, limit: int | None) -> Page:
         if status is not None and status not in STATUSES:
             raise ledger_errors.InvalidInput(f"status is one of {', '.join(STATUSES)}")
-        after, size = model.decode_cursor(cursor) or 0, ledger_model.check_page_size(limit)
+        after, size = model.VOLUNTEERS.decode(cursor) or 0, paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.volunteers_page(
-            conn, realm, status, station_id, after, size))
-        return Page(rows, model.encode_cursor(rows[-1]["resident_id"]) if len(rows) == size else None)
+            conn, realm, status, station_id, after, paging.fetch_size(size)))
+        return paging.page_of(rows, size, model.VOLUNTEERS.after("resident_id"))
 
     # service requests ------------------------------------------------------------------
 
     async def create(self, realm: str, new: model.NewRequest, actor: model.Actor, key: str) -> Outcome:
         """点单: a new open request, once per Idempotency-Key."""
         idempotency.check_key(key)
-        fingerprint = _fingerprint(new)
+        fingerprint = new.request_hash()
 
         async def work(conn: AsyncConnection) -> Outcome:
             await repository.lock_key(conn, realm, key)
-            replayed = await _replay(conn, realm, key, "create", None, fingerprint)
+            replayed = await _replay(conn, realm, key, fingerprint)
             if replayed is not None:
                 return replayed
             checked = model.check_new_request(new, (await repository.settings(conn, realm)).skills)
@@ -144,12 +142,12 @@ class Orders:
         idempotency.check_key(key)
         request = await self.request(request_id)
         realm = request["realm"]
-        fingerprint = step.fingerprint(request_id)
+        fingerprint = step.request_hash(request_id)
 
         async def work(conn: AsyncConnection) -> Outcome:
             if key is not None:
                 await repository.lock_key(conn, realm, key)
-                replayed = await _replay(conn, realm, key, step.name, request_id, fingerprint)
+                replayed = await _replay(conn, realm, key, fingerprint)
                 if replayed is not None:
                     return replayed
             locked = await repository.lock_request(conn, realm, request_id)
@@ -196,10 +194,10 @@ class Orders:
 
     async def requests(self, realm: str, role: str, resident_id: int | None, station_id: int | None,
                        cursor: str | None, limit: int | None) -> Page:
-        before, size = model.decode_cursor(cursor), ledger_model.check_page_size(limit)
+        before, size = model.REQUESTS.decode(cursor), paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.requests_page(
-            conn, realm, role, resident_id, station_id, before, size))
-        return Page(rows, model.encode_cursor(rows[-1]["id"]) if len(rows) == size else None)
+            conn, realm, role, resident_id, station_id, before, paging.fetch_size(size)))
+        return paging.page_of(rows, size, model.REQUESTS.after("id"))
 
     async def queue(self, realm: str, station_id: int | None, cursor: str | None,
                     limit: int | None) -> Page:
@@ -207,9 +205,9 @@ class Orders:
         to SUGGESTIONS_PER_REQUEST suggested volunteers."""
         after, size = model.decode_queue_cursor(cursor), model.check_queue_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.queue(
-            conn, realm, station_id, after, size, model.SUGGESTIONS_PER_REQUEST + 1))
+            conn, realm, station_id, after, paging.fetch_size(size), model.SUGGESTIONS_PER_REQUEST + 1))
         rows = [{**row, "suggestions": row["suggestions"][:model.SUGGESTIONS_PER_REQUEST]} for row in rows]
-        return Page(rows, model.queue_cursor(rows[-1]) if len(rows) == size else None)
+        return paging.page_of(rows, size, model.queue_cursor)
 
     # background jobs -------------------------------------------------------------------
 
@@ -245,25 +243,15 @@ async def _checked_step(conn: AsyncConnection, step: model.Step, actor: model.Ac
     return step
 
 
-async def _replay(conn: AsyncConnection, realm: str, key: str, step: str, request_id: int | None,
-                  fingerprint: bytes) -> Outcome | None:
-    found = await repository.find_step(conn, realm, key)
-    if found is None:
+async def _replay(conn: AsyncConnection, realm: str, key: str, request: bytes) -> Outcome | None:
+    """The first answer under `key` (the request as it is now), replayed; None when the
+    key is new; a key kept for another step or request is refused (`ledger.idempotency`)."""
+    first = idempotency.replay(await repository.find_step(conn, realm, key), request, "another step")
+    if first is None:
         return None
-    same = (found["step"] == step and bytes(found["request_hash"]) == fingerprint
-            and (request_id is None or found["request_id"] == request_id))
-    if not same:
-        raise ledger_errors.IdempotencyKeyReused("this Idempotency-Key was used for another step")
-    request = await repository.find_request(conn, found["request_id"])
-    require(request is not None, "a stored step names its request")
-    return Outcome(request, replayed=True)
-
-
-def _fingerprint(new: model.NewRequest) -> bytes:
-    canonical = json.dumps(["create", new.requester_id, new.station_id, new.category, new.description,
-                            new.notes, bool(new.urgent), new.wanted_from.isoformat(),
-                            new.wanted_until.isoformat()], separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).digest()
+    found = await repository.find_request(conn, first["request_id"])
+    require(found is not None, "a stored step names its request")
+    return Outcome(found, replayed=True)
 
 
 async def _volunteer(conn: AsyncConnection, realm: str, resident_id: int) -> dict[str, Any]:

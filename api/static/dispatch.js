@@ -9,6 +9,7 @@
   var STATES = { open: "services.state_open", dispatched: "services.state_dispatched",
                  accepted: "services.state_accepted", done: "services.state_done",
                  confirmed: "services.state_confirmed", cancelled: "services.state_cancelled" };
+  var RATINGS = [5, 4, 3, 2, 1];
   var who = null;
   var nextCursor = null;
 
@@ -131,12 +132,67 @@
         item.appendChild(el("span", "", "#" + request.id + " " + request.category));
         item.appendChild(el("span", "state", PB.t(STATES[request.state])));
         if (request.rating) item.appendChild(el("span", "", request.rating + " ★"));
+        if (request.state === "done") item.appendChild(confirmFor(request));
         list.appendChild(item);
       });
       if (!page.items.length) list.appendChild(el("li", "none", PB.t("services.none")));
     }, PB.failed);
   }
 
+  // Ordering and confirming for a resident without a phone ----------------------------------
+
+  function confirmFor(request) {
+    var actions = el("span", "actions");
+    var select = el("select");
+    select.id = "confirm-rating-" + request.id;
+    select.setAttribute("aria-label", PB.t("services.rating"));
+    RATINGS.forEach(function (value) {
+      var option = el("option", "", value + " ★");
+      option.value = String(value);
+      select.appendChild(option);
+    });
+    actions.appendChild(select);
+    actions.appendChild(button(PB.t("dispatch.confirm_for"), "small", function () {
+      return post("/v1/service-requests/" + request.id + "/confirm", { rating: Number(select.value) })
+        .then(function () {
+          PB.say(PB.t("services.confirmed"), "ok");
+          return loadRecent();
+        }, PB.failed);
+    }));
+    return actions;
+  }
+
+  function loadCategories() {
+    return PB.api("/v1/realms/" + encodeURIComponent(who.realm) + "/service-settings").then(function (settings) {
+      var select = $("behalf-category");
+      select.textContent = "";
+      settings.skills.forEach(function (skill) {
+        var option = el("option", "", skill);
+        option.value = skill;
+        select.appendChild(option);
+      });
+    }, PB.failed);
+  }
+
+  function orderFor(event) {
+    event.preventDefault();
+    var day = $("behalf-day").value;
+    var body = { resident_id: Number($("behalf-resident").value), category: $("behalf-category").value,
+                 description: $("behalf-description").value.trim(),
+                 wanted_from: PB.zonedIso(day, $("behalf-from").value),
+                 wanted_until: PB.zonedIso(day, $("behalf-until").value),
+                 notes: $("behalf-notes").value.trim() || null };
+    PB.pending($("behalf-submit"), function () {
+      return post("/v1/service-requests", body).then(function () {
+        PB.say(PB.t("dispatch.ordered_for"), "ok");
+        $("behalf-description").value = "";
+        $("behalf-notes").value = "";
+        return Promise.all([loadQueue(false), loadRecent()]);
+      }, PB.failed);
+    });
+  }
+
+  $("behalf-form").addEventListener("submit", orderFor);
   $("queue-more").addEventListener("click", function () { loadQueue(true); });
   $("queue-refresh").addEventListener("click", function () {
     Promise.all([loadAlerts(), loadQueue(false), loadPending(), loadRecent()]);
@@ -146,6 +202,9 @@
     who = identity;
     if (!who.realm) return PB.say(PB.t("organizer.realm_needed"));
     $("who").textContent = who.station_id !== null ? PB.t("dispatch.station") + " #" + who.station_id : "";
-    Promise.all([loadAlerts(), loadQueue(false), loadPending(), loadRecent()]);
+    $("behalf-day").value = PB.realmToday();
+    $("behalf-from").value = "09:00";
+    $("behalf-until").value = "11:00";
+    Promise.all([loadAlerts(), loadQueue(false), loadPending(), loadRecent(), loadCategories()]);
   });
 })();

@@ -9,6 +9,7 @@ from playwright.async_api import expect
 from access import model as access_model
 from access.service import Access
 from earning.service import Earning
+from orders import model
 from orders.service import Orders
 from tests.browser.axe import assert_accessible
 from tests.browser.test_people import shot
@@ -101,3 +102,57 @@ async def test_order_dispatch_accept_done_rate_and_the_volunteer_sees_the_points
     await expect(helper.locator("#points")).to_have_text(f"{VOLUNTEER_POINTS} 积分")
     await assert_accessible(helper, "points")
     await shot(helper, "services-volunteer-points")
+
+
+async def test_an_organizer_orders_and_confirms_for_a_resident_without_a_phone(new_page, realm, engine, ledger):
+    earning = Earning(engine, ledger)
+    town = await earning.create_town(realm, "城关镇")
+    station = await earning.create_station(realm, town["id"], "城关社区", "urban")
+    requester = await earning.register_resident(realm, station["id"], f"N{realm}", "赵爷爷")
+    volunteer = await earning.register_resident(realm, station["id"], f"V{realm}", "钱小红")
+    await earning.fund_budget(realm, "civic", 1000, "test", f"fund-{realm}")
+    orders = Orders(engine, ledger)
+    await orders.apply(realm, volunteer["id"], ["助老"], [station["id"]], None)
+    await orders.decide(realm, volunteer["id"], True, "test")
+    card = await Access(engine).create_enrolment(access_model.Holder("organizer", realm, station_id=station["id"]),
+                                                 "test")
+
+    desk = await new_page("/app/organizer")
+    await desk.fill("#token", card["code"])
+    await desk.click("#signin-form button[type=submit]")
+    await desk.wait_for_selector("#signed-in", state="visible")
+    await desk.click("#dispatch-link")
+    await desk.wait_for_url("**/app/dispatch")
+    await desk.wait_for_selector("#signed-in", state="visible")
+    await expect(desk.locator("#behalf-category option").first).to_have_text("助老")
+    await desk.fill("#behalf-resident", str(requester["id"]))
+    await desk.fill("#behalf-description", "陪同去医院复查")
+    await desk.click("#behalf-submit")
+    await expect(desk.locator("#message")).to_have_text("已代居民点单")
+    queued = desk.locator("#queue li").first
+    await expect(queued).to_contain_text("陪同去医院复查")
+    await assert_accessible(desk, "ordered for a resident")
+    await shot(desk, "dispatch-ordered-for")
+
+    request_id = int(await queued.get_attribute("data-request"))
+    found = await orders.request(request_id)
+    assert found["requester_id"] == requester["id"]
+    helper = model.Actor("resident", realm, "resident:test", volunteer["id"])
+    await queued.get_by_role("button", name="派给 钱小红").click()
+    await expect(desk.locator("#message")).to_have_text("已派给 钱小红")
+    await orders.take(request_id, model.Step("accept"), helper, f"accept-{request_id}")
+    await orders.take(request_id, model.Step("done", minutes=60), helper, f"done-{request_id}")
+
+    await desk.reload()
+    await desk.wait_for_selector("#signed-in", state="visible")
+    done = desk.locator("#recent li").first
+    await done.get_by_label("评分").select_option("4")
+    await done.get_by_role("button", name="代为确认").click()
+    await expect(desk.locator("#message")).to_have_text("已确认，谢谢您的评价！")
+    await expect(desk.locator("#recent li").first).to_contain_text("4 ★")
+    await assert_accessible(desk, "confirmed for a resident")
+    await shot(desk, "dispatch-confirmed-for")
+    confirmed = await orders.request(request_id)
+    assert (confirmed["state"], confirmed["rating"], confirmed["confirmed_by"].startswith("organizer")) == (
+        "confirmed", 4, True)
+    assert [award["kind"] for award in await orders.awards(confirmed)] == ["volunteer", "rating"]

@@ -205,6 +205,20 @@ def without_key_calls(realm: str) -> dict[tuple[str, str], tuple[str, str, Any]]
                                           {"realm": realm, "asset": "civic", "amount": 1}),
         ("POST", "/v1/rewards/{item_id}/redeem"): ("resident", "/v1/rewards/1/redeem", {}),
         ("POST", "/v1/settlements"): ("admin", "/v1/settlements", {"realm": realm, "to": "2026-01-01"}),
+        # the service loop (orders, feedback)
+        ("POST", "/v1/volunteers"): ("resident", "/v1/volunteers", {"skills": [], "station_ids": []}),
+        ("POST", "/v1/volunteers/{resident_id}/decision"): ("organizer", "/v1/volunteers/1/decision",
+                                                            {"approve": True}),
+        ("POST", "/v1/service-requests"): ("resident", "/v1/service-requests",
+                                           {"category": "x", "description": "x",
+                                            "wanted_from": "2026-01-01T09:00:00Z",
+                                            "wanted_until": "2026-01-01T10:00:00Z"}),
+        **{("POST", f"/v1/service-requests/{{request_id}}/{step}"): (role, f"/v1/service-requests/1/{step}", body)
+           for step, role, body in (("dispatch", "organizer", {"volunteer_id": 1}), ("accept", "resident", None),
+                                    ("decline", "resident", None), ("done", "resident", {"minutes": 1}),
+                                    ("confirm", "resident", {}), ("cancel", "resident", None))},
+        ("POST", "/v1/activities/{activity_id}/ratings"): ("resident", "/v1/activities/1/ratings", {"rating": 5}),
+        ("POST", "/v1/alerts/{alert_id}/acknowledge"): ("organizer", "/v1/alerts/1/acknowledge", None),
     }
 
 

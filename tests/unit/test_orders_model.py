@@ -8,7 +8,7 @@ import pytest
 
 from feedback import errors as feedback_errors
 from feedback import model as feedback_model
-from ledger import errors
+from ledger import errors, paging
 from orders import errors as order_errors
 from orders import model
 
@@ -95,8 +95,9 @@ def test_a_dispatch_goes_to_an_approved_volunteer_of_the_realm_not_the_requester
 def test_the_queue_cursor_round_trips_and_refuses_forgeries():
     row = {"urgent": True, "created_at": NOW, "id": 42}
     assert model.decode_queue_cursor(model.queue_cursor(row)) == (True, NOW, 42)
-    for forged in ("x", "q1.zz", "q1." + b'[3, "2026-01-01T00:00:00+00:00", 1]'.hex(),
-                   "q1." + b'[1, "2026-01-01T00:00:00", 1]'.hex()):
+    for forged in ("x", "q1.zz", paging.encode_parts("q2", 3, 0, 1), paging.encode_parts("q2", 1, -5, 1),
+                   paging.encode_parts("q2", 1, 0, 0), paging.encode_parts("q2", 1, 0),
+                   paging.encode_parts("o1", 1, 0, 1), model.REQUESTS.encode(42)):
         with pytest.raises(errors.InvalidCursor):
             model.decode_queue_cursor(forged)
 
@@ -119,3 +120,20 @@ def test_a_rated_request_counts_for_its_volunteer_station_and_dispatcher():
     subjects = feedback_model.request_subjects({**REQUEST, "dispatched_by": "organizer:3"})
     assert {(s.kind, s.key) for s in subjects} == {("volunteer", "2"), ("station", "10"), ("organizer", "organizer:3")}
     assert all(s.station_id == 10 for s in subjects)
+
+
+def test_a_step_hashes_what_it_asks_of_which_request():
+    confirm = model.Step("confirm", rating=5)
+    assert confirm.request_hash(7) == model.Step("confirm", rating=5).request_hash(7)
+    assert len({confirm.request_hash(7), confirm.request_hash(8), model.Step("confirm", rating=4).request_hash(7),
+                model.Step("cancel").request_hash(7)}) == 4
+
+
+def test_the_averages_cursor_carries_any_subject_key():
+    row = {"subject_kind": "organizer", "subject_key": "organizer:12 站:东"}
+    assert feedback_model.decode_averages_cursor(feedback_model.averages_cursor(row)) == (
+        "organizer", "organizer:12 站:东")
+    for forged in ("x", paging.encode_parts("f2", "organizer"), paging.encode_parts("f2", "organizer", "zz"),
+                   feedback_model.ALERTS.encode(3)):
+        with pytest.raises(errors.InvalidCursor):
+            feedback_model.decode_averages_cursor(forged)
