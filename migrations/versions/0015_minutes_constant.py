@@ -2,12 +2,12 @@
 instead of the literal 1440.
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0014
 """
 from migrations.sqlfile import run_sql_file
 
 revision = "0015"
-down_revision = "0011"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
