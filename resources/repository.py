@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-RANK_SPAN = 2**40   # a list cursor is rank * RANK_SPAN + id (ids stay far below it)
+from resources.model import RANK_SPAN   # a `near` list's cursor is rank * RANK_SPAN + id
 
 
 def _one(result: Any) -> dict[str, Any] | None:
@@ -88,6 +88,17 @@ async def insert_resource(conn: AsyncConnection, realm: str, fields: dict[str, A
         f"VALUES (:realm, {values}, :actor, :key, :hash) RETURNING id"),
         {"realm": realm, "actor": actor, "key": key, "hash": fingerprint,
          **{name: fields.get(name) for name in RESOURCE_FIELDS}})).scalar_one()
+
+
+async def place_known(conn: AsyncConnection, realm: str, station_id: int | None, town_id: int | None) -> bool:
+    """The resource's station or town is one of its realm's (online: nothing to look up)."""
+    if station_id is not None:
+        query, key = "SELECT EXISTS (SELECT 1 FROM stations WHERE realm = :realm AND id = :id)", station_id
+    elif town_id is not None:
+        query, key = "SELECT EXISTS (SELECT 1 FROM towns WHERE realm = :realm AND id = :id)", town_id
+    else:
+        return True
+    return (await conn.execute(text(query), {"realm": realm, "id": key})).scalar_one()
 
 
 async def find_resource(conn: AsyncConnection, resource_id: int) -> dict[str, Any] | None:
