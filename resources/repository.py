@@ -204,11 +204,16 @@ RESERVATION_COLUMNS = """v.realm, v.id, v.slot_id, v.resource_id, v.provider_id,
     v.booker_station_id, v.resident_id, v.station_id, v.priority, v.price, v.asset, v.forfeit_on_no_show,
     v.resident_account_id, v.hold_account_id, v.merchant_account_id, v.hold_entry_id, v.close_entry_id,
     v.status, v.points, v.request_hash, v.created_by, v.created_at, v.closed_by, v.closed_at,
-    s.starts_at, s.ends_at, r.title, r.kind, r.cancel_cutoff_h, pr.name AS provider_name, pr.merchant_id"""
+    s.starts_at, s.ends_at, r.title, r.kind, r.cancel_cutoff_h, pr.name AS provider_name, pr.merchant_id,
+    rs.display_name AS resident_name, bs.name AS station_name"""
+# Who booked, by name: every reader of a reservation may see it (the resident itself, its
+# provider and staff; a provider is staff for its own bookings), never another resident.
 RESERVATION_FROM = """reservations v
     JOIN resource_slots s ON s.realm = v.realm AND s.id = v.slot_id
     JOIN resources r ON r.realm = v.realm AND r.id = v.resource_id
-    JOIN resource_providers pr ON pr.realm = v.realm AND pr.id = v.provider_id"""
+    JOIN resource_providers pr ON pr.realm = v.realm AND pr.id = v.provider_id
+    LEFT JOIN residents rs ON rs.realm = v.booker_realm AND rs.id = v.resident_id
+    LEFT JOIN stations bs ON bs.realm = v.booker_realm AND bs.id = v.station_id"""
 
 
 async def next_reservation_id(conn: AsyncConnection) -> int:

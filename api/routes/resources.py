@@ -163,7 +163,9 @@ class ReservationOut(msgspec.Struct):
     points: str                 # none, held, captured, released
     created_at: datetime
     resident_id: int | None = None
+    resident_name: str | None = None     # its readers are the resident, its provider and staff
     station_id: int | None = None
+    station_name: str | None = None      # the booking station's
     hold_entry_id: int | None = None
     close_entry_id: int | None = None
     closed_at: datetime | None = None
