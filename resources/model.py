@@ -20,6 +20,7 @@ policy never changes what a booked resident agreed to.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -272,19 +273,20 @@ def reservation_of(reference_text: str | None) -> int | None:
     return int(number) if number.isdigit() else None
 
 
-# The lists' cursors (ledger.paging): a position past CURSOR_POSITION_MAX is no cursor this
-# service gave out (and would be no bigint). `near` lists carry rank * RANK_SPAN + id.
+# The lists' cursors (ledger.paging), one kind per list so that one list refuses another's:
+# a position past CURSOR_POSITION_MAX is no cursor this service gave out (and would be no
+# bigint). A `near` list's cursor carries rank * RANK_SPAN + id.
 CURSOR_POSITION_MAX = 2**62
-CURSOR_KIND = "rs1"
 RANK_SPAN = 2**40   # ids stay far below it
+PROVIDERS, NEAR, SLOTS, RESERVATIONS = "rp1", "rn1", "rl1", "rs1"
 
 
-def encode_cursor(position: int) -> str:
-    return paging.encode_cursor(position, CURSOR_KIND)
+def encode_cursor(position: int, kind: str = RESERVATIONS) -> str:
+    return paging.encode_cursor(position, kind)
 
 
-def decode_cursor(cursor: str | None, minimum: int = 1) -> int | None:
-    position = paging.decode_cursor(cursor, CURSOR_KIND, minimum)
+def decode_cursor(cursor: str | None, kind: str = RESERVATIONS, minimum: int = 1) -> int | None:
+    position = paging.decode_cursor(cursor, kind, minimum)
     if position is not None and position > CURSOR_POSITION_MAX:
         raise ledger_errors.InvalidCursor("the cursor is not one this service gave out")
     return position
@@ -292,8 +294,9 @@ def decode_cursor(cursor: str | None, minimum: int = 1) -> int | None:
 
 def near_cursor(row: dict) -> str:
     """The cursor after a row of a `near` list (ranked: nearest first, then by id)."""
-    return encode_cursor(row["rank"] * RANK_SPAN + row["id"])
+    return encode_cursor(row["rank"] * RANK_SPAN + row["id"], NEAR)
 
 
-def id_cursor(row: dict) -> str:
-    return encode_cursor(row["id"])
+def id_cursor(kind: str) -> Callable[[dict], str]:
+    """The cursor after a row of a list ordered by id."""
+    return lambda row: encode_cursor(row["id"], kind)

@@ -107,10 +107,10 @@ class Resources:
         return await db.read(self.engine, lambda conn: repository.provider_of_merchant(conn, merchant_id))
 
     async def providers(self, realm: str, cursor: str | None, limit: int | None) -> Page:
-        after, size = model.decode_cursor(cursor) or 0, paging.check_page_size(limit)
+        after, size = model.decode_cursor(cursor, model.PROVIDERS) or 0, paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.providers_page(
             conn, realm, after, paging.fetch_size(size)))
-        return paging.page_of(rows, size, model.id_cursor)
+        return paging.page_of(rows, size, model.id_cursor(model.PROVIDERS))
 
     # resources and slots ---------------------------------------------------------------
 
@@ -191,17 +191,17 @@ class Resources:
         return found
 
     async def slots(self, resource: dict[str, Any], cursor: str | None, limit: int | None) -> Page:
-        after, size = model.decode_cursor(cursor) or 0, paging.check_page_size(limit)
+        after, size = model.decode_cursor(cursor, model.SLOTS) or 0, paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.slots_page(
             conn, resource["realm"], resource["id"], self.clock(), after, paging.fetch_size(size)))
-        return paging.page_of(rows, size, model.id_cursor)
+        return paging.page_of(rows, size, model.id_cursor(model.SLOTS))
 
     async def near(self, realm: str, near: model.Station | None, kind: str | None, provider_id: int | None,
                    cursor: str | None, limit: int | None) -> Page:
         """Resources a booker of `realm` may book: same station, same town, online, the rest."""
         if kind is not None and kind not in model.KINDS:
             raise errors.InvalidResource(f"kind is one of {', '.join(model.KINDS)}")
-        after, size = model.decode_cursor(cursor, minimum=0) or 0, paging.check_page_size(limit)
+        after, size = model.decode_cursor(cursor, model.NEAR, minimum=0) or 0, paging.check_page_size(limit)
         place = vars_of(near)
         rows = await db.read(self.engine, lambda conn: repository.resources_near(
             conn, realm, place, kind, provider_id, after, paging.fetch_size(size)))
@@ -357,10 +357,10 @@ class Resources:
 
     async def reservations(self, scope: dict[str, Any], day: tuple[datetime, datetime] | None,
                            cursor: str | None, limit: int | None) -> Page:
-        before, size = model.decode_cursor(cursor), paging.check_page_size(limit)
+        before, size = model.decode_cursor(cursor, model.RESERVATIONS), paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.reservations_page(
             conn, scope, day, before, paging.fetch_size(size)))
-        return paging.page_of(rows, size, model.id_cursor)
+        return paging.page_of(rows, size, model.id_cursor(model.RESERVATIONS))
 
     async def by_ids(self, ids: list[int]) -> dict[int, dict[str, Any]]:
         """id -> reservation, for a resident's history."""

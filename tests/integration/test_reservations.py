@@ -330,3 +330,21 @@ async def test_the_database_refuses_a_booking_of_a_cancelled_slot(resources_serv
             "station_id, idempotency_key, request_hash, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, 'y', '\\x00', 't')",
             (realm, place["id"], made["id"], made["provider_id"], realm, world.home.id, world.home.id))
     app_conn.rollback()
+
+
+async def test_pages_end_without_a_cursor_and_refuse_another_lists(resources_service, world):
+    made = await resource(resources_service, world)
+    for hours in (30, 31, 32):
+        await slot(resources_service, made, hours_ahead=hours)
+    first = await resources_service.slots(made, None, 2)
+    assert len(first.items) == 2 and first.next_cursor is not None
+    last = await resources_service.slots(made, first.next_cursor, 2)
+    assert len(last.items) == 1 and last.next_cursor is None          # no cursor to an empty page
+    exact = await resources_service.slots(made, None, 3)
+    assert len(exact.items) == 3 and exact.next_cursor is None
+    for other_list in (resources_service.reservations({"kind": "realm", "realm": world.realm}, None,
+                                                      first.next_cursor, 2),
+                       resources_service.providers(world.realm, first.next_cursor, 2),
+                       resources_service.near(world.realm, None, None, None, first.next_cursor, 2)):
+        with pytest.raises(ledger_errors.InvalidCursor):
+            await other_list
