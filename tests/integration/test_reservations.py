@@ -348,3 +348,21 @@ async def test_pages_end_without_a_cursor_and_refuse_another_lists(resources_ser
                        resources_service.near(world.realm, None, None, None, first.next_cursor, 2)):
         with pytest.raises(ledger_errors.InvalidCursor):
             await other_list
+
+
+async def test_the_booker_hears_of_its_booking_and_its_close_once(resources_service, world, engine):
+    from sqlalchemy import text
+
+    made = await resource(resources_service, world, priority_price=PRIORITY_PRICE)
+    place = await slot(resources_service, made)
+    resident = world.residents[0]
+    booked = await resources_service.book(place["id"], world.booker(resident), True, key(), f"resident:{resident}")
+    await resources_service.cancel(booked["id"], False, f"resident:{resident}")
+    await resources_service.cancel(booked["id"], False, f"resident:{resident}")     # a retry: no second event
+    async with engine.connect() as conn:
+        events = (await conn.execute(text(
+            "SELECT type, resident_id, payload FROM events WHERE realm = :realm AND subject_id = :id "
+            "AND type LIKE 'reservation.%' ORDER BY id"), {"realm": world.realm, "id": booked["id"]})).all()
+    assert [(e.type, e.resident_id) for e in events] == [("reservation.created", resident),
+                                                         ("reservation.cancelled", resident)]
+    assert (events[0].payload["points"], events[1].payload["points"]) == ("held", "released")
