@@ -20,15 +20,13 @@ policy never changes what a booked resident agreed to.
 """
 from __future__ import annotations
 
-import hashlib
-import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
-from functools import partial
 from zoneinfo import ZoneInfo
 
 from ledger import errors as ledger_errors
-from ledger import model as ledger_model
+from ledger import paging
 from resources import errors
 
 KINDS = ("talk", "training", "legal", "health", "agri_tech", "other")
@@ -232,6 +230,11 @@ def check_mark(outcome: str, starts_at: datetime, now: datetime) -> None:
         raise errors.MarkTooEarly(f"{outcome} can be marked from {opening.isoformat()}")
 
 
+# What a booker hears of its reservation (notify's event types), by the status it reaches.
+EVENT_BY_STATUS = {"booked": "reservation.created", "cancelled": "reservation.cancelled",
+                   "provider_cancelled": "reservation.cancelled", "attended": "reservation.attended"}
+
+
 def points_after(status: str, priority: bool, forfeit: bool) -> str:
     """What becomes of a reservation's points when it closes with `status`."""
     if not priority:
@@ -262,11 +265,6 @@ def week_of(at: datetime, tz_name: str) -> tuple[datetime, datetime]:
     return monday.astimezone(timezone.utc), (monday + timedelta(days=WEEK_DAYS)).astimezone(timezone.utc)
 
 
-def request_hash(**fields: object) -> bytes:
-    canonical = json.dumps(fields, separators=(",", ":"), sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).digest()
-
-
 def reference(reservation_id: int) -> str:
     """The ledger entries' reference for a reservation's points (history reads it)."""
     return f"reservation:{reservation_id}"
@@ -280,12 +278,30 @@ def reservation_of(reference_text: str | None) -> int | None:
     return int(number) if number.isdigit() else None
 
 
-CURSOR_POSITION_MAX = 2**62   # a position past it is no cursor this service gave out (and no bigint)
-encode_cursor = partial(ledger_model.encode_cursor, kind="rs1")
+# The lists' cursors (ledger.paging), one kind per list so that one list refuses another's:
+# a position past CURSOR_POSITION_MAX is no cursor this service gave out (and would be no
+# bigint). A `near` list's cursor carries rank * RANK_SPAN + id.
+CURSOR_POSITION_MAX = 2**62
+RANK_SPAN = 2**40   # ids stay far below it
+PROVIDERS, NEAR, SLOTS, RESERVATIONS = "rp1", "rn1", "rl1", "rs1"
 
 
-def decode_cursor(cursor: str | None, minimum: int = 1) -> int | None:
-    position = ledger_model.decode_cursor(cursor, kind="rs1", minimum=minimum)
+def encode_cursor(position: int, kind: str = RESERVATIONS) -> str:
+    return paging.encode_cursor(position, kind)
+
+
+def decode_cursor(cursor: str | None, kind: str = RESERVATIONS, minimum: int = 1) -> int | None:
+    position = paging.decode_cursor(cursor, kind, minimum)
     if position is not None and position > CURSOR_POSITION_MAX:
         raise ledger_errors.InvalidCursor("the cursor is not one this service gave out")
     return position
+
+
+def near_cursor(row: dict) -> str:
+    """The cursor after a row of a `near` list (ranked: nearest first, then by id)."""
+    return encode_cursor(row["rank"] * RANK_SPAN + row["id"], NEAR)
+
+
+def id_cursor(kind: str) -> Callable[[dict], str]:
+    """The cursor after a row of a list ordered by id."""
+    return lambda row: encode_cursor(row["id"], kind)

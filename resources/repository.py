@@ -2,13 +2,14 @@
 caller's connection (and transaction)."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-RANK_SPAN = 2**40   # a list cursor is rank * RANK_SPAN + id (ids stay far below it)
+from resources.model import RANK_SPAN   # a `near` list's cursor is rank * RANK_SPAN + id
 
 
 def _one(result: Any) -> dict[str, Any] | None:
@@ -88,6 +89,17 @@ async def insert_resource(conn: AsyncConnection, realm: str, fields: dict[str, A
         f"VALUES (:realm, {values}, :actor, :key, :hash) RETURNING id"),
         {"realm": realm, "actor": actor, "key": key, "hash": fingerprint,
          **{name: fields.get(name) for name in RESOURCE_FIELDS}})).scalar_one()
+
+
+async def place_known(conn: AsyncConnection, realm: str, station_id: int | None, town_id: int | None) -> bool:
+    """The resource's station or town is one of its realm's (online: nothing to look up)."""
+    if station_id is not None:
+        query, key = "SELECT EXISTS (SELECT 1 FROM stations WHERE realm = :realm AND id = :id)", station_id
+    elif town_id is not None:
+        query, key = "SELECT EXISTS (SELECT 1 FROM towns WHERE realm = :realm AND id = :id)", town_id
+    else:
+        return True
+    return (await conn.execute(text(query), {"realm": realm, "id": key})).scalar_one()
 
 
 async def find_resource(conn: AsyncConnection, resource_id: int) -> dict[str, Any] | None:
@@ -193,11 +205,16 @@ RESERVATION_COLUMNS = """v.realm, v.id, v.slot_id, v.resource_id, v.provider_id,
     v.booker_station_id, v.resident_id, v.station_id, v.priority, v.price, v.asset, v.forfeit_on_no_show,
     v.resident_account_id, v.hold_account_id, v.merchant_account_id, v.hold_entry_id, v.close_entry_id,
     v.status, v.points, v.request_hash, v.created_by, v.created_at, v.closed_by, v.closed_at,
-    s.starts_at, s.ends_at, r.title, r.kind, r.cancel_cutoff_h, pr.name AS provider_name, pr.merchant_id"""
+    s.starts_at, s.ends_at, r.title, r.kind, r.cancel_cutoff_h, pr.name AS provider_name, pr.merchant_id,
+    rs.display_name AS resident_name, bs.name AS station_name"""
+# Who booked, by name: every reader of a reservation may see it (the resident itself, its
+# provider and staff; a provider is staff for its own bookings), never another resident.
 RESERVATION_FROM = """reservations v
     JOIN resource_slots s ON s.realm = v.realm AND s.id = v.slot_id
     JOIN resources r ON r.realm = v.realm AND r.id = v.resource_id
-    JOIN resource_providers pr ON pr.realm = v.realm AND pr.id = v.provider_id"""
+    JOIN resource_providers pr ON pr.realm = v.realm AND pr.id = v.provider_id
+    LEFT JOIN residents rs ON rs.realm = v.booker_realm AND rs.id = v.resident_id
+    LEFT JOIN stations bs ON bs.realm = v.booker_realm AND bs.id = v.station_id"""
 
 
 async def next_reservation_id(conn: AsyncConnection) -> int:
@@ -276,3 +293,17 @@ async def reservations_by_ids(conn: AsyncConnection, ids: list[int]) -> list[dic
 
 async def realm_timezone(conn: AsyncConnection, realm: str) -> str | None:
     return (await conn.execute(text("SELECT timezone FROM realms WHERE code = :realm"), {"realm": realm})).scalar()
+
+
+async def emit(conn: AsyncConnection, reservation: dict[str, Any], event_type: str) -> None:
+    """Tell the booker (its inbox, webhooks) in this transaction: the event commits or rolls
+    back with the change it reports (notify_emit, notify/sql; once per reservation and type)."""
+    await conn.execute(text(
+        "SELECT notify_emit(:realm, :type, :subject, :resident, NULL, CAST(:payload AS jsonb), :dedup)"),
+        {"realm": reservation["booker_realm"], "type": event_type, "subject": reservation["id"],
+         "resident": reservation["resident_id"],
+         "dedup": f"reservation:{reservation['realm']}:{reservation['id']}:{event_type}",
+         "payload": json.dumps({"reservation_id": reservation["id"], "realm": reservation["realm"],
+                                "title": reservation["title"], "starts_at": reservation["starts_at"].isoformat(),
+                                "status": reservation["status"], "points": reservation["points"],
+                                "price": reservation["price"]})})

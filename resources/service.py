@@ -19,11 +19,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import db, errors as ledger_errors, model as ledger_model
+from ledger import db, errors as ledger_errors, idempotency, model as ledger_model, paging
 from ledger import repository as ledger_repository
-from ledger.model import EntryDraft, Line, check_idempotency_key
+from ledger.model import EntryDraft, Line
+from ledger.paging import Page
 from ledger.require import require
-from ledger.service import Ledger, Page
+from ledger.service import Ledger
 from resources import errors, model, repository
 
 db.CONSTRAINT_ERRORS.setdefault("resource_slots_capacity", errors.SlotFull)
@@ -69,18 +70,18 @@ class Resources:
                                 key: str | None = None) -> dict[str, Any]:
         """A provider; a retry with the same `key` answers it again (flagged `replayed`)."""
         ledger_model.check_realm_code(realm)
-        check_idempotency_key(key)
+        idempotency.check_key(key)
         name = model.check_provider(realm, name, merchant)
-        fingerprint = model.request_hash(op="provider", name=name, merchant_id=merchant.merchant_id)
+        fingerprint = idempotency.request_hash({"op": "provider", "name": name, "merchant_id": merchant.merchant_id})
 
         async def work(conn: AsyncConnection) -> dict[str, Any]:
             earlier = await self._keyed(conn, "resource_providers", realm, key, fingerprint)
             if earlier is not None:
-                return {**await repository.find_provider(conn, earlier), "replayed": True}  # type: ignore[dict-item]
-            made = await repository.insert_provider(conn, realm, name, merchant.merchant_id, actor, key, fingerprint)
-            return {**made, "replayed": False}
+                return idempotency.replayed(await repository.find_provider(conn, earlier))  # type: ignore[arg-type]
+            return idempotency.fresh(await repository.insert_provider(
+                conn, realm, name, merchant.merchant_id, actor, key, fingerprint))
 
-        return await db.in_transaction(self.engine, work)
+        return await idempotency.once(lambda: db.in_transaction(self.engine, work), errors.CreateKeyRaced)
 
     @staticmethod
     async def _keyed(conn: AsyncConnection, table: str, realm: str, key: str | None,
@@ -91,9 +92,7 @@ class Resources:
         earlier = await repository.keyed(conn, table, realm, key)
         if earlier is None:
             return None
-        if earlier["request_hash"] != fingerprint:
-            raise ledger_errors.IdempotencyKeyReused("this Idempotency-Key was used for another request",
-                                                     id=earlier["id"])
+        idempotency.check_same_request(earlier["request_hash"], fingerprint, "another request", id=earlier["id"])
         return earlier["id"]
 
     async def provider(self, provider_id: int) -> dict[str, Any]:
@@ -108,28 +107,32 @@ class Resources:
         return await db.read(self.engine, lambda conn: repository.provider_of_merchant(conn, merchant_id))
 
     async def providers(self, realm: str, cursor: str | None, limit: int | None) -> Page:
-        after, size = model.decode_cursor(cursor) or 0, ledger_model.check_page_size(limit)
-        rows = await db.read(self.engine, lambda conn: repository.providers_page(conn, realm, after, size))
-        return Page(rows, model.encode_cursor(rows[-1]["id"]) if len(rows) == size else None)
+        after, size = model.decode_cursor(cursor, model.PROVIDERS) or 0, paging.check_page_size(limit)
+        rows = await db.read(self.engine, lambda conn: repository.providers_page(
+            conn, realm, after, paging.fetch_size(size)))
+        return paging.page_of(rows, size, model.id_cursor(model.PROVIDERS))
 
     # resources and slots ---------------------------------------------------------------
 
     async def create_resource(self, provider: dict[str, Any], fields: dict[str, Any], actor: str,
                               key: str | None = None) -> dict[str, Any]:
         """A resource of `provider`; a retry with the same `key` answers it again."""
-        check_idempotency_key(key)
+        idempotency.check_key(key)
         checked = model.check_resource(fields, provider["merchant_id"] is not None)
         checked["provider_id"] = provider["id"]
-        fingerprint = model.request_hash(op="resource", **checked)
+        fingerprint = idempotency.request_hash({"op": "resource", **checked})
 
         async def work(conn: AsyncConnection) -> dict[str, Any]:
             earlier = await self._keyed(conn, "resources", provider["realm"], key, fingerprint)
+            if earlier is None and not await repository.place_known(conn, provider["realm"], checked.get("station_id"),
+                                                                     checked.get("town_id")):
+                raise errors.InvalidResource(f"the station or town is none of realm {provider['realm']}")
             resource_id = earlier or await repository.insert_resource(conn, provider["realm"], checked, actor, key,
                                                                      fingerprint)
             found = await repository.find_resource(conn, resource_id)
-            return {**found, "replayed": earlier is not None}  # type: ignore[dict-item]
+            return (idempotency.replayed if earlier else idempotency.fresh)(found)  # type: ignore[arg-type]
 
-        return await db.in_transaction(self.engine, work)
+        return await idempotency.once(lambda: db.in_transaction(self.engine, work), errors.CreateKeyRaced)
 
     async def resource(self, resource_id: int) -> dict[str, Any]:
         found = await db.read(self.engine, lambda conn: repository.find_resource(conn, resource_id))
@@ -145,9 +148,9 @@ class Resources:
             model.check_slot(start, start + length, capacity, priority_places, resource["priority_price"], now)
 
         async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
-            return [{**await repository.insert_slot(conn, resource["realm"], resource["id"], start, start + length,
-                                                    capacity, priority_places), "replayed": False}
-                    for start in starts]
+            return [idempotency.fresh(await repository.insert_slot(  # type: ignore[arg-type]
+                conn, resource["realm"], resource["id"], start, start + length, capacity, priority_places))
+                for start in starts]
 
         try:
             return await db.in_transaction(self.engine, work)
@@ -165,7 +168,7 @@ class Resources:
             for s in found)
         if not same:
             raise errors.SlotExists("the resource already has a slot starting then")
-        return [{**slot, "replayed": True} for slot in found]
+        return [idempotency.replayed(slot) for slot in found]
 
     async def cancel_slot(self, slot: dict[str, Any], actor: str) -> dict[str, Any]:
         """The provider cancels a slot: closed to bookings first (a booking under way that
@@ -188,23 +191,21 @@ class Resources:
         return found
 
     async def slots(self, resource: dict[str, Any], cursor: str | None, limit: int | None) -> Page:
-        after, size = model.decode_cursor(cursor) or 0, ledger_model.check_page_size(limit)
+        after, size = model.decode_cursor(cursor, model.SLOTS) or 0, paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.slots_page(
-            conn, resource["realm"], resource["id"], self.clock(), after, size))
-        return Page(rows, model.encode_cursor(rows[-1]["id"]) if len(rows) == size else None)
+            conn, resource["realm"], resource["id"], self.clock(), after, paging.fetch_size(size)))
+        return paging.page_of(rows, size, model.id_cursor(model.SLOTS))
 
     async def near(self, realm: str, near: model.Station | None, kind: str | None, provider_id: int | None,
                    cursor: str | None, limit: int | None) -> Page:
         """Resources a booker of `realm` may book: same station, same town, online, the rest."""
         if kind is not None and kind not in model.KINDS:
             raise errors.InvalidResource(f"kind is one of {', '.join(model.KINDS)}")
-        after, size = model.decode_cursor(cursor, minimum=0) or 0, ledger_model.check_page_size(limit)
+        after, size = model.decode_cursor(cursor, model.NEAR, minimum=0) or 0, paging.check_page_size(limit)
         place = vars_of(near)
         rows = await db.read(self.engine, lambda conn: repository.resources_near(
-            conn, realm, place, kind, provider_id, after, size))
-        more = len(rows) == size
-        return Page(rows, model.encode_cursor(rows[-1]["rank"] * repository.RANK_SPAN + rows[-1]["id"])
-                    if more else None)
+            conn, realm, place, kind, provider_id, after, paging.fetch_size(size)))
+        return paging.page_of(rows, size, model.near_cursor)
 
     # booking ---------------------------------------------------------------------------
 
@@ -212,11 +213,11 @@ class Resources:
                    actor: str) -> dict[str, Any]:
         """A place in the slot (priority: its price held from the resident's points), with
         the local or online alternatives when the resource is far from the booker."""
-        check_idempotency_key(idempotency_key)
+        idempotency.check_key(idempotency_key)
         if priority and booker.resident_id is None:
             raise errors.InvalidBooking("priority booking is a resident's, paid from its points")
-        fingerprint = model.request_hash(op="book", slot_id=slot_id, resident_id=booker.resident_id,
-                                         station_id=booker.station_id, priority=priority)
+        fingerprint = idempotency.request_hash({"op": "book", "slot_id": slot_id, "resident_id": booker.resident_id,
+                                                "station_id": booker.station_id, "priority": priority})
 
         async def work(conn: AsyncConnection) -> dict[str, Any]:
             slot = await repository.find_slot(conn, slot_id)
@@ -227,21 +228,13 @@ class Resources:
                 return replay
             return await self._book_in(conn, slot, booker, priority, idempotency_key, fingerprint, actor)
 
-        try:
-            booked = await db.in_transaction(self.engine, work)
-        except errors.BookingKeyRaced:  # a twin request committed first: answer its result
-            booked = await db.in_transaction(self.engine, work)
+        booked = await idempotency.once(lambda: db.in_transaction(self.engine, work), errors.BookingKeyRaced)
         return {**booked, "alternatives": await self._alternatives(booked, booker)}
 
     async def _replay(self, conn: AsyncConnection, realm: str, actor: str, key: str,
                       fingerprint: bytes) -> dict[str, Any] | None:
         found = await repository.find_by_key(conn, realm, actor, key)
-        if found is None:
-            return None
-        if found["request_hash"] != fingerprint:
-            raise ledger_errors.IdempotencyKeyReused("this Idempotency-Key was used for another booking",
-                                                     reservation_id=found["id"])
-        return {**found, "replayed": True}
+        return idempotency.replay(found, fingerprint, "another booking", "reservation_id")
 
     async def _book_in(self, conn: AsyncConnection, slot: dict[str, Any], booker: Booker, priority: bool,
                        key: str, fingerprint: bytes, actor: str) -> dict[str, Any]:
@@ -266,7 +259,8 @@ class Resources:
         await repository.insert_reservation(conn, values)
         found = await repository.find_reservation(conn, reservation_id)
         require(found is not None, "a reservation just inserted can be read")
-        return {**found, "replayed": False}  # type: ignore[dict-item]
+        await repository.emit(conn, found, model.EVENT_BY_STATUS["booked"])  # type: ignore[arg-type]
+        return idempotency.fresh(found)  # type: ignore[arg-type]
 
     async def _hold(self, conn: AsyncConnection, slot: dict[str, Any], resident_id: int, reservation_id: int,
                     actor: str) -> dict[str, Any]:
@@ -330,7 +324,7 @@ class Resources:
             if found is None:
                 raise errors.ReservationNotFound(f"no reservation {reservation_id}")
             if found["status"] in asked:
-                return {**found, "replayed": True}
+                return idempotency.replayed(found)
             if found["status"] != "booked":
                 raise errors.ReservationClosed(f"this reservation is already {found['status']}",
                                                status=found["status"])
@@ -340,7 +334,10 @@ class Resources:
             closed = await repository.close_reservation(conn, found["realm"], found["id"], status, points,
                                                         entry_id, actor)
             require(closed, "a reservation locked while booked closes")
-            return {**await repository.find_reservation(conn, reservation_id), "replayed": False}  # type: ignore[dict-item]
+            after = await repository.find_reservation(conn, reservation_id)
+            if status in model.EVENT_BY_STATUS:
+                await repository.emit(conn, after, model.EVENT_BY_STATUS[status])  # type: ignore[arg-type]
+            return idempotency.fresh(after)  # type: ignore[arg-type]
 
         return await db.in_transaction(self.engine, work)
 
@@ -364,9 +361,10 @@ class Resources:
 
     async def reservations(self, scope: dict[str, Any], day: tuple[datetime, datetime] | None,
                            cursor: str | None, limit: int | None) -> Page:
-        before, size = model.decode_cursor(cursor), ledger_model.check_page_size(limit)
-        rows = await db.read(self.engine, lambda conn: repository.reservations_page(conn, scope, day, before, size))
-        return Page(rows, model.encode_cursor(rows[-1]["id"]) if len(rows) == size else None)
+        before, size = model.decode_cursor(cursor, model.RESERVATIONS), paging.check_page_size(limit)
+        rows = await db.read(self.engine, lambda conn: repository.reservations_page(
+            conn, scope, day, before, paging.fetch_size(size)))
+        return paging.page_of(rows, size, model.id_cursor(model.RESERVATIONS))
 
     async def by_ids(self, ids: list[int]) -> dict[int, dict[str, Any]]:
         """id -> reservation, for a resident's history."""

@@ -19,8 +19,32 @@
 
   function station() {
     if (!desk) return null;
-    var typed = PB.wholeNumber($("station"));
-    return typed || me.station_id || null;
+    var picked = parseInt($("station").value, 10);
+    return picked || me.station_id || null;
+  }
+
+  function stationOption(found) {
+    var option = el("option", "", found.name);
+    option.value = String(found.id);
+    return option;
+  }
+
+  // The desk's station picker: a station organizer's own station; the realm's stations
+  // (by name) for an organizer of the whole realm or an admin.
+  function loadStations(cursor) {
+    if (me.station_id) {
+      return PB.api("/v1/stations/" + me.station_id).then(function (found) {
+        $("station").textContent = "";
+        $("station").appendChild(stationOption(found));
+        $("station").value = String(found.id);
+        $("who").textContent = found.name;
+      });
+    }
+    var query = "/v1/stations?realm=" + encodeURIComponent(me.realm) + "&limit=200";
+    return PB.api(cursor ? query + "&cursor=" + encodeURIComponent(cursor) : query).then(function (page) {
+      page.items.forEach(function (found) { $("station").appendChild(stationOption(found)); });
+      if (page.next_cursor) return loadStations(page.next_cursor);
+    });
   }
 
   function nearQuery() {
@@ -176,9 +200,8 @@
 
   PB.onSignIn(function (identity) {
     me = identity;
-    $("who").textContent = desk ? (identity.station_id ? PB.t("resources.booker_station") + " " + identity.station_id : "")
-                                : "";
-    if (desk && identity.station_id) $("station").value = identity.station_id;
-    reload();
+    $("who").textContent = "";
+    if (desk) loadStations().then(reload, PB.failed);
+    else reload();
   });
 })();

@@ -7,7 +7,7 @@
 --       application role) and CHECK (booked <= capacity); ordinary bookings never take
 --       the places kept for priority (CHECK on booked - priority_booked).
 --    7. the hold account's balance = outstanding vouchers + held reservations
---       (`hold_check`, redefined in resources/sql/hold_check.sql; `reservation_outstanding`
+--       (`hold_check`, in redemption/sql/hold_check.sql; `reservation_outstanding`
 --       is the running total of held reservation points, as `voucher_outstanding` is for
 --       vouchers; `hold_reconciliation` subtracts both).
 --    8. a priority reservation's points are captured or released once: a reservation

@@ -1,7 +1,7 @@
 -- Invariant 7 at COMMIT, once per realm and asset per transaction: the hold account's
 -- balance equals what is held for it, outstanding vouchers (`voucher_outstanding`, as in
 -- 0003) plus held priority reservations (`reservation_outstanding`, issue 15).
--- (Redefines 0003's hold_check; the lead may move this file to redemption/sql at merge.)
+-- (Redefines 0003's hold_check: the one hold check, for vouchers and reservations.)
 CREATE OR REPLACE FUNCTION hold_check(check_realm text, check_asset text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE

@@ -21,6 +21,8 @@ from tests.browser.test_people import shot
 PRICE = 20
 TITLE = "老年人免费体检"
 PROVIDER = "县人民医院"
+RESIDENT = "李四"
+STATION = "城关站"
 
 
 def realm_day(moment: datetime) -> str:
@@ -30,8 +32,8 @@ def realm_day(moment: datetime) -> str:
 async def health_check_offered(realm, engine, ledger) -> dict:
     earning = Earning(engine, ledger)
     town = await earning.create_town(realm, "城关镇")
-    station = await earning.create_station(realm, town["id"], "城关站", "urban")
-    resident = await earning.register_resident(realm, station["id"], f"H{realm}", "李四")
+    station = await earning.create_station(realm, town["id"], STATION, "urban")
+    resident = await earning.register_resident(realm, station["id"], f"H{realm}", RESIDENT)
     civic = next(a for a in resident["accounts"] if a["asset"] == "civic")
     await give_points(ledger, realm, civic["id"], STARTING_POINTS)
     hospital = await Merchants(engine, ledger).create(realm, "service_provider", PROVIDER)
@@ -44,7 +46,8 @@ async def health_check_offered(realm, engine, ledger) -> dict:
         "cancel_cutoff_h": 0}, "test")
     start = datetime.now(timezone.utc).replace(second=0, microsecond=0) + timedelta(hours=1)
     slot = (await service.add_slots(offered, [start], timedelta(hours=1), 10, 2))[0]
-    return {"resource": offered, "slot": slot,
+    return {"resource": offered, "slot": slot, "service": service, "resident_id": resident["id"],
+            "station": station,
             "resident_token": await create_token(engine, "resident", realm, resident_id=resident["id"]),
             "provider_token": await create_token(engine, "merchant", realm, merchant_id=hospital["id"])}
 
@@ -82,6 +85,7 @@ async def test_resident_books_with_priority_points_provider_marks_attended_histo
     await desk.click("#day-form button[type=submit]")
     row = desk.locator("#bookings li[data-reservation]")
     await expect(row).to_contain_text(TITLE)
+    await expect(row).to_contain_text(RESIDENT)      # by name: a provider is staff for its own bookings
     await expect(row).to_contain_text(f"已扣住 {PRICE} 积分")
     await assert_accessible(desk, "provider")
     await shot(desk, "provider-day")
@@ -110,6 +114,7 @@ async def test_the_organizers_desk_books_for_its_station(new_page, realm, engine
     desk = await new_page("/app/desk-resources")
     await sign_in(desk, organizer)
     await expect(desk.locator("#station")).to_have_value(str(station_id))
+    await expect(desk.locator("#station option")).to_have_text([STATION])   # its own station only, by name
     item = desk.locator(f'#resources li[data-resource="{offered["resource"]["id"]}"]')
     await item.get_by_role("button", name="查看时段").click()
     times = item.locator(f'li[data-slot="{offered["slot"]["id"]}"]')
@@ -119,3 +124,47 @@ async def test_the_organizers_desk_books_for_its_station(new_page, realm, engine
     await expect(desk.locator("#mine li[data-reservation]")).to_contain_text(TITLE)
     await assert_accessible(desk, "desk booked")
     await shot(desk, "desk-resources")
+
+
+async def test_a_realm_organizer_picks_the_station_from_a_list(new_page, realm, engine, ledger):
+    offered = await health_check_offered(realm, engine, ledger)
+    organizer = await create_token(engine, "organizer", realm)
+    desk = await new_page("/app/desk-resources")
+    await sign_in(desk, organizer)
+    await expect(desk.locator("#station option", has_text=STATION)).to_have_count(1)
+    await desk.select_option("#station", label=STATION)
+    item = desk.locator(f'#resources li[data-resource="{offered["resource"]["id"]}"]')
+    await expect(item).to_contain_text("本站")                  # ranked from the picked station
+    await item.get_by_role("button", name="查看时段").click()
+    await item.locator(f'li[data-slot="{offered["slot"]["id"]}"]').get_by_role("button", name="预约").click()
+    await expect(desk.locator("#message")).to_have_text("预约成功！")
+    await expect(desk.locator("#mine li[data-reservation]")).to_contain_text(TITLE)
+    await assert_accessible(desk, "desk picker")
+    await shot(desk, "desk-station-picker")
+
+
+async def test_the_provider_cancels_a_slot_on_its_page_and_the_points_come_back(new_page, realm, engine, ledger):
+    from resources.service import Booker
+
+    offered = await health_check_offered(realm, engine, ledger)
+    station = model.Station(realm, offered["station"]["id"], offered["station"]["town_id"])
+    booked = await offered["service"].book(offered["slot"]["id"], Booker(realm, station, offered["resident_id"]),
+                                           True, "book-slot-cancel", "test")
+    assert booked["points"] == "held"
+    desk = await new_page("/app/provider")
+    await sign_in(desk, offered["provider_token"])
+    await desk.fill("#day", realm_day(offered["slot"]["starts_at"]))
+    await desk.click("#day-form button[type=submit]")
+    slot_row = desk.locator(f'#slots li[data-slot="{offered["slot"]["id"]}"]')
+    await expect(slot_row).to_contain_text("已约 1/10")
+    await assert_accessible(desk, "provider slots")
+    desk.once("dialog", lambda dialog: dialog.accept())
+    await slot_row.get_by_role("button", name="取消时段").click()
+    await expect(desk.locator("#message")).to_have_text("时段已取消，1 个预约已取消并退回积分。")
+    await expect(slot_row).to_contain_text("已取消")
+    booking = desk.locator("#bookings li[data-reservation]")
+    await expect(booking).to_contain_text("服务方已取消")
+    await expect(booking).to_contain_text(f"{PRICE} 积分已退回")
+    await shot(desk, "provider-slot-cancelled")
+    again = await offered["service"].reservation(booked["id"])
+    assert (again["status"], again["points"]) == ("provider_cancelled", "released")

@@ -219,6 +219,21 @@ def without_key_calls(realm: str) -> dict[tuple[str, str], tuple[str, str, Any]]
                                     ("confirm", "resident", {}), ("cancel", "resident", None))},
         ("POST", "/v1/activities/{activity_id}/ratings"): ("resident", "/v1/activities/1/ratings", {"rating": 5}),
         ("POST", "/v1/alerts/{alert_id}/acknowledge"): ("organizer", "/v1/alerts/1/acknowledge", None),
+        # reservations (resources)
+        ("POST", "/v1/resource-providers"): ("admin", "/v1/resource-providers", {"realm": realm, "name": "x"}),
+        ("POST", "/v1/resources"): ("admin", "/v1/resources",
+                                    {"provider_id": 1, "kind": "health", "title": "x", "scope": "realm"}),
+        ("POST", "/v1/resources/{resource_id}/slots"): ("admin", "/v1/resources/1/slots",
+                                                        {"starts_at": "x", "ends_at": "x", "capacity": 1}),
+        ("POST", "/v1/resources/{resource_id}/slots/weekly"): (
+            "admin", "/v1/resources/1/slots/weekly",
+            {"first_starts_at": "x", "duration_min": 60, "weeks": 1, "capacity": 1}),
+        ("POST", "/v1/resources/{resource_id}/slots/{slot_id}/cancel"): ("admin", "/v1/resources/1/slots/1/cancel",
+                                                                         None),
+        ("POST", "/v1/reservations"): ("resident", "/v1/reservations", {"slot_id": 1}),
+        ("POST", "/v1/reservations/{reservation_id}/cancel"): ("admin", "/v1/reservations/1/cancel", None),
+        ("POST", "/v1/reservations/{reservation_id}/attended"): ("admin", "/v1/reservations/1/attended", None),
+        ("POST", "/v1/reservations/{reservation_id}/no-show"): ("admin", "/v1/reservations/1/no-show", None),
     }
 
 

@@ -171,6 +171,7 @@ async def test_every_role_on_every_endpoint(client, tokens, desk):
     by_station = await client.post("/v1/reservations", json={"slot_id": slot["id"], "station_id": world.home.id},
                                    headers=keyed(desk["home_organizer"]))
     assert by_station.status_code == 201, by_station.text
+    assert by_station.json()["station_name"].startswith("站")     # who booked, by name
     for_resident = await client.post("/v1/reservations", json={"slot_id": slot["id"], "resident_id": world.residents[1]},
                                      headers=keyed(desk["home_organizer"]))
     assert for_resident.status_code == 201

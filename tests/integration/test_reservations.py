@@ -330,3 +330,39 @@ async def test_the_database_refuses_a_booking_of_a_cancelled_slot(resources_serv
             "station_id, idempotency_key, request_hash, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, 'y', '\\x00', 't')",
             (realm, place["id"], made["id"], made["provider_id"], realm, world.home.id, world.home.id))
     app_conn.rollback()
+
+
+async def test_pages_end_without_a_cursor_and_refuse_another_lists(resources_service, world):
+    made = await resource(resources_service, world)
+    for hours in (30, 31, 32):
+        await slot(resources_service, made, hours_ahead=hours)
+    first = await resources_service.slots(made, None, 2)
+    assert len(first.items) == 2 and first.next_cursor is not None
+    last = await resources_service.slots(made, first.next_cursor, 2)
+    assert len(last.items) == 1 and last.next_cursor is None          # no cursor to an empty page
+    exact = await resources_service.slots(made, None, 3)
+    assert len(exact.items) == 3 and exact.next_cursor is None
+    for other_list in (resources_service.reservations({"kind": "realm", "realm": world.realm}, None,
+                                                      first.next_cursor, 2),
+                       resources_service.providers(world.realm, first.next_cursor, 2),
+                       resources_service.near(world.realm, None, None, None, first.next_cursor, 2)):
+        with pytest.raises(ledger_errors.InvalidCursor):
+            await other_list
+
+
+async def test_the_booker_hears_of_its_booking_and_its_close_once(resources_service, world, engine):
+    from sqlalchemy import text
+
+    made = await resource(resources_service, world, priority_price=PRIORITY_PRICE)
+    place = await slot(resources_service, made)
+    resident = world.residents[0]
+    booked = await resources_service.book(place["id"], world.booker(resident), True, key(), f"resident:{resident}")
+    await resources_service.cancel(booked["id"], False, f"resident:{resident}")
+    await resources_service.cancel(booked["id"], False, f"resident:{resident}")     # a retry: no second event
+    async with engine.connect() as conn:
+        events = (await conn.execute(text(
+            "SELECT type, resident_id, payload FROM events WHERE realm = :realm AND subject_id = :id "
+            "AND type LIKE 'reservation.%' ORDER BY id"), {"realm": world.realm, "id": booked["id"]})).all()
+    assert [(e.type, e.resident_id) for e in events] == [("reservation.created", resident),
+                                                         ("reservation.cancelled", resident)]
+    assert (events[0].payload["points"], events[1].payload["points"]) == ("held", "released")
