@@ -205,6 +205,9 @@ def without_key_calls(realm: str) -> dict[tuple[str, str], tuple[str, str, Any]]
                                           {"realm": realm, "asset": "civic", "amount": 1}),
         ("POST", "/v1/rewards/{item_id}/redeem"): ("resident", "/v1/rewards/1/redeem", {}),
         ("POST", "/v1/settlements"): ("admin", "/v1/settlements", {"realm": realm, "to": "2026-01-01"}),
+        ("POST", "/v1/webhooks"): ("admin", "/v1/webhooks", {"realm": realm, "url": "https://example.org/hook"}),
+        ("POST", "/v1/recognitions"): ("admin", "/v1/recognitions",
+                                       {"realm": realm, "resident_id": 1, "year": 2026, "citation": "x"}),
     }
 
 
