@@ -153,7 +153,8 @@ def _object_example(cls: type, bindings: dict[Any, Any]) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     names = (cls.__struct_fields__ if issubclass(cls, msgspec.Struct)
              else tuple(field.name for field in dataclasses.fields(cls)))
-    example = {name: example_of(hints[name], name, bindings) for name in names
+    shown = getattr(cls, "__struct_encode_fields__", names)   # a renamed field (`from`) under its JSON name
+    example = {key: example_of(hints[name], name, bindings) for name, key in zip(names, shown)
                if msgspec.UnsetType not in typing.get_args(hints[name])}
     config = getattr(cls, "__struct_config__", None)
     if config is not None and config.tag_field is not None:   # a tagged union's member says which

@@ -151,10 +151,15 @@ async def set_thresholds(conn: AsyncConnection, realm: str, hours: tuple[int, ..
 
 
 async def volunteer_minutes(conn: AsyncConnection, realm: str, resident_id: int) -> int:
-    """Cumulative volunteering minutes (the awards index on resident and activity type)."""
+    """Cumulative volunteering minutes: volunteering awards (the awards index on resident
+    and activity type) and the service requests the resident served and the requester
+    confirmed (the `service_requests_volunteer` index)."""
     return int((await conn.execute(text(
-        "SELECT coalesce(sum(minutes), 0) FROM awards WHERE realm = :realm AND resident_id = :resident "
-        "AND activity_type = 'volunteering'"), {"realm": realm, "resident": resident_id})).scalar_one())
+        "SELECT (SELECT coalesce(sum(minutes), 0) FROM awards WHERE realm = :realm AND resident_id = :resident "
+        "        AND activity_type = 'volunteering') "
+        "     + (SELECT coalesce(sum(minutes), 0) FROM service_requests WHERE realm = :realm "
+        "        AND volunteer_id = :resident AND state = 'confirmed')"),
+        {"realm": realm, "resident": resident_id})).scalar_one())
 
 
 RECOGNITION_COLUMNS = "g.realm, g.id, g.resident_id, g.year, g.title, g.citation, g.created_by, g.created_at"

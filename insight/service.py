@@ -3,8 +3,6 @@ in the transactions that change the book, so a report reads only rollup rows), t
 budget.low notice, residents' name opt-in, star levels and 文明实践之星."""
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,8 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from insight import errors, model, repository
-from ledger import db
-from ledger import errors as ledger_errors
+from ledger import db, idempotency
 
 BUDGET_LOW_MONTHS = 2.0          # budget.low: the budget lasts under this many months at the current rate
 
@@ -131,13 +128,12 @@ class Recognition:
         year = model.check_year(year, datetime.now(timezone.utc).year)
         citation = model.check_citation(citation)
         realm = resident["realm"]
-        request_hash = hashlib.sha256(json.dumps([resident["id"], year, citation]).encode()).digest()
+        request_hash = idempotency.request_hash([resident["id"], year, citation])
 
         async def work(conn: AsyncConnection) -> tuple[dict[str, Any], bool]:
             known = await repository.recognition_by_key(conn, realm, key)
             if known is not None:
-                if bytes(known.pop("request_hash")) != request_hash:
-                    raise ledger_errors.IdempotencyKeyReused("this Idempotency-Key was used for another award")
+                idempotency.check_same_request(known.pop("request_hash"), request_hash, "another award")
                 return known, True
             made = await repository.insert_recognition(conn, realm, resident["id"], year, model.RECOGNITION_TITLE,
                                                        citation, key, request_hash, created_by)

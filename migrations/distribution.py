@@ -23,6 +23,7 @@ REFERENCE_TABLES = (
     "realms", "assets", "entry_rules",
     "signing_keys", "signing_key_retirements",
     "api_tokens", "enrolments", "enrolment_claim_failures",
+    "event_types", "indicator_metrics",   # catalogues the outbox and rollup triggers check every write against
 )
 # Bookkeeping of the migrations and of the SQL objects applied: stays on the coordinator.
 LOCAL_TABLES = ("alembic_version", "schema_objects")

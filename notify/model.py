@@ -44,8 +44,8 @@ EVENT_TYPES: dict[str, str] = {
     "voucher.expired": "resident", "voucher.expiring": "resident",
     "settlement.issued": "merchant", "settlement.paid": "merchant",
     "budget.low": "staff", "recognition.awarded": "resident", "star_level.reached": "resident",
-    "reservation.created": "resident", "reservation.confirmed": "resident",
-    "reservation.cancelled": "resident", "reservation.attended": "resident",
+    "reservation.booked": "resident", "reservation.cancelled": "resident",
+    "reservation.attended": "resident", "reservation.no_show": "resident",
     "service_request.opened": "staff", "service_request.dispatched": "resident",
     "service_request.accepted": "resident", "service_request.done": "resident",
     "service_request.confirmed": "resident", "service_request.cancelled": "resident",
@@ -65,6 +65,16 @@ TITLES: dict[str, tuple[str, str]] = {
     "budget.low": ("积分预算余额不足 {months} 个月", "Budget lasts under {months} months"),
     "recognition.awarded": ("恭喜获评{title}", "You were named {title}"),
     "star_level.reached": ("志愿服务达到{level}星级", "You reached volunteer star level {level}"),
+    "reservation.booked": ("预约成功（预约 {reservation_id}）", "Reservation {reservation_id} booked"),
+    "reservation.cancelled": ("预约已取消（预约 {reservation_id}）", "Reservation {reservation_id} cancelled"),
+    "reservation.attended": ("预约已到场（预约 {reservation_id}）", "Reservation {reservation_id}: attended"),
+    "reservation.no_show": ("预约未到场（预约 {reservation_id}）", "Reservation {reservation_id}: no-show"),
+    "service_request.dispatched": ("新的服务任务 {request_id}：{category}", "New task {request_id}: {category}"),
+    "service_request.accepted": ("志愿者已接单（需求 {request_id}）", "A volunteer accepted request {request_id}"),
+    "service_request.done": ("服务已完成，请确认（需求 {request_id}）", "Request {request_id} done: please confirm"),
+    "service_request.confirmed": ("服务已确认（需求 {request_id}）", "Request {request_id} confirmed"),
+    "service_request.cancelled": ("服务需求已取消（需求 {request_id}）", "Request {request_id} cancelled"),
+    "rating.low": ("收到低分评价：{rating} 分", "A low rating: {rating}"),
 }
 GENERIC_TITLE = ("新消息：{type}", "New: {type}")
 

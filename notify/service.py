@@ -5,8 +5,6 @@ inboxes, and webhook endpoints."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import secrets
 import time
 from datetime import datetime, timezone
@@ -15,13 +13,15 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import db
+from ledger import db, idempotency, paging
 from ledger import errors as ledger_errors
-from ledger import model as ledger_model
-from ledger.service import Page
+from ledger.paging import Page
 from notify import errors, model, repository
 
 UNREAD_COUNT_CAP = 99            # the badge shows "99+" past this
+INBOX_CURSOR = paging.Cursor("n1")
+DELIVERY_CURSOR = paging.Cursor("d1")
+DELIVERY_STATUSES = ("pending", "delivered", "failed")
 
 
 def now_utc() -> datetime:
@@ -155,11 +155,10 @@ class Inbox:
 
     async def page(self, realm: str, kind: str, recipient: int, cursor: str | None, limit: int | None,
                    unread_only: bool = False) -> Page:
-        before, size = ledger_model.decode_cursor(cursor, "n1"), ledger_model.check_page_size(limit)
+        before, size = INBOX_CURSOR.decode(cursor), paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.inbox_page(
-            conn, realm, kind, recipient, before, size, unread_only))
-        more = len(rows) == size
-        return Page(rows, ledger_model.encode_cursor(rows[-1]["id"], "n1") if more else None)
+            conn, realm, kind, recipient, before, paging.fetch_size(size), unread_only))
+        return paging.page_of(rows, size, INBOX_CURSOR.after("id"))
 
     async def unread(self, realm: str, kind: str, recipient: int) -> int:
         return await db.read(self.engine, lambda conn: repository.unread_count(
@@ -186,16 +185,15 @@ class Webhooks:
         """(endpoint with its secret, replayed). The secret is made here and shown once
         (and to a replay of the same Idempotency-Key)."""
         url, event_types = model.check_url(url), model.check_event_filter(event_types)
-        request_hash = hashlib.sha256(json.dumps([realm, url, event_types]).encode()).digest()
+        request_hash = idempotency.request_hash([realm, url, event_types])
 
         async def work(conn: AsyncConnection) -> tuple[dict[str, Any], bool]:
-            if await repository.endpoint_count(conn, realm) >= model.WEBHOOKS_PER_REALM_MAX:
-                raise errors.TooManyWebhooks(f"at most {model.WEBHOOKS_PER_REALM_MAX} active webhooks per realm")
             known = await repository.endpoint_by_key(conn, realm, key)
             if known is not None:
-                if bytes(known.pop("request_hash")) != request_hash:
-                    raise ledger_errors.IdempotencyKeyReused("this Idempotency-Key was used for another webhook")
+                idempotency.check_same_request(known.pop("request_hash"), request_hash, "another webhook")
                 return known, True
+            if await repository.endpoint_count(conn, realm) >= model.WEBHOOKS_PER_REALM_MAX:
+                raise errors.TooManyWebhooks(f"at most {model.WEBHOOKS_PER_REALM_MAX} active webhooks per realm")
             secret = model.SECRET_PREFIX + secrets.token_urlsafe(model.SECRET_BYTES)
             return await repository.insert_endpoint(conn, realm, url, event_types, secret, key, request_hash,
                                                     created_by), False
@@ -217,13 +215,12 @@ class Webhooks:
 
     async def deliveries(self, endpoint: dict[str, Any], cursor: str | None, limit: int | None,
                          status: str | None) -> Page:
-        if status not in (None, "pending", "delivered", "failed"):
-            raise ledger_errors.InvalidInput("status is pending, delivered or failed")
-        before, size = ledger_model.decode_cursor(cursor, "d1"), ledger_model.check_page_size(limit)
+        if status is not None and status not in DELIVERY_STATUSES:
+            raise ledger_errors.InvalidInput(f"status is one of {', '.join(DELIVERY_STATUSES)}")
+        before, size = DELIVERY_CURSOR.decode(cursor), paging.check_page_size(limit)
         rows = await db.read(self.engine, lambda conn: repository.deliveries_page(
-            conn, endpoint["realm"], endpoint["id"], before, size, status))
-        more = len(rows) == size
-        return Page(rows, ledger_model.encode_cursor(rows[-1]["id"], "d1") if more else None)
+            conn, endpoint["realm"], endpoint["id"], before, paging.fetch_size(size), status))
+        return paging.page_of(rows, size, DELIVERY_CURSOR.after("id"))
 
     async def delivery(self, delivery_id: int) -> dict[str, Any]:
         found = await db.read(self.engine, lambda conn: repository.delivery(conn, delivery_id))

@@ -230,11 +230,6 @@ def check_mark(outcome: str, starts_at: datetime, now: datetime) -> None:
         raise errors.MarkTooEarly(f"{outcome} can be marked from {opening.isoformat()}")
 
 
-# What a booker hears of its reservation (notify's event types), by the status it reaches.
-EVENT_BY_STATUS = {"booked": "reservation.created", "cancelled": "reservation.cancelled",
-                   "provider_cancelled": "reservation.cancelled", "attended": "reservation.attended"}
-
-
 def points_after(status: str, priority: bool, forfeit: bool) -> str:
     """What becomes of a reservation's points when it closes with `status`."""
     if not priority:

@@ -293,17 +293,3 @@ async def reservations_by_ids(conn: AsyncConnection, ids: list[int]) -> list[dic
 
 async def realm_timezone(conn: AsyncConnection, realm: str) -> str | None:
     return (await conn.execute(text("SELECT timezone FROM realms WHERE code = :realm"), {"realm": realm})).scalar()
-
-
-async def emit(conn: AsyncConnection, reservation: dict[str, Any], event_type: str) -> None:
-    """Tell the booker (its inbox, webhooks) in this transaction: the event commits or rolls
-    back with the change it reports (notify_emit, notify/sql; once per reservation and type)."""
-    await conn.execute(text(
-        "SELECT notify_emit(:realm, :type, :subject, :resident, NULL, CAST(:payload AS jsonb), :dedup)"),
-        {"realm": reservation["booker_realm"], "type": event_type, "subject": reservation["id"],
-         "resident": reservation["resident_id"],
-         "dedup": f"reservation:{reservation['realm']}:{reservation['id']}:{event_type}",
-         "payload": json.dumps({"reservation_id": reservation["id"], "realm": reservation["realm"],
-                                "title": reservation["title"], "starts_at": reservation["starts_at"].isoformat(),
-                                "status": reservation["status"], "points": reservation["points"],
-                                "price": reservation["price"]})})

@@ -259,7 +259,6 @@ class Resources:
         await repository.insert_reservation(conn, values)
         found = await repository.find_reservation(conn, reservation_id)
         require(found is not None, "a reservation just inserted can be read")
-        await repository.emit(conn, found, model.EVENT_BY_STATUS["booked"])  # type: ignore[arg-type]
         return idempotency.fresh(found)  # type: ignore[arg-type]
 
     async def _hold(self, conn: AsyncConnection, slot: dict[str, Any], resident_id: int, reservation_id: int,
@@ -335,8 +334,6 @@ class Resources:
                                                         entry_id, actor)
             require(closed, "a reservation locked while booked closes")
             after = await repository.find_reservation(conn, reservation_id)
-            if status in model.EVENT_BY_STATUS:
-                await repository.emit(conn, after, model.EVENT_BY_STATUS[status])  # type: ignore[arg-type]
             return idempotency.fresh(after)  # type: ignore[arg-type]
 
         return await db.in_transaction(self.engine, work)

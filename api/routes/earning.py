@@ -222,11 +222,16 @@ class BudgetsOut(msgspec.Struct):
     next_cursor: None
 
 
-class Standing(msgspec.Struct):
+class Standing(msgspec.Struct, kw_only=True):
+    """A leaderboard line. Staff see who (`resident_id`, `code`, `display_name`); a
+    resident sees other residents as `name`, masked (张*) unless they opted in, and its own
+    line flagged `me` (issue 16 item 5): never another's code or id."""
     rank: int
-    resident_id: int
-    code: str
-    display_name: str | None
+    resident_id: int | msgspec.UnsetType = msgspec.UNSET
+    code: str | msgspec.UnsetType = msgspec.UNSET
+    display_name: str | None | msgspec.UnsetType = msgspec.UNSET
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    me: bool | msgspec.UnsetType = msgspec.UNSET
     station_id: int
     points: int
     minutes: int

@@ -6,11 +6,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Response, get
 from litestar.params import FromQuery, QueryParameter
 
-from api.routes.common import Caller, services
+from api.auth import roles
+from api.errors import problems
+from api.routes.common import Caller, Service
 from insight import errors, model, render
+from insight.service import Indicators
 
 READERS = ("admin", "auditor", "organizer")
 MEDIA = {"csv": "text/csv; charset=utf-8",
@@ -71,19 +74,22 @@ class IndicatorController(Controller):
     path = "/v1/reports/indicators"
     tags = ["reports"]
 
-    @get("/", responses=None)
-    async def indicators(self, request: Request, principal: Caller, realm: FromQuery[str],
+    @get("/", guards=[roles(*READERS)],
+         responses=problems(errors.InvalidIndicatorLevel, errors.InvalidMonth, errors.MonthRangeTooLong,
+                            errors.InvalidReportFormat))
+    async def indicators(self, indicators: Service[Indicators], principal: Caller, realm: FromQuery[str],
                          level: FromQuery[str] = "realm",
                          from_month: Annotated[str | None, QueryParameter(name="from")] = None,
                          to_month: Annotated[str | None, QueryParameter(name="to")] = None,
-                         format: FromQuery[str] = "json") -> Response[IndicatorReport] | Response[bytes]:
+                         format: FromQuery[str] = "json") -> Response[IndicatorReport]:
         """Participation, hours, activities, points earned and spent (by merchant kind, the
         agri share), satisfaction, service requests, and the budget's burn-down. `from` and
-        `to` are months (YYYY-MM; default: the last 12); `format` json, csv or xlsx."""
+        `to` are months (YYYY-MM; default: the last 12); `format` json (this schema), csv
+        (text/csv, UTF-8 with a BOM) or xlsx (the same rows as a spreadsheet)."""
         principal.require(realm, *READERS)
         if format not in model.FORMATS:
             raise errors.InvalidReportFormat(f"format is one of {', '.join(model.FORMATS)}")
-        report = await services(request).indicators.report(realm, level, from_month, to_month)
+        report = await indicators.report(realm, level, from_month, to_month)
         rows = report["rows"]
         if principal.role == "organizer" and principal.station_id is not None:
             if level != "station":
@@ -93,7 +99,7 @@ class IndicatorController(Controller):
             return Response(msgspec.convert({**report, "rows": rows}, IndicatorReport))
         name = f"indicators-{realm}-{level}-{report['from']}-{report['to']}.{format}"
         body = render.report_csv(rows) if format == "csv" else render.report_xlsx(rows, name)
-        return Response(body, media_type=MEDIA[format],
+        return Response(body, media_type=MEDIA[format],  # type: ignore[return-value]
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

@@ -8,15 +8,20 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from api.routes.common import REPLAYED_HEADER, Caller, IdempotencyKey, required_idempotency_key, services
+from api.auth import roles
+from api.errors import problems
+from api.routes.common import (PAGING, Caller, IdempotencyKey, ItemsPage, Service, replayable,
+                               required_idempotency_key, shaped)
 from ledger import errors
+from notify import errors as notify_errors
 from notify import model
-from notify.service import UNREAD_COUNT_CAP
+from notify.service import UNREAD_COUNT_CAP, Inbox, Webhooks
 
 STAFF = ("admin", "organizer", "auditor")
+INBOX_ERRORS = (errors.InvalidInput,)   # an all-realms admin names no realm
 
 
 class NotificationOut(msgspec.Struct):
@@ -106,11 +111,6 @@ class DeliveryOut(msgspec.Struct):
     log: list[AttemptOut] | None = None
 
 
-class DeliveryPage(msgspec.Struct):
-    items: list[DeliveryOut]
-    next_cursor: str | None
-
-
 def inbox_owner(principal: Caller, realm: str | None) -> tuple[str, str, int]:
     """(realm, recipient kind, recipient id) of the caller's inbox."""
     if principal.role == "resident":
@@ -131,49 +131,48 @@ def notification_out(row: dict[str, Any]) -> NotificationOut:
 
 
 def delivery_out(row: dict[str, Any], log: list[dict[str, Any]] | None = None) -> DeliveryOut:
-    fields = {name: row[name] for name in DeliveryOut.__struct_fields__ if name != "log"}
-    return DeliveryOut(**fields, log=None if log is None else [AttemptOut(**a) for a in log])
-
-
-def webhook_out(row: dict[str, Any]) -> WebhookOut:
-    return WebhookOut(**{name: row[name] for name in WebhookOut.__struct_fields__})
+    found = shaped(DeliveryOut, row)
+    if log is not None:
+        found.log = [shaped(AttemptOut, attempt) for attempt in log]
+    return found
 
 
 class NotificationController(Controller):
     path = "/v1/notifications"
     tags = ["notifications"]
 
-    @get("/")
-    async def inbox(self, request: Request, principal: Caller, realm: FromQuery[str | None] = None,
+    @get("/", responses=problems(PAGING, INBOX_ERRORS))
+    async def inbox(self, inbox: Service[Inbox], principal: Caller, realm: FromQuery[str | None] = None,
                     cursor: FromQuery[str | None] = None, limit: FromQuery[int | None] = None,
                     unread_only: FromQuery[bool] = False) -> NotificationPage:
         """The caller's notifications, newest first, with the unread count."""
         place, kind, recipient = inbox_owner(principal, realm)
-        inbox = services(request).inbox
         page = await inbox.page(place, kind, recipient, cursor, limit, unread_only)
         return NotificationPage([notification_out(row) for row in page.items], page.next_cursor,
                                 await inbox.unread(place, kind, recipient))
 
-    @get("/unread")
-    async def unread(self, request: Request, principal: Caller, realm: FromQuery[str | None] = None) -> UnreadOut:
+    @get("/unread", responses=problems(INBOX_ERRORS))
+    async def unread(self, inbox: Service[Inbox], principal: Caller,
+                     realm: FromQuery[str | None] = None) -> UnreadOut:
         """The badge: how many unread (capped)."""
         place, kind, recipient = inbox_owner(principal, realm)
-        count = await services(request).inbox.unread(place, kind, recipient)
+        count = await inbox.unread(place, kind, recipient)
         return UnreadOut(min(count, UNREAD_COUNT_CAP), count > UNREAD_COUNT_CAP)
 
-    @post("/{notification_id:int}/read", status_code=200)
-    async def mark_read(self, request: Request, principal: Caller, notification_id: FromPath[int],
-                        realm: FromQuery[str | None] = None, idempotency_key: IdempotencyKey = None) -> MarkedOut:
+    @post("/{notification_id:int}/read", status_code=200,
+          responses=problems(INBOX_ERRORS, notify_errors.UnknownNotification))
+    async def mark_read(self, inbox: Service[Inbox], principal: Caller, notification_id: FromPath[int],
+                        realm: FromQuery[str | None] = None) -> MarkedOut:
         """Mark one notification read (a retry marks nothing more: safe without a key)."""
         place, kind, recipient = inbox_owner(principal, realm)
-        return MarkedOut(await services(request).inbox.mark_read(place, kind, recipient, notification_id))
+        return MarkedOut(await inbox.mark_read(place, kind, recipient, notification_id))
 
-    @post("/read", status_code=200)
-    async def mark_all_read(self, request: Request, principal: Caller, realm: FromQuery[str | None] = None,
-                            idempotency_key: IdempotencyKey = None) -> MarkedOut:
-        """Mark every notification of the caller's inbox read."""
+    @post("/read", status_code=200, responses=problems(INBOX_ERRORS))
+    async def mark_all_read(self, inbox: Service[Inbox], principal: Caller,
+                            realm: FromQuery[str | None] = None) -> MarkedOut:
+        """Mark every notification of the caller's inbox read (a retry marks nothing more)."""
         place, kind, recipient = inbox_owner(principal, realm)
-        return MarkedOut(await services(request).inbox.mark_read(place, kind, recipient, None))
+        return MarkedOut(await inbox.mark_read(place, kind, recipient, None))
 
 
 class EventTypeController(Controller):
@@ -190,63 +189,63 @@ class WebhookController(Controller):
     path = "/v1/webhooks"
     tags = ["webhooks"]
 
-    @post("/", status_code=201)
-    async def register(self, request: Request, principal: Caller, data: JSONBody[WebhookIn],
+    @post("/", status_code=201, guards=[roles("admin")],
+          responses=problems(notify_errors.InvalidWebhookUrl, notify_errors.InvalidEventFilter,
+                             notify_errors.UnknownEventType, notify_errors.TooManyWebhooks))
+    async def register(self, webhooks: Service[Webhooks], principal: Caller, data: JSONBody[WebhookIn],
                        idempotency_key: IdempotencyKey = None) -> Response[WebhookCreated]:
         """Register an endpoint for the realm's events (filtered by type). The answer shows
         the signing secret once (and again only to a retry with the same key)."""
         principal.require(data.realm, "admin")
         key = required_idempotency_key(idempotency_key)
-        made, replayed = await services(request).webhooks.register(data.realm, data.url, data.event_types,
-                                                                   principal.actor, key)
-        body = WebhookCreated(made["id"], made["realm"], made["url"], made["event_types"], made["active"],
-                              made["created_at"], made["secret"])
-        return Response(body, status_code=201, headers={REPLAYED_HEADER: "true"} if replayed else {})
+        made, replayed = await webhooks.register(data.realm, data.url, data.event_types, principal.actor, key)
+        return replayable(shaped(WebhookCreated, made), replayed)
 
-    @get("/")
-    async def list_webhooks(self, request: Request, principal: Caller, realm: FromQuery[str]) -> list[WebhookOut]:
+    @get("/", guards=[roles("admin", "auditor")])
+    async def list_webhooks(self, webhooks: Service[Webhooks], principal: Caller,
+                            realm: FromQuery[str]) -> list[WebhookOut]:
         principal.require(realm, "admin", "auditor")
-        return [webhook_out(row) for row in await services(request).webhooks.list(realm)]
+        return [shaped(WebhookOut, row) for row in await webhooks.list(realm)]
 
-    @post("/{webhook_id:int}/active", status_code=200)
-    async def set_active(self, request: Request, principal: Caller, webhook_id: FromPath[int],
-                         data: JSONBody[WebhookActiveIn], idempotency_key: IdempotencyKey = None) -> WebhookOut:
-        """Pause or resume an endpoint (setting the same state again changes nothing)."""
-        webhooks = services(request).webhooks
+    @post("/{webhook_id:int}/active", status_code=200, guards=[roles("admin")],
+          responses=problems(notify_errors.UnknownWebhook))
+    async def set_active(self, webhooks: Service[Webhooks], principal: Caller, webhook_id: FromPath[int],
+                         data: JSONBody[WebhookActiveIn]) -> WebhookOut:
+        """Pause or resume an endpoint (setting the same state again changes nothing: safe
+        without a key)."""
         endpoint = await webhooks.endpoint(webhook_id)
         principal.require(endpoint["realm"], "admin")
-        return webhook_out(await webhooks.set_active(endpoint, data.active))
+        return shaped(WebhookOut, await webhooks.set_active(endpoint, data.active))
 
-    @get("/{webhook_id:int}/deliveries")
-    async def deliveries(self, request: Request, principal: Caller, webhook_id: FromPath[int],
+    @get("/{webhook_id:int}/deliveries", guards=[roles("admin", "auditor")],
+         responses=problems(PAGING, notify_errors.UnknownWebhook))
+    async def deliveries(self, webhooks: Service[Webhooks], principal: Caller, webhook_id: FromPath[int],
                          status: FromQuery[str | None] = None, cursor: FromQuery[str | None] = None,
-                         limit: FromQuery[int | None] = None) -> DeliveryPage:
+                         limit: FromQuery[int | None] = None) -> ItemsPage[DeliveryOut]:
         """The delivery log of one endpoint, newest first."""
-        webhooks = services(request).webhooks
         endpoint = await webhooks.endpoint(webhook_id)
         principal.require(endpoint["realm"], "admin", "auditor")
         page = await webhooks.deliveries(endpoint, cursor, limit, status)
-        return DeliveryPage([delivery_out(row) for row in page.items], page.next_cursor)
+        return ItemsPage([delivery_out(row) for row in page.items], page.next_cursor)
 
 
 class DeliveryController(Controller):
     path = "/v1/webhook-deliveries"
     tags = ["webhooks"]
 
-    @get("/{delivery_id:int}")
-    async def read(self, request: Request, principal: Caller, delivery_id: FromPath[int]) -> DeliveryOut:
+    @get("/{delivery_id:int}", guards=[roles("admin", "auditor")],
+         responses=problems(notify_errors.UnknownDelivery))
+    async def read(self, webhooks: Service[Webhooks], principal: Caller, delivery_id: FromPath[int]) -> DeliveryOut:
         """One delivery with every attempt."""
-        webhooks = services(request).webhooks
         found = await webhooks.delivery(delivery_id)
         principal.require(found["realm"], "admin", "auditor")
         return delivery_out(found, await webhooks.attempts(found))
 
-    @post("/{delivery_id:int}/replay", status_code=200)
-    async def replay(self, request: Request, principal: Caller, delivery_id: FromPath[int],
-                     idempotency_key: IdempotencyKey = None) -> DeliveryOut:
+    @post("/{delivery_id:int}/replay", status_code=200, guards=[roles("admin")],
+          responses=problems(notify_errors.UnknownDelivery, notify_errors.DeliveryNotReplayable))
+    async def replay(self, webhooks: Service[Webhooks], principal: Caller, delivery_id: FromPath[int]) -> DeliveryOut:
         """Send a failed delivery again (same event id and body), with a new 24 h window. A
-        retry of the replay finds it pending and changes nothing."""
-        webhooks = services(request).webhooks
+        retry of the replay finds it pending and changes nothing (safe without a key)."""
         found = await webhooks.delivery(delivery_id)
         principal.require(found["realm"], "admin")
         return delivery_out(await webhooks.replay(delivery_id))

@@ -31,17 +31,17 @@ INSERT INTO event_types (code, recipient, description) VALUES
     ('budget.low', 'staff', 'a budget lasts under the realm''s months at the current rate'),
     ('recognition.awarded', 'resident', 'a resident was named 文明实践之星'),
     ('star_level.reached', 'resident', 'a resident reached a new star level'),
-    ('reservation.created', 'resident', 'a reservation was made'),
-    ('reservation.confirmed', 'resident', 'a reservation was confirmed'),
-    ('reservation.cancelled', 'resident', 'a reservation was cancelled'),
+    ('reservation.booked', 'resident', 'a reservation was booked'),
+    ('reservation.cancelled', 'resident', 'a reservation was cancelled (by the booker or the provider)'),
     ('reservation.attended', 'resident', 'a reservation was marked attended'),
+    ('reservation.no_show', 'resident', 'a reservation was marked no-show'),
     ('service_request.opened', 'staff', 'a service request was opened'),
     ('service_request.dispatched', 'resident', 'a service request was dispatched to a volunteer'),
     ('service_request.accepted', 'resident', 'a volunteer accepted a service request'),
     ('service_request.done', 'resident', 'a volunteer marked a service request done'),
     ('service_request.confirmed', 'resident', 'the requester confirmed a service request'),
     ('service_request.cancelled', 'resident', 'a service request was cancelled'),
-    ('rating.low', 'staff', 'an average rating fell below 3');
+    ('rating.low', 'staff', 'an activity or a service request was rated 2 or less');
 
 -- One row per change, written by a trigger (or notify_emit) in the transaction of the
 -- change: it exists if and only if the change committed (invariant 12). No foreign keys

@@ -1,6 +1,6 @@
 -- The one call that writes an event (for code that is not one of the triggers below):
 -- in the caller's transaction, so the event commits or rolls back with the change.
---   SELECT notify_emit('430104', 'reservation.confirmed', reservation_id,
+--   SELECT notify_emit('430104', 'reservation.booked', reservation_id,
 --                      resident_id => 12, payload => jsonb_build_object('slot_id', 7));
 -- A `dedup_key` makes a second emit of the same fact a no-op (answers NULL).
 CREATE OR REPLACE FUNCTION notify_emit(realm text, type text, subject_id bigint DEFAULT NULL,

@@ -234,6 +234,9 @@ def without_key_calls(realm: str) -> dict[tuple[str, str], tuple[str, str, Any]]
         ("POST", "/v1/reservations/{reservation_id}/cancel"): ("admin", "/v1/reservations/1/cancel", None),
         ("POST", "/v1/reservations/{reservation_id}/attended"): ("admin", "/v1/reservations/1/attended", None),
         ("POST", "/v1/reservations/{reservation_id}/no-show"): ("admin", "/v1/reservations/1/no-show", None),
+        ("POST", "/v1/webhooks"): ("admin", "/v1/webhooks", {"realm": realm, "url": "https://example.org/hook"}),
+        ("POST", "/v1/recognitions"): ("admin", "/v1/recognitions",
+                                       {"realm": realm, "resident_id": 1, "year": 2026, "citation": "x"}),
     }
 
 

@@ -1,16 +1,23 @@
 """Privacy (issue 16 item 5): every GET endpoint of the app, walked with a resident's token
 and every plausible id, never shows another resident's unmasked name, code, id or phone
 (and never answers 500). The other resident has earned, holds a voucher, signed up for
-the same activity and was named 文明实践之星, so its data is there to leak."""
+the same activity, was named 文明实践之星, opened a service request, applied to volunteer
+and booked a resource's slot, so its data is there to leak (the GET endpoints of orders,
+feedback and resources are walked with those ids)."""
 from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from litestar.routes import HTTPRoute
+from sqlalchemy import text
 
+from orders import model as orders_model
+from resources import model as resources_model
+from resources.service import Booker
 from tests.e2e.insight_scene import Scene, make_scene
 
 PARAMETER = re.compile(r"\{(\w+):(\w+)\}")
@@ -31,9 +38,34 @@ async def scene(client, tokens, engine) -> Scene:
     award = await client.post("/v1/recognitions", headers=scene.key("admin"), json={
         "realm": scene.realm, "resident_id": other["id"], "year": 2025, "citation": "热心助人"})
     assert award.status_code == 201, award.text
+    loop_ids = await others_loop_and_booking(client, scene)
     await client.app.state.services.dispatcher.dispatch_all()
-    scene.extra_ids = [voucher.json()["id"], award.json()["id"]]      # type: ignore[attr-defined]
+    scene.extra_ids = [voucher.json()["id"], award.json()["id"], *loop_ids]      # type: ignore[attr-defined]
     return scene
+
+
+async def others_loop_and_booking(client, scene: Scene) -> list[int]:
+    """The other resident's service request and volunteer application (orders), and its
+    booking of a slot (resources): the ids of the request, resource, slot and reservation."""
+    services, realm, other = client.app.state.services, scene.realm, scene.residents[1]
+    starts = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=30)
+    asker = orders_model.Actor("resident", realm, f"resident:{other['id']}", other["id"])
+    request = (await services.orders.create(realm, orders_model.NewRequest(
+        other["id"], scene.stations[0], "助老", "帮忙买菜", starts, starts + timedelta(hours=2), "幸福路 8 号"),
+        asker, "walk-request")).request
+    await services.orders.apply(realm, other["id"], ["助老"], [scene.stations[0]], "周末")
+    shop = await services.merchants.create(realm, "service_provider", "县医院")
+    provider = await services.resources.register_provider(
+        realm, "县医院体检中心", resources_model.Provider(shop["id"], "service_provider", realm), "admin:walk")
+    resource = await services.resources.create_resource(
+        provider, {"kind": "health", "title": "体检", "scope": "realm", "station_id": scene.stations[0]}, "admin:walk")
+    place = (await services.resources.add_slots(resource, [starts], timedelta(hours=1), 5, 0))[0]
+    async with services.engine.connect() as conn:
+        town = (await conn.execute(text("SELECT town_id FROM stations WHERE realm = :realm AND id = :id"),
+                                   {"realm": realm, "id": scene.stations[0]})).scalar_one()
+    booker = Booker(realm, resources_model.Station(realm, scene.stations[0], town), other["id"])
+    booked = await services.resources.book(place["id"], booker, False, "walk-booking", f"resident:{other['id']}")
+    return [request["id"], resource["id"], place["id"], booked["id"]]
 
 
 def get_paths(app) -> list[str]:
@@ -100,6 +132,7 @@ async def test_no_get_endpoint_shows_a_resident_another_residents_identity(clien
                     problems.append(f"{path}{query}: {found}")
     assert walked > 100 and len(answered) >= MINIMUM_ANSWERED, sorted(answered)
     assert "/v1/leaderboards" in answered and "/v1/recognitions" in answered
+    assert {"/v1/service-requests", "/v1/reservations"} <= answered, sorted(answered)
     assert problems == []
 
 

@@ -1,7 +1,9 @@
 """Indicators on generated realms equal a direct computation from the book (hypothesis):
-awards (hours, volunteering, points by asset, active residents), registrations and
-redemptions by merchant kind, per station, town, urban/rural and realm, per month. The
-rollups the report reads are kept by triggers; the oracle reads the base tables."""
+awards (hours, volunteering, points by asset, active residents), registrations,
+redemptions by merchant kind, ratings of activities and of service requests, and service
+requests opened, completed and their time to complete, per station, town, urban/rural
+and realm, per month. The rollups the report reads are kept by triggers; the oracle
+reads the base tables."""
 from __future__ import annotations
 
 import asyncio
@@ -16,11 +18,14 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from earning.service import Earning
+from feedback.service import Feedback
 from insight import model
 from insight.service import Indicators
 from ledger import db, errors
 from ledger.service import Ledger
 from merchants.service import Merchants
+from orders import model as orders_model
+from orders.service import Orders
 from redemption import model as redemption_model
 from redemption.service import Vouchers
 from tests.conftest import new_realm_code
@@ -36,7 +41,13 @@ scenarios = st.fixed_dictionaries({
                                  st.integers(1, 240), st.integers(0, MONTHS_BACK)), max_size=8),
     "spends": st.lists(st.tuples(st.integers(0, 4), st.sampled_from(["general", "agri_shop"]),
                                  st.integers(1, 30)), max_size=3),
+    "ratings": st.lists(st.tuples(st.integers(0, 7), st.integers(1, 5)), max_size=4),   # (award, stars)
+    # (requester, how far it goes, stars when confirmed)
+    "requests": st.lists(st.tuples(st.integers(0, 4), st.sampled_from(["open", "done", "confirmed"]),
+                                   st.integers(1, 5)), max_size=3),
 })
+PAY = orders_model.Pay("civic", 10, 1)
+SKILL = "助老"
 
 
 class World:
@@ -49,6 +60,8 @@ class World:
         self.earning = Earning(self.engine, self.ledger)
         self.vouchers = Vouchers(self.engine, self.ledger, keys)
         self.merchants = Merchants(self.engine, self.ledger)
+        self.orders = Orders(self.engine, self.ledger)
+        self.feedback = Feedback(self.engine)
         self.indicators = Indicators(self.engine)
 
     def run(self, coroutine):
@@ -79,12 +92,22 @@ async def build(world: World, scenario: dict) -> tuple[str, list[int]]:
     for asset in ("civic", "agri"):
         await world.earning.fund_budget(realm, asset, 1_000_000, "test", f"fund-{realm}-{asset}")
     now = datetime.now(timezone.utc)
+    attended = []
     for index, kind, minutes, months_ago in scenario["awards"]:
         starts = now - timedelta(days=31 * months_ago, hours=5)
-        activity = await world.earning.create_activity(realm, kind, stations[0], "活动", starts,
+        activity = await world.earning.create_activity(realm, kind, stations[index % len(stations)], "活动", starts,
                                                        starts + timedelta(hours=4), "test")
         await world.earning.record_attendance(activity, [(residents[index % len(residents)], minutes)], "test",
                                               f"att-{next(_keys)}")
+        attended.append((activity, residents[index % len(residents)]))
+    for index, stars in scenario["ratings"]:
+        if attended:
+            activity, rater = attended[index % len(attended)]
+            try:
+                await world.feedback.rate_activity(activity, rater, True, stars, None, 3)
+            except errors.DomainError:
+                pass      # rated already: counted once
+    await requests(world, realm, stations, residents, scenario["requests"])
     shops = {}
     for index, kind, amount in scenario["spends"]:
         if kind not in shops:
@@ -97,6 +120,37 @@ async def build(world: World, scenario: dict) -> tuple[str, list[int]]:
         except errors.DomainError:
             pass          # not enough points: nothing spent, nothing counted
     return realm, stations
+
+
+async def requests(world: World, realm: str, stations: list[int], residents: list[int], plan: list) -> None:
+    """Service requests taken as far as the plan says, served by one volunteer."""
+    if not plan:
+        return
+    volunteer = (await world.earning.register_resident(realm, stations[0], f"V{realm}"))["id"]
+    await world.orders.apply(realm, volunteer, [SKILL], stations, None)
+    await world.orders.decide(realm, volunteer, True, "organizer:test")
+    for index, reach, stars in plan:
+        requester = residents[index % len(residents)]
+        station = stations[(index % len(residents)) % len(stations)]
+        starts = datetime.now(timezone.utc) + timedelta(hours=1)
+        made = await world.orders.create(realm, orders_model.NewRequest(requester, station, SKILL, "帮忙", starts,
+                                                                        starts + timedelta(hours=3), None),
+                                         orders_model.Actor("resident", realm, "r:test", requester),
+                                         f"rq-{next(_keys)}")
+        if reach == "open":
+            continue
+        request_id = made.request["id"]
+        served = orders_model.Actor("resident", realm, "v:test", volunteer)
+        await world.orders.take(request_id, orders_model.Step("dispatch", volunteer_id=volunteer),
+                                orders_model.Actor("organizer", realm, "o:test"), None)
+        await world.orders.take(request_id, orders_model.Step("accept"), served, None)
+        await world.orders.take(request_id, orders_model.Step("done", minutes=60), served, None)
+        if reach == "confirmed":
+            async def rate(conn, confirmed):
+                await world.feedback.rate_request_in(conn, confirmed, 3)
+            await world.orders.take(request_id, orders_model.Step("confirm", rating=stars),
+                                    orders_model.Actor("resident", realm, "r:test", requester), None, pay=PAY,
+                                    on_confirmed=rate)
 
 
 def month_of(moment: datetime | date) -> date:
@@ -117,6 +171,14 @@ async def oracle(world: World, realm: str) -> dict[tuple[str, date], dict[str, f
             "JOIN vouchers v ON v.realm = d.realm AND v.id = d.voucher_id "
             "JOIN merchants m ON m.realm = d.merchant_realm AND m.id = d.merchant_id WHERE d.realm = :realm"),
             {"realm": realm})).all()
+        ratings = (await conn.execute(text(
+            "SELECT g.subject_kind, coalesce(a.station_id, q.station_id) AS station_id, g.rating, g.created_at "
+            "FROM ratings g LEFT JOIN activities a ON g.subject_kind = 'activity' AND a.realm = g.realm "
+            "AND a.id = g.subject_id LEFT JOIN service_requests q ON g.subject_kind = 'service_request' "
+            "AND q.realm = g.realm AND q.id = g.subject_id WHERE g.realm = :realm"), {"realm": realm})).all()
+        requested = (await conn.execute(text(
+            "SELECT station_id, created_at, confirmed_at FROM service_requests WHERE realm = :realm"),
+            {"realm": realm})).all()
     figures: dict[tuple[str, date], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     active: dict[tuple[str, date], set[int]] = defaultdict(set)
     for station, created in residents.values():
@@ -131,7 +193,22 @@ async def oracle(world: World, realm: str) -> dict[tuple[str, date], dict[str, f
         figures[key]["active"] = len(who)
     for s in spends:
         figures[(residents[s.resident_id][0], month_of(s.created_at))][f"spent_{s.kind}"] += s.amount
+    for g in ratings:
+        key = (str(g.station_id), month_of(g.created_at))
+        kind = "activity" if g.subject_kind == "activity" else "request"
+        figures[key][f"rating_{kind}_sum"] += g.rating
+        figures[key][f"rating_{kind}_count"] += 1
+    for q in requested:
+        figures[(str(q.station_id), month_of(q.created_at))]["requests_opened"] += 1
+        if q.confirmed_at is not None:
+            completed = figures[(str(q.station_id), month_of(q.confirmed_at))]
+            completed["requests_completed"] += 1
+            completed["complete_seconds"] += int((q.confirmed_at - q.created_at).total_seconds())
     return figures
+
+
+def mean(total: float, count: float, digits: int) -> float | None:
+    return round(total / count, digits) if count else None   # as the report rounds an average
 
 
 def expected_rows(figures, places: dict[str, list[str]], months: list[date]) -> dict[tuple[str, str], dict]:
@@ -150,7 +227,14 @@ def expected_rows(figures, places: dict[str, list[str]], months: list[date]) -> 
                 "hours": round(sums["minutes"] / 60, 2), "volunteer_hours": round(sums["volunteer_minutes"] / 60, 2),
                 "earned_civic": sums["earned_civic"], "earned_agri": sums["earned_agri"],
                 "spent_general": sums["spent_general"], "spent_agri_shop": sums["spent_agri_shop"],
-                "participation_rate": round(sums["active"] / registered, 4) if registered else None}
+                "participation_rate": round(sums["active"] / registered, 4) if registered else None,
+                "rating_activities": mean(sums["rating_activity_sum"], sums["rating_activity_count"], 4),
+                "ratings_activities": sums["rating_activity_count"],
+                "rating_requests": mean(sums["rating_request_sum"], sums["rating_request_count"], 4),
+                "ratings_requests": sums["rating_request_count"],
+                "requests_opened": sums["requests_opened"], "requests_completed": sums["requests_completed"],
+                "hours_to_complete": (round(sums["complete_seconds"] / sums["requests_completed"] / 3600, 2)
+                                      if sums["requests_completed"] else None)}
     return rows
 
 

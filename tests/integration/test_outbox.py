@@ -95,7 +95,7 @@ async def test_dispatch_fans_out_once_to_each_credited_resident(engine, ledger, 
 
 async def test_emit_writes_in_the_callers_transaction(engine, realm):
     async def emit_then_fail(conn):
-        await notify_repository.emit(conn, realm, "reservation.confirmed", subject_id=5, resident_id=1)
+        await notify_repository.emit(conn, realm, "reservation.booked", subject_id=5, resident_id=1)
         raise RolledBack()
 
     with pytest.raises(RolledBack):

@@ -363,6 +363,6 @@ async def test_the_booker_hears_of_its_booking_and_its_close_once(resources_serv
         events = (await conn.execute(text(
             "SELECT type, resident_id, payload FROM events WHERE realm = :realm AND subject_id = :id "
             "AND type LIKE 'reservation.%' ORDER BY id"), {"realm": world.realm, "id": booked["id"]})).all()
-    assert [(e.type, e.resident_id) for e in events] == [("reservation.created", resident),
+    assert [(e.type, e.resident_id) for e in events] == [("reservation.booked", resident),
                                                          ("reservation.cancelled", resident)]
     assert (events[0].payload["points"], events[1].payload["points"]) == ("held", "released")

@@ -103,7 +103,7 @@ async def test_down_then_up_every_event_delivered_signed_once(engine, ledger, re
     for i in range(EARNS):
         await earn(ledger, realm, place.residents[i % 2], 5 + i)
     await db.in_transaction(engine, lambda conn: notify_repository.emit(
-        conn, realm, "reservation.confirmed", subject_id=1, resident_id=place.residents[0], payload={"slot": 3}))
+        conn, realm, "reservation.booked", subject_id=1, resident_id=place.residents[0], payload={"slot": 3}))
     await Dispatcher(engine).dispatch_all()
     async with engine.connect() as conn:
         expected = {notify_model.event_uid(realm, row[0]) for row in await conn.execute(

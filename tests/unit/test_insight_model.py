@@ -115,4 +115,4 @@ def test_inbox_titles_in_both_languages_and_a_fallback():
     assert notify_model.title("points.earned", {"amount": 5}) == "获得积分 5 分"
     assert notify_model.title("points.earned", {"amount": 5}, "en") == "You earned 5 points"
     assert notify_model.title("points.earned", {}) == "新消息：points.earned"        # a payload without the field
-    assert notify_model.title("reservation.confirmed", {}, "en") == "New: reservation.confirmed"
+    assert notify_model.title("service_request.opened", {}, "en") == "New: service_request.opened"

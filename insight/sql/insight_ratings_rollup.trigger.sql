@@ -1,0 +1,2 @@
+CREATE OR REPLACE TRIGGER insight_ratings_rollup AFTER INSERT ON ratings
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION insight_ratings_rollup();
