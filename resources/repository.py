@@ -2,7 +2,6 @@
 caller's connection (and transaction)."""
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
