@@ -42,7 +42,8 @@ def base_url(database_url: str, tmp_path_factory, key_dir) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("served")
     # the session's keys: `serve` seals every 10 s, and the key registry lets one ledger
     # key seal a database (a second one would be refused, and once broke the audit)
-    with served_app(database_url, key_dir, POINTSBANK_DATA_DIR=str(data_dir)) as port:
+    # no webhook sender: the integration tests of webhooks share this database and send their own
+    with served_app(database_url, key_dir, POINTSBANK_DATA_DIR=str(data_dir), POINTSBANK_WEBHOOK_INTERVAL_S="0") as port:
         yield f"http://127.0.0.1:{port}"
 
 

@@ -365,4 +365,4 @@ async def test_the_booker_hears_of_its_booking_and_its_close_once(resources_serv
             "AND type LIKE 'reservation.%' ORDER BY id"), {"realm": world.realm, "id": booked["id"]})).all()
     assert [(e.type, e.resident_id) for e in events] == [("reservation.booked", resident),
                                                          ("reservation.cancelled", resident)]
-    assert (events[0].payload["points"], events[1].payload["points"]) == ("held", "released")
+    assert events[0].payload["reservation_id"] == events[1].payload["reservation_id"] == booked["id"]
