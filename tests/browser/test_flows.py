@@ -57,7 +57,11 @@ async def test_a_resident_earns_shops_and_makes_a_voucher_for_a_merchant_by_name
     await assert_accessible(page, "a reward taken")
 
     await page.select_option("#issue-merchant", label="供销超市")      # picked by name, no number
+    reward_voucher = await page.locator("#voucher-short").text_content()
     await issue_voucher(page, 50)
+    # the new voucher is shown (not still the reward's) before the form is touched again
+    await expect(page.locator("#voucher-short")).not_to_have_text(reward_voucher or "")
+    await expect(page.locator("#voucher-amount")).to_have_text("50")
     await expect(page.locator("#voucher-where")).to_have_text("在哪里使用：供销超市")
     assert (await page.locator("#voucher-expires").text_content()).endswith("日前有效")
     await page.select_option("#issue-asset", "agri")
