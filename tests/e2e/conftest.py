@@ -18,7 +18,7 @@ async def client(database_url: str, tmp_path_factory, key_dir) -> AsyncIterator[
     # the session's keys, like every other sealer of the test database
     settings = Settings(group_commit_writers=2, data_dir=tmp_path_factory.mktemp("data"), seal_interval_s=0,
                         key_dir=key_dir, activity_close_interval_s=0, service_jobs_interval_s=0,
-                        outbox_interval_s=0, webhook_interval_s=0, notice_interval_s=0)
+                        webhook_interval_s=0)
     app = create_app(settings, database_url=database_url)
     async with AsyncTestClient(app=app) as client:
         yield client

@@ -5,12 +5,24 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from api.auth import create_token
+from ledger.model import DEFAULT_TIMEZONE
 from tests.conftest import new_realm_code
 from tests.e2e.conftest import bearer
 
 _keys = itertools.count()
+
+
+def activity_start(now: datetime | None = None) -> datetime:
+    """Three hours ago, but never before the start of the realm's current month: the
+    scene's figures (registered this month, earned, leaderboards of this month) all fall in
+    one realm month, even just after midnight on the 1st in the realm's time zone."""
+    now = now or datetime.now(timezone.utc)
+    local = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE))
+    month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return max(now - timedelta(hours=3), month_start.astimezone(timezone.utc))
 
 
 @dataclass
@@ -46,7 +58,7 @@ async def make_scene(client, tokens, engine) -> Scene:
     funded = await client.post("/v1/budgets/funding", json={"realm": realm, "asset": "civic", "amount": 100_000},
                                headers={**admin, "Idempotency-Key": f"fund-{realm}"})
     assert funded.status_code == 201, funded.text
-    starts = datetime.now(timezone.utc) - timedelta(hours=3)
+    starts = activity_start()
     activity = await client.post("/v1/activities", headers=admin, json={
         "realm": realm, "activity_type": "volunteering", "station_id": stations[0], "title": "清扫街道",
         "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=2)).isoformat()})

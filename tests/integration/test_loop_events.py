@@ -85,9 +85,10 @@ async def test_each_step_of_a_request_emits_one_event_to_its_recipient(loop, eng
         await orders.take(request["id"], model.Step("confirm", rating=2),
                           actor("resident", realm, requester), None, pay=None)
     assert [e[0] for e in await events_of(engine, realm, "service_request.")] == [
-        "service_request.dispatched", "service_request.accepted", "service_request.done"]
+        "service_request.opened", "service_request.dispatched", "service_request.accepted", "service_request.done"]
     await confirm(orders, engine, place, request, rating=2)
     assert await events_of(engine, realm, "service_request.") == [
+        ("service_request.opened", request["id"], None),           # for the realm's staff: the dispatchers
         ("service_request.dispatched", request["id"], volunteer), ("service_request.accepted", request["id"], requester),
         ("service_request.done", request["id"], requester), ("service_request.confirmed", request["id"], requester)]
     assert await events_of(engine, realm, "rating.") == [("rating.low", request["id"], None)]
@@ -96,7 +97,8 @@ async def test_each_step_of_a_request_emits_one_event_to_its_recipient(loop, eng
     assert await inbox_types(engine, realm, "resident", volunteer) == ["points.earned", "service_request.dispatched"]
     assert [t for t in await inbox_types(engine, realm, "resident", requester) if t.startswith("service_")] == [
         "service_request.accepted", "service_request.confirmed", "service_request.done"]
-    assert "rating.low" in await inbox_types(engine, realm, "staff", 0)
+    staff = await inbox_types(engine, realm, "staff", 0)
+    assert "rating.low" in staff and "service_request.opened" in staff
 
 
 async def test_a_cancelled_request_emits_once_and_a_rolled_back_rating_nothing(loop, engine, realm):
@@ -107,6 +109,7 @@ async def test_a_cancelled_request_emits_once_and_a_rolled_back_rating_nothing(l
     await orders.take(request["id"], model.Step("cancel"), actor("resident", realm, place.residents[0]), "c-2")
     await orders.take(request["id"], model.Step("cancel"), actor("resident", realm, place.residents[0]), "c-2")
     assert await events_of(engine, realm, "service_request.") == [
+        ("service_request.opened", request["id"], None),
         ("service_request.cancelled", request["id"], place.residents[0])]
 
     done = await done_request(orders, place)
