@@ -4,7 +4,7 @@ no serious violation, on a phone and on a desktop. The inbox badge and list appe
 every signed-in page (here the resident's)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -12,6 +12,7 @@ from api.auth import create_token
 from earning.service import Earning
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import World, sign_in
+from tests.e2e.insight_scene import activity_start
 
 CHARTS = ("participation", "trend", "budget", "satisfaction")
 SCREENSHOTS = Path("/tmp/pb-insight-screens")
@@ -20,7 +21,7 @@ DESKTOP = {"width": 1280, "height": 900}
 
 async def attended(engine, ledger, world: World) -> None:
     earning = Earning(engine, ledger)
-    starts = datetime.now(timezone.utc) - timedelta(hours=4)
+    starts = activity_start()   # inside the realm's current month, which the dashboard shows
     resident = await earning.resident(world.resident_id)
     activity = await earning.create_activity(world.realm, "volunteering", resident["station_id"], "清扫街道",
                                              starts, starts + timedelta(hours=2), "test")

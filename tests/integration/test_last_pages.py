@@ -8,10 +8,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from access.model import Holder
 from access.service import Access
 from ledger import model as ledger_model
+from ledger.model import DEFAULT_TIMEZONE
 from ledger.checkpoints import Checkpoints
 from tests.integration.earning_fixtures import make_place, past_activity
 from tests.merchants_support import RATE_FEN_PER_POINT, fund_resident, services, spend  # noqa: F401
@@ -80,10 +82,12 @@ async def test_a_residents_lists_end_exactly(earning, realm):
 
 
 async def test_the_leaderboard_ends_exactly(earning, realm):
-    await awarded_place(earning, realm)
+    _, activities = await awarded_place(earning, realm)
+    # the awards' month in the realm's time zone (three hours ago may be last month)
+    month = activities[0]["starts_at"].astimezone(ZoneInfo(DEFAULT_TIMEZONE)).strftime("%Y-%m")
 
     async def board(cursor: str | None, limit: int) -> tuple[list[Any], str | None]:
-        found = await earning.leaderboard(realm, None, None, "points", cursor, limit)
+        found = await earning.leaderboard(realm, None, month, "points", cursor, limit)
         return found["items"], found["next_cursor"]
 
     await assert_pages_end_exactly(board)
