@@ -157,15 +157,16 @@ async def test_a_delivery_out_of_time_fails_and_a_replay_delivers_it(engine, led
     receiver.start()
     replayed = await Webhooks(engine).replay(failed["id"])
     assert replayed["status"] == "pending"
-    # the sender takes due deliveries of every realm, oldest first: other tests' deliveries to
-    # receivers long gone may come first, so give it rounds until this one is reached
+    # rounds until it is delivered: the receiver fails the first copy of every third event,
+    # and the sender takes every realm's due deliveries, oldest first (other tests leave some)
     for _ in range(ROUNDS_MAX):
         await sender.deliver_due()
         if await statuses(engine, realm) == {"delivered": 1}:
             break
+        await time_passes(engine, realm)
     assert await statuses(engine, realm) == {"delivered": 1}
-    log = await Webhooks(engine).attempts(failed)
-    assert [a["status_code"] for a in log] == [None, 204] and log[0]["error"]
+    log = [a["status_code"] for a in await Webhooks(engine).attempts(failed)]
+    assert log[0] is None and log[-1] == 204 and set(log[1:-1]) <= {500}
 
 
 def test_signature_is_hmac_sha256_over_timestamp_and_body():
