@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from access import model
+from ledger.reads import Reads
 
 
 def _one(row: Any) -> dict[str, Any] | None:
@@ -63,9 +64,9 @@ async def insert_token(conn: AsyncConnection, token_hash: bytes, holder: model.H
     return dict(row._mapping)
 
 
-async def find_token_by_hash(conn: AsyncConnection, token_hash: bytes) -> dict[str, Any] | None:
-    return _one((await conn.execute(text(
-        f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = :hash"), {"hash": token_hash})).first())
+async def token_by_hash(reads: Reads, token_hash: bytes) -> dict[str, Any] | None:
+    """Every request's token (when not cached), through `reads`."""
+    return await reads.row(f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = %s", (token_hash,))
 
 
 async def find_token(conn: AsyncConnection, token_id: int) -> dict[str, Any] | None:

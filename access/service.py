@@ -15,6 +15,7 @@ from access import errors, model, repository
 from ledger import db
 from ledger import paging
 from ledger.require import require
+from ledger.reads import Reads
 
 SELECTOR_DRAWS_MAX = 8         # a taken selector is drawn again, at most this often
 TOKENS_PAGE_DEFAULT = 50
@@ -34,8 +35,9 @@ class ClaimRefusal:
 class Access:
     def __init__(self, engine: AsyncEngine,
                  device_token_lifetime_s: int = model.DEVICE_TOKEN_LIFETIME_S_DEFAULT,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, reads: Reads | None = None) -> None:
         self.engine = engine
+        self.reads = reads or Reads(engine)
         self.device_token_lifetime_s = device_token_lifetime_s
         self.clock = clock
 
@@ -60,8 +62,7 @@ class Access:
         """The token's record, revoked or expired or not (`admit` decides)."""
         if not token or len(token) > model.TOKEN_LENGTH_MAX:
             raise errors.TokenUnknown("send Authorization: Bearer <token>")
-        found = await db.read(self.engine, lambda conn: repository.find_token_by_hash(
-            conn, model.hash_token(token)))
+        found = await repository.token_by_hash(self.reads, model.hash_token(token))
         if found is None:
             raise errors.TokenUnknown("unknown token")
         return found

@@ -45,7 +45,7 @@ from api.routes import resources as resource_routes
 from api.routes import rewards as reward_routes
 from api.routes import settlements as settlement_routes
 from api.routes import venue as venue_routes
-from api.routes.common import service_dependencies
+from api.routes.common import resolve_dependencies_in_turn, service_dependencies
 from api.service_loop import ServiceJobs
 from api.settings import Settings
 from earning.service import Earning
@@ -56,6 +56,7 @@ from ledger.checkpoints import Checkpoints
 from ledger.group_commit import GroupCommit
 from ledger.keys import KeyRing
 from ledger.service import Ledger
+from ledger.reads import Reads
 from merchants.service import Catalogue, Merchants, Settlements
 from orders.service import Orders
 from insight.service import Indicators, Privacy, Recognition
@@ -65,6 +66,7 @@ from resources.service import Resources
 
 VOUCHER_EXPIRY_INTERVAL_S = 60.0
 HEALTH_TIMEOUT_S = 2.0
+READ_POOL_SIZE = 8   # per process: psycopg connections for the hot look-ups (Reads)
 
 
 @dataclass
@@ -100,24 +102,27 @@ class Services:
         await self.sender.close()
         await self.vouchers.close()
         await self.ledger.close()
+        await self.ledger.reads.close()
         await self.engine.dispose()
 
 
 def build_services(database_url: str, settings: Settings) -> Services:
     engine = db.app_engine(database_url, settings.db_pool_size, settings.db_pool_overflow,
                            settings.db_pool_timeout_s, settings.db_statement_timeout_s)
+    reads = Reads.pooled(engine, database_url, READ_POOL_SIZE, settings.db_pool_timeout_s,
+                            settings.db_statement_timeout_s)
     group_commit = (GroupCommit(engine, writers=settings.group_commit_writers,
                                 queue_depth_max=settings.group_commit_queue_max)
                     if settings.group_commit_writers > 0 else None)
-    ledger = Ledger(engine, group_commit)
+    ledger = Ledger(engine, group_commit, reads)
     keys = KeyRing(settings.signing_key_dir)
     return Services(engine=engine, keys=keys, ledger=ledger, earning=Earning(engine, ledger),
-                    merchants=Merchants(engine, ledger),
+                    merchants=Merchants(engine, ledger, reads),
                     vouchers=Vouchers(engine, ledger, keys, capture_writers=settings.group_commit_writers,
                                       capture_queue_max=settings.group_commit_queue_max),
                     catalogue=Catalogue(engine), settlements=Settlements(engine, ledger, keys),
                     checkpoints=Checkpoints(engine, keys),
-                    access=Access(engine, settings.device_token_lifetime_s), venue=Venue(engine),
+                    access=Access(engine, settings.device_token_lifetime_s, reads=reads), venue=Venue(engine),
                     orders=Orders(engine, ledger), feedback=Feedback(engine),
                     resources=Resources(engine, ledger),
 
@@ -193,12 +198,13 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         request_class=CheckedRequest,
         before_request=check_parameters,
         dependencies={"principal": Provide(current_principal),
-                      **service_dependencies([field.name for field in fields(Services)])},
+                      **service_dependencies([field.name for field in fields(Services)], lambda: app.state)},
         plugins=[StrictStructSchema()],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         openapi_config=OPENAPI_CONFIG,
         debug=False,
     )
+    resolve_dependencies_in_turn(app)
     document(app)
     return app

@@ -55,16 +55,20 @@ def app_engine(database_url: str, pool_size: int = POOL_SIZE_DEFAULT,
     statement timeout (0: none) and `options`, more server settings (`-c name=value ...`);
     at most `pool_size + pool_overflow` connections (overflow: as many again by default),
     and a caller waits at most `pool_timeout_s` for one (then `Overloaded`)."""
-    statement_timeout_ms = round(statement_timeout_s * 1000)
     return create_async_engine(
         sqlalchemy_url(database_url),
         pool_size=pool_size,
         max_overflow=pool_size if pool_overflow is None else pool_overflow,
         pool_timeout=pool_timeout_s,
         pool_pre_ping=False,
-        connect_args={"options": f"-c role={APP_ROLE} -c timezone=UTC "
-                                 f"-c statement_timeout={statement_timeout_ms} {options}".strip()},
+        connect_args={"options": app_options(statement_timeout_s, options)},
     )
+
+
+def app_options(statement_timeout_s: float = 0, options: str = "") -> str:
+    """The server settings of every application connection: its role, UTC, the timeout."""
+    statement_timeout_ms = round(statement_timeout_s * 1000)
+    return f"-c role={APP_ROLE} -c timezone=UTC -c statement_timeout={statement_timeout_ms} {options}".strip()
 
 
 def owner_engine(database_url: str) -> Engine:
@@ -77,9 +81,14 @@ def sqlstate(exc: BaseException) -> str | None:
     return getattr(orig, "sqlstate", None)
 
 
-def domain_error(exc: DBAPIError) -> errors.DomainError | None:
+# A database error: SQLAlchemy's wrapper, or psycopg's own where a hot path runs psycopg
+# directly (`ledger.reads`, group commit's statement).
+DatabaseError = (DBAPIError, psycopg.Error)
+
+
+def domain_error(exc: DBAPIError | psycopg.Error) -> errors.DomainError | None:
     """The domain error a database error stands for, or None for a real failure."""
-    orig = exc.orig
+    orig = getattr(exc, "orig", exc)
     diag = getattr(orig, "diag", None)
     state = sqlstate(exc)
     if state == STATEMENT_TIMEOUT_SQLSTATE:
@@ -162,7 +171,7 @@ async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
             return await attempt()
         except PoolTimeout:
             raise pool_exhausted() from None
-        except DBAPIError as exc:
+        except DatabaseError as exc:
             if sqlstate(exc) in RETRYABLE_SQLSTATES and number < RETRIES_MAX:
                 await asyncio.sleep(RETRY_PAUSE_S * number)
                 continue

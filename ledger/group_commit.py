@@ -19,8 +19,6 @@ import logging
 import re
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger import db, errors
@@ -42,7 +40,7 @@ class GroupCommit:
         require(re.fullmatch(r"[a-z_]+", batch_function) is not None, "a batch function is a plain name")
         require(queue_depth_max >= 1, "the queue holds at least one request")
         self._engine = engine
-        self._statement = text(f"SELECT {batch_function}(CAST(:requests AS jsonb))")
+        self._statement = f"SELECT {batch_function}(%s::jsonb)"
         self._writer_count = writers
         self._batch_size_max = batch_size_max
         self._queue_depth_max = queue_depth_max
@@ -89,7 +87,7 @@ class GroupCommit:
         requests = [request for request, _ in batch]
         try:
             results = await db.in_one_statement(self._engine, lambda conn: self._run(conn, requests))
-        except (DBAPIError, errors.DomainError) as exc:
+        except (*db.DatabaseError, errors.DomainError) as exc:
             if db.is_unreachable(exc):  # the COMMIT may or may not have happened: never redo
                 for _, future in batch:
                     _settle(future, errors.Unavailable("the database connection failed; retry with "
@@ -109,14 +107,20 @@ class GroupCommit:
             _settle(future, result)
 
     async def _run(self, conn: AsyncConnection, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return (await conn.execute(self._statement, {"requests": json.dumps(requests)})).scalar_one()
+        # psycopg itself on the pooled connection, prepared: per batch, SQLAlchemy's asyncio
+        # bridge cost more than the statement's client side (issue 17, bench/RESULTS.md)
+        driver = (await conn.get_raw_connection()).driver_connection
+        cursor = await driver.execute(self._statement, (json.dumps(requests),), prepare=True)
+        found = await cursor.fetchone()
+        require(found is not None, "a batch function answers one row")
+        return found[0]
 
 
 def _settle(future: asyncio.Future[dict[str, Any]], outcome: Any) -> None:
     if future.done():  # the caller went away; its write is committed all the same
         return
     if isinstance(outcome, BaseException):
-        mapped = db.domain_error(outcome) if isinstance(outcome, DBAPIError) else None
+        mapped = db.domain_error(outcome) if isinstance(outcome, db.DatabaseError) else None
         future.set_exception(mapped or outcome)
     elif "error" in outcome:
         future.set_exception(result_error(outcome))

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger import model
 from ledger.schema import accounts, entries, postings, realms
+from ledger.reads import Reads
 
 _POST_ENTRY = text("SELECT ledger_post_entry(CAST(:request AS jsonb))")
 
@@ -69,9 +70,13 @@ async def insert_account(conn: AsyncConnection, **values: Any) -> dict[str, Any]
     return dict(row._mapping)
 
 
-async def find_account(conn: AsyncConnection, account_id: int) -> dict[str, Any] | None:
-    row = (await conn.execute(select(*ACCOUNT_COLUMNS).where(accounts.c.id == account_id))).first()
-    return dict(row._mapping) if row else None
+ACCOUNT_BY_ID = (f"SELECT {', '.join(column.name for column in ACCOUNT_COLUMNS)} FROM accounts "
+                 "WHERE id = %s LIMIT 1")
+
+
+async def account_by_id(reads: Reads, account_id: int) -> dict[str, Any] | None:
+    """An account by id through `reads` (the hot path of every account read)."""
+    return await reads.row(ACCOUNT_BY_ID, (account_id,))
 
 
 async def find_system_account(conn: AsyncConnection, realm: str, kind: str,
@@ -90,6 +95,14 @@ async def find_owned_account(conn: AsyncConnection, realm: str, kind: str, asset
         accounts.c.realm == realm, accounts.c.kind == kind, accounts.c.asset == asset,
         owner))).first()
     return dict(row._mapping) if row else None
+
+
+async def account_metas_by_id(reads: Reads, account_ids: list[int]) -> list[model.AccountMeta]:
+    """What an entry is checked against, through `reads` (an account cache miss on the
+    hot path of every entry)."""
+    rows = await reads.rows("SELECT realm, id, kind, asset, floor FROM accounts WHERE id = ANY(%s)",
+                            (account_ids,))
+    return [model.AccountMeta(**row) for row in rows]
 
 
 async def account_metas(conn: AsyncConnection, account_ids: list[int]) -> list[model.AccountMeta]:

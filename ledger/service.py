@@ -12,6 +12,7 @@ from ledger import db, errors, model, paging, repository
 from ledger.cache import BoundedCache
 from ledger.group_commit import GroupCommit
 from ledger.paging import Page
+from ledger.reads import Reads
 
 ACCOUNT_CACHE_SIZE_MAX = 100_000
 HISTORY_CURSOR = paging.Cursor("p1")
@@ -27,11 +28,16 @@ class AccountDirectory:
         found = {i: self._metas.get(i) for i in account_ids}
         return {i: meta for i, meta in found.items() if meta is not None}
 
-    async def lookup(self, conn: AsyncConnection, account_ids: list[int]) -> dict[int, model.AccountMeta]:
+    async def lookup(self, source: AsyncConnection | Reads,
+                     account_ids: list[int]) -> dict[int, model.AccountMeta]:
+        """The accounts' facts, those not cached read on `source` (the caller's
+        transaction's connection, or `Reads`)."""
         known = self.cached(account_ids)
         missing = [i for i in account_ids if i not in known]
         if missing:
-            for meta in await repository.account_metas(conn, missing):
+            found = (await repository.account_metas_by_id(source, missing) if isinstance(source, Reads)
+                     else await repository.account_metas(source, missing))
+            for meta in found:
                 self.remember(meta)
                 known[meta.id] = meta
         return known
@@ -46,8 +52,10 @@ def meta_of(account: dict[str, Any]) -> model.AccountMeta:
 
 
 class Ledger:
-    def __init__(self, engine: AsyncEngine, group_commit: GroupCommit | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, group_commit: GroupCommit | None = None,
+                 reads: Reads | None = None) -> None:
         self.engine = engine
+        self.reads = reads or Reads(engine)
         self.directory = AccountDirectory()
         self._group_commit = group_commit
 
@@ -112,7 +120,7 @@ class Ledger:
         return account
 
     async def account(self, account_id: int) -> dict[str, Any]:
-        found = await db.read(self.engine, lambda conn: repository.find_account(conn, account_id))
+        found = await repository.account_by_id(self.reads, account_id)
         if found is None:
             raise errors.AccountNotFound(f"no account {account_id}")
         return found
@@ -138,13 +146,13 @@ class Ledger:
     async def prepare(self, conn: AsyncConnection | None,
                       draft: model.EntryDraft) -> model.EntryDraft:
         """Check a draft against the rules (no write) and stamp its request hash. Account
-        facts come from the cache; a miss reads them on `conn` (or a pooled connection)."""
+        facts come from the cache; a miss reads them on `conn` (or through `reads`)."""
         model.check_shape(draft)
         ids = draft.account_ids()
         metas = self.directory.cached(ids)
         if len(metas) < len(ids):
             if conn is None:
-                metas = await db.read(self.engine, lambda c: self.directory.lookup(c, ids))
+                metas = await self.directory.lookup(self.reads, ids)
             else:
                 metas = await self.directory.lookup(conn, ids)
         model.check_against_accounts(draft, metas)

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.schema import accounts
+from ledger.reads import Reads
 
 merchants = Table(
     "merchants", MetaData(),
@@ -30,6 +31,15 @@ merchants = Table(
 async def insert_merchant(conn: AsyncConnection, **values: Any) -> dict[str, Any]:
     row = (await conn.execute(insert(merchants).values(**values).returning(*merchants.c))).one()
     return dict(row._mapping)
+
+
+MERCHANT_BY_ID = (f"SELECT {', '.join(column.name for column in merchants.c)} FROM merchants "
+                  "WHERE id = %s LIMIT 1")
+
+
+async def merchant_by_id(reads: Reads, merchant_id: int) -> dict[str, Any] | None:
+    """A merchant by id through `reads` (every merchant request reads its merchant)."""
+    return await reads.row(MERCHANT_BY_ID, (merchant_id,))
 
 
 async def find_merchant(conn: AsyncConnection, merchant_id: int,

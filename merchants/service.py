@@ -19,6 +19,7 @@ from ledger.model import EntryDraft, Line, check_realm_code
 from ledger.require import require
 from ledger.paging import Page
 from ledger.service import Ledger
+from ledger.reads import Reads
 from merchants import errors, model, repository
 
 
@@ -27,9 +28,10 @@ MERCHANT_CACHE_SIZE_MAX = 10_000
 
 
 class Merchants:
-    def __init__(self, engine: AsyncEngine, ledger: Ledger) -> None:
+    def __init__(self, engine: AsyncEngine, ledger: Ledger, reads: Reads | None = None) -> None:
         self.engine = engine
         self.ledger = ledger
+        self.reads = reads or Reads(engine)
         self._recent: BoundedCache[int, dict[str, Any]] = BoundedCache(MERCHANT_CACHE_SIZE_MAX, MERCHANT_CACHE_TTL_S)
 
     async def create(self, realm: str, kind: str, name: str, contact: str | None = None,
@@ -53,7 +55,7 @@ class Merchants:
         return await db.in_transaction(self.engine, work)
 
     async def get(self, merchant_id: int) -> dict[str, Any]:
-        found = await db.read(self.engine, lambda conn: repository.find_merchant(conn, merchant_id))
+        found = await repository.merchant_by_id(self.reads, merchant_id)
         if found is None:
             raise errors.MerchantNotFound(f"no merchant {merchant_id}", merchant_id=merchant_id)
         return found

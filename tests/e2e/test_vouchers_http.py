@@ -114,8 +114,9 @@ async def test_bad_input_is_refused_with_its_own_code(client, tokens, ledger, en
 
 
 async def test_residents_see_only_their_vouchers_and_organizers_issue_for_residents(client, tokens, ledger, engine):
-    await fund_resident(ledger, tokens.realm, 1)
     two = await registered_resident(engine, ledger, tokens.realm)
+    if two == 1:   # a fresh database: that is the resident token's holder; take another
+        two = await registered_resident(engine, ledger, tokens.realm)
     for_two = await client.post("/v1/vouchers", headers={**tokens.organizer, "Idempotency-Key": "o1"},
                                 json={"asset": "civic", "amount": 10, "resident_id": two})
     assert for_two.status_code == 201 and for_two.json()["resident_id"] == two

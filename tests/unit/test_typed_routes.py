@@ -80,3 +80,14 @@ def test_a_dict_answer_is_caught():
     assert not typed_answer(dict[str, Any])
     assert not typed_answer(Response[dict[str, Any]])
     assert not typed_answer(Any)
+
+
+def test_every_handler_resolves_its_dependencies_one_at_a_time():
+    """No task group per request (`resolve_dependencies_in_turn`): every batch holds one
+    dependency, and a handler's service and caller are among them."""
+    models = [model for route in APP.routes for _, model in getattr(route, "route_handler_map", {}).values()]
+    assert models
+    for model in models:
+        assert all(len(batch) == 1 for batch in model.dependency_batches)
+    keys = {dependency.key for model in models for batch in model.dependency_batches for dependency in batch}
+    assert {"principal", "ledger", "merchants", "vouchers"} <= keys
