@@ -18,7 +18,7 @@ from orders.service import Orders
 from tests.integration.earning_fixtures import make_place
 
 CONCURRENT_CONFIRMS = 20
-PAY = model.Pay("civic", 22, 1)
+PAY = model.Pay("civic", 22, 100, "volunteering", 1)   # the default 志愿 rule: 90 minutes
 
 
 def actor(role: str, realm: str, resident_id: int | None = None) -> model.Actor:
@@ -169,6 +169,11 @@ async def test_the_database_refuses_illegal_transitions_and_second_awards(orders
         _as_app(owner_conn, "UPDATE service_requests SET station_id = station_id + 1 WHERE realm = %(r)s AND id = %(i)s",
                 {"r": realm, "i": request_id})
     with pytest.raises(psycopg.errors.RaiseException, match="service_award_mismatch"):
+        _as_app(app_conn, "INSERT INTO service_awards (realm, request_id, kind, resident_id, entry_id, asset, points, "
+                "rule_version, activity_type, award_day) SELECT %(r)s, %(i)s, 'volunteer', %(v)s, max(id), 'civic', 22, "
+                "1, 'volunteering', current_date FROM entries WHERE realm = %(r)s",
+                {"r": realm, "i": request_id, "v": loop.residents[1]})
+    with pytest.raises(psycopg.errors.CheckViolation, match="service_awards_rule_day"):   # a volunteer award names its rule's day
         _as_app(app_conn, "INSERT INTO service_awards (realm, request_id, kind, resident_id, entry_id, asset, points) "
                 "SELECT %(r)s, %(i)s, 'volunteer', %(v)s, max(id), 'civic', 22 FROM entries WHERE realm = %(r)s",
                 {"r": realm, "i": request_id, "v": loop.residents[1]})
@@ -177,8 +182,9 @@ async def test_the_database_refuses_illegal_transitions_and_second_awards(orders
         _as_app(app_conn, "UPDATE service_requests SET comment = 'x' WHERE realm = %(r)s AND id = %(i)s",
                 {"r": realm, "i": request_id})
     with pytest.raises(psycopg.errors.UniqueViolation):
-        _as_app(app_conn, "INSERT INTO service_awards (realm, request_id, kind, resident_id, entry_id, asset, points) "
-                "SELECT realm, request_id, kind, resident_id, entry_id, asset, points FROM service_awards "
+        _as_app(app_conn, "INSERT INTO service_awards (realm, request_id, kind, resident_id, entry_id, asset, points, "
+                "rule_version, activity_type, award_day) SELECT realm, request_id, kind, resident_id, entry_id, asset, "
+                "points, rule_version, activity_type, award_day FROM service_awards "
                 "WHERE realm = %(r)s AND request_id = %(i)s", {"r": realm, "i": request_id})
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         _as_app(app_conn, "DELETE FROM service_awards WHERE realm = %(r)s", {"r": realm})
