@@ -29,8 +29,13 @@ async def volunteer_pay(earning: Earning, realm: str, minutes: int | None) -> or
     found = await earning.activity_type(realm, VOLUNTEER_ACTIVITY_TYPE)
     rule = earning_model.Rule(found["asset"], found["base_points"], found["points_per_hour"],
                               found["creditable_minutes_max"], found["daily_cap_points"], found["version"])
+    return pay_by(rule, VOLUNTEER_ACTIVITY_TYPE, minutes)
+
+
+def pay_by(rule: earning_model.Rule, activity_type: str, minutes: int) -> orders_model.Pay:
+    """`rule` (of `activity_type`) as orders pays by it: its formula for `minutes`, its cap."""
     return orders_model.Pay(rule.asset, earning_model.award_points(rule, minutes), rule.daily_cap_points,
-                            VOLUNTEER_ACTIVITY_TYPE, rule.version)
+                            activity_type, rule.version)
 
 
 async def rating_hook(orders: Orders, feedback: Feedback, realm: str) -> OnConfirmed:
