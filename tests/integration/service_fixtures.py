@@ -13,8 +13,8 @@ from orders.service import Orders
 WINDOW_H = 24          # a request's wanted window: room for any minutes up to a day
 
 
-async def approve(orders: Orders, realm: str, resident_id: int, station_id: int) -> None:
-    await orders.apply(realm, resident_id, ["助老"], [station_id], None)
+async def approve(orders: Orders, realm: str, resident_id: int, *station_ids: int) -> None:
+    await orders.apply(realm, resident_id, ["助老"], list(station_ids), None)
     await orders.decide(realm, resident_id, True, "organizer:test")
 
 

@@ -25,7 +25,7 @@ from orders import errors as order_errors
 from orders import model
 from orders.service import Orders
 from tests.integration.earning_fixtures import make_place, past_activity, yesterday_evening
-from tests.integration.service_fixtures import confirm, done_request
+from tests.integration.service_fixtures import approve, confirm, done_request
 
 CONCURRENT_CONFIRMS = 20
 VOLUNTEER_CONFIRMS_AT_ONCE, ROUNDS = 6, 3
@@ -303,13 +303,38 @@ async def test_a_confirmation_of_another_day_is_not_capped_by_this_one(orders, e
 
 async def test_concurrent_confirmations_of_one_volunteer_never_pay_past_the_cap(orders, earning, ledger, loop):
     """Requests of one volunteer and day confirmed all at once, each on its own connection,
-    round after round (a day each): together they pay exactly the cap."""
+    round after round (a day each): together they pay exactly the cap. Each is of another
+    station: confirmations of one station take their turns anyway (the month's indicator
+    row of the station), so only the volunteer's lock keeps these from paying the cap each."""
     await capped(earning, loop.realm)
-    volunteer = loop.residents[1]
+    town = await earning.create_town(loop.realm, "并发街道")
+    stations = [(await earning.create_station(loop.realm, town["id"], f"并发社区{n}", "urban"))["id"]
+                for n in range(VOLUNTEER_CONFIRMS_AT_ONCE)]
+    volunteer = loop.residents[3]
+    await approve(orders, loop.realm, volunteer, *stations)
     pay = await service_loop.volunteer_pay(earning, loop.realm, MINUTES)
     for day in range(ROUNDS):
-        requests = [await done_request(orders, loop.realm, loop.station_id, loop.residents[0], volunteer, MINUTES,
-                                       DONE_AT - timedelta(days=day)) for _ in range(VOLUNTEER_CONFIRMS_AT_ONCE)]
+        requests = [await done_request(orders, loop.realm, station, loop.residents[0], volunteer, MINUTES,
+                                       DONE_AT - timedelta(days=day)) for station in stations]
         paid = await asyncio.gather(*(confirm(orders, request, pay) for request in requests))
         assert sorted(paid) == [0] * (VOLUNTEER_CONFIRMS_AT_ONCE - 2) + [8, 22], f"day {day}: {paid}"
     assert await balance(ledger, loop.realm, volunteer) == ROUNDS * CAPPED_RULE.daily_cap_points
+
+
+async def test_the_database_refuses_a_volunteer_award_off_its_done_day(orders, earning, ledger, loop, app_conn):
+    """A confirmation the cap left nothing has no volunteer award; one forged for it, on
+    another day than the request was done (out of that day's cap), is refused."""
+    await capped(earning, loop.realm)
+    volunteer = loop.residents[1]
+    assert await confirmed_in_turn(orders, earning, loop, volunteer, 3, DONE_AT) == [22, 8, 0]
+    third = (await orders.requests(loop.realm, "assigned", volunteer, None, None, 1)).items[0]
+    budget = (await ledger.system_account(loop.realm, "budget", "civic"))["id"]
+    account = (await ledger.owned_account(loop.realm, "resident", "civic", resident_id=volunteer))["id"]
+    entry = await ledger.post(ledger_model.EntryDraft(realm=loop.realm, kind="earn", created_by="test", lines=(
+        ledger_model.Line(budget, -5), ledger_model.Line(account, 5))))
+    with pytest.raises(psycopg.errors.RaiseException, match="service_award_mismatch"):
+        _as_app(app_conn, "INSERT INTO service_awards (realm, request_id, kind, resident_id, entry_id, asset, points, "
+                "rule_version, activity_type, award_day) SELECT %(r)s, %(i)s, 'volunteer', %(v)s, %(e)s, 'civic', 5, "
+                "max(version), 'volunteering', %(d)s FROM activity_rules "
+                "WHERE realm = %(r)s AND activity_type = 'volunteering'",
+                {"r": loop.realm, "i": third["id"], "v": volunteer, "e": entry["id"], "d": DAY + timedelta(days=1)})
