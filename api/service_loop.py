@@ -19,16 +19,23 @@ VOLUNTEER_ACTIVITY_TYPE = "volunteering"   # 志愿服务: the rule a service re
 
 
 async def volunteer_pay(earning: Earning, realm: str, minutes: int | None) -> orders_model.Pay | None:
-    """Points for `minutes` of service under the realm's current 志愿 rule (base points, per
-    full hour up to the creditable maximum, never past the rule's daily cap); None before
-    the request is done."""
+    """The realm's current 志愿 rule as confirming pays by it: its points for `minutes` of
+    service (base points, per full hour up to the creditable maximum) and its daily cap,
+    which `orders` applies in the confirming transaction, after locking the volunteer's
+    account, against what the volunteer earned under the rule that day; None before the
+    request is done."""
     if minutes is None:
         return None
     found = await earning.activity_type(realm, VOLUNTEER_ACTIVITY_TYPE)
     rule = earning_model.Rule(found["asset"], found["base_points"], found["points_per_hour"],
                               found["creditable_minutes_max"], found["daily_cap_points"], found["version"])
-    points = min(earning_model.award_points(rule, minutes), rule.daily_cap_points)
-    return orders_model.Pay(rule.asset, points, rule.version)
+    return pay_by(rule, VOLUNTEER_ACTIVITY_TYPE, minutes)
+
+
+def pay_by(rule: earning_model.Rule, activity_type: str, minutes: int) -> orders_model.Pay:
+    """`rule` (of `activity_type`) as orders pays by it: its formula for `minutes`, its cap."""
+    return orders_model.Pay(rule.asset, earning_model.award_points(rule, minutes), rule.daily_cap_points,
+                            activity_type, rule.version)
 
 
 async def rating_hook(orders: Orders, feedback: Feedback, realm: str) -> OnConfirmed:

@@ -22,6 +22,13 @@ The rules, per record, in request order (`n`):
    cap leaves with nothing is `daily_cap_reached`.
 7. `budget_exhausted`: paid in request order while the cumulative points of the budget
    (one per asset) fit its balance; from the first that does not fit, none is paid.
+
+A service request's confirmation pays its volunteer under the 志愿 rule by the same cap
+(`service_pay`): the formula's points for the minutes, never past what the rule's daily
+cap leaves on the day the service was done after everything the volunteer earned under
+the rule that day, attendance and service awards alike (`earning_earned_on_day`, which
+the chunk's cap reads too; production: `orders.model.volunteer_points` in the confirming
+transaction). Nothing left: no award, and the request is confirmed all the same.
 """
 from __future__ import annotations
 
@@ -60,13 +67,25 @@ class Book:
     """What earlier awards left: the awards, points per (resident, type, day), budgets."""
     budgets: dict[str, int]
     awards: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
-    earned: dict[tuple[int, str, date], int] = field(default_factory=dict)
+    earned: dict[tuple[int, str, date], int] = field(default_factory=dict)   # awards and service awards
 
 
 def capped_points(points: int, earned_today: int, daily_cap_points: int) -> int:
     """What may still be paid today: never negative, never past the daily cap."""
     left = max(daily_cap_points - earned_today, 0)
     return max(min(points, left), 0)
+
+
+def service_pay(book: Book, resident_id: int, activity_type: str, day: date, rule: Rule,
+                minutes: int) -> tuple[int, Book]:
+    """What confirming a request of `minutes` done by `resident_id` on `day` pays under
+    `rule` (0: the daily cap was reached), and the book after it."""
+    day_key = (resident_id, activity_type, day)
+    earned_today = book.earned.get(day_key, 0)
+    points = capped_points(award_points(rule, minutes), earned_today, rule.daily_cap_points)
+    earned = {**book.earned, day_key: earned_today + points}
+    budgets = {**book.budgets, rule.asset: book.budgets.get(rule.asset, 0) - points}
+    return points, replace(book, budgets=budgets, earned=earned)
 
 
 def minutes_refused(minutes: int, length_s: int | None = None) -> bool:

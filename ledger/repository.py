@@ -39,6 +39,14 @@ async def post_entry(conn: AsyncConnection, draft: model.EntryDraft) -> dict[str
     return result.scalar_one()
 
 
+async def lock_accounts(conn: AsyncConnection, realm: str, account_ids: list[int]) -> None:
+    """Lock the realm's accounts in (realm, id) order until the transaction ends
+    (`ledger_lock_accounts`, the posting path's own lock)."""
+    await conn.execute(text(
+        "SELECT 1 FROM ledger_lock_accounts(CAST(:realms AS text[]), CAST(:ids AS bigint[]))"),
+        {"realms": [realm] * len(account_ids), "ids": account_ids})
+
+
 async def post_entry_then_insert(conn: AsyncConnection, draft: model.EntryDraft, table: Table,
                                  entry_column: str, **values: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Post one entry (`ledger_post_entry`) and insert the row of `table` that names it in

@@ -171,6 +171,13 @@ class Ledger:
         draft = await self.prepare(conn, draft)
         return await repository.post_entry(conn, draft)
 
+    async def lock_in(self, conn: AsyncConnection, realm: str, account_ids: list[int]) -> None:
+        """Lock accounts of `realm` in the caller's transaction, in (realm, id) order, as
+        posting to them would: for a composite service that must read what decides an
+        amount (a daily cap, say) after no other payer of these accounts can move them,
+        then post with `post_in` (its own lock is then free)."""
+        await repository.lock_accounts(conn, realm, account_ids)
+
     async def post_in_then_insert(self, conn: AsyncConnection, draft: model.EntryDraft, table: Table,
                                   entry_column: str, **values: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         """Post one entry inside the caller's transaction and insert, in the same statement,

@@ -106,10 +106,21 @@ class NewRequest:
 
 @dataclass(frozen=True)
 class Pay:
-    """What confirming pays the volunteer (from the realm's 志愿 rule, worked out by the caller)."""
+    """The realm's 志愿 rule as confirming pays the volunteer by it (the caller reads the
+    rule and works out its formula): `points` for the minutes spent, before the daily
+    cap; the confirming transaction pays what the cap leaves of them (`volunteer_points`)."""
     asset: str
-    points: int
-    rule_version: int | None = None
+    points: int                  # the rule's formula for the request's minutes
+    daily_cap_points: int
+    activity_type: str
+    rule_version: int
+
+
+def volunteer_points(pay: Pay, earned_that_day: int) -> int:
+    """The volunteer's pay: the rule's points for the minutes, never past what its daily
+    cap leaves after what the volunteer already earned under the rule that day
+    (attendance and service awards alike); never negative."""
+    return max(min(pay.points, pay.daily_cap_points - earned_that_day), 0)
 
 
 @dataclass(frozen=True)

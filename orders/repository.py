@@ -1,7 +1,7 @@
 """SQL for the service loop. Every function runs inside the caller's connection/transaction."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -197,18 +197,36 @@ async def insert_step(conn: AsyncConnection, realm: str, key: str, request_id: i
         {"realm": realm, "key": key, "request": request_id, "step": step, "hash": request_hash, "by": by})
 
 
+async def day_earned(conn: AsyncConnection, realm: str, request_id: int, resident_id: int,
+                     activity_type: str) -> tuple[date, int]:
+    """The realm day a request was done on (`done_at` in the realm's time zone: the day
+    its pay counts on) and what `resident_id` has earned that day under `activity_type`,
+    attendance and service awards alike (`earning_earned_on_day`, the daily cap's one
+    sum). Read it after locking the resident's account."""
+    row = (await conn.execute(text(
+        "SELECT d.day, earning_earned_on_day(:realm, :resident, :type, d.day) AS earned "
+        "FROM (SELECT (s.done_at AT TIME ZONE r.timezone)::date AS day FROM service_requests s "
+        "      JOIN realms r ON r.code = s.realm WHERE s.realm = :realm AND s.id = :id) d"),
+        {"realm": realm, "id": request_id, "resident": resident_id, "type": activity_type})).one()
+    return row.day, row.earned
+
+
 async def insert_award(conn: AsyncConnection, realm: str, request_id: int, kind: str, resident_id: int,
-                       entry_id: int, pay: model.Pay) -> None:
+                       entry_id: int, asset: str, points: int, rule: model.Pay | None = None,
+                       award_day: date | None = None) -> None:
+    """A volunteer award names its rule (activity type, version) and day; a rating award neither."""
     await conn.execute(text(
-        "INSERT INTO service_awards (realm, request_id, kind, resident_id, entry_id, asset, points, rule_version) "
-        "VALUES (:realm, :request, :kind, :resident, :entry, :asset, :points, :version)"),
+        "INSERT INTO service_awards (realm, request_id, kind, resident_id, entry_id, asset, points, rule_version, "
+        "activity_type, award_day) VALUES (:realm, :request, :kind, :resident, :entry, :asset, :points, :version, "
+        ":type, :day)"),
         {"realm": realm, "request": request_id, "kind": kind, "resident": resident_id, "entry": entry_id,
-         "asset": pay.asset, "points": pay.points, "version": pay.rule_version})
+         "asset": asset, "points": points, "version": rule.rule_version if rule else None,
+         "type": rule.activity_type if rule else None, "day": award_day})
 
 
 async def awards_of(conn: AsyncConnection, realm: str, request_id: int) -> list[dict[str, Any]]:
     return _all(await conn.execute(text(
-        "SELECT kind, resident_id, entry_id, asset, points FROM service_awards "
+        "SELECT kind, resident_id, entry_id, asset, points, award_day FROM service_awards "
         "WHERE realm = :realm AND request_id = :id ORDER BY kind DESC"), {"realm": realm, "id": request_id}))
 
 

@@ -169,28 +169,44 @@ class Orders:
 
     async def _pay(self, conn: AsyncConnection, request: dict[str, Any], pay: model.Pay,
                    actor: model.Actor) -> None:
-        """The volunteer by the 志愿 rule; the requester, who rated, the realm's reward; both
-        `earn` entries from the realm's budget of the rule's asset."""
-        realm = request["realm"]
-        settings = await repository.settings(conn, realm)
-        payees = [("volunteer", request["volunteer_id"], pay)]
-        if request["rating"] is not None and settings.rating_reward_points > 0:
-            payees.append(("rating", request["requester_id"], model.Pay(pay.asset, settings.rating_reward_points)))
+        """The volunteer by the 志愿 rule, never past what its daily cap leaves on the day
+        the service was done; the requester, who rated, the realm's reward; both `earn`
+        entries from the realm's budget of the rule's asset.
+
+        The budget's and the payees' accounts are locked first, in (realm, id) order as
+        posting locks them, and only then is the day's sum read: another confirmation or
+        an attendance chunk paying the volunteer waits here, so the cap holds however
+        many pay at once. A volunteer the cap leaves nothing gets no award (the request
+        is confirmed all the same; the rating reward still pays)."""
+        realm, volunteer_id, requester_id = request["realm"], request["volunteer_id"], request["requester_id"]
         budget = await repository.budget_account(conn, realm, pay.asset)
         require(budget is not None, "every realm has a budget account per asset")
-        for kind, resident_id, amount in payees:
-            if amount.points <= 0:
-                continue
-            account = await repository.resident_account(conn, realm, resident_id, pay.asset)
-            require(account is not None, "every resident has an account per asset")
-            entry = await self.ledger.post_in(conn, ledger_model.EntryDraft(
-                realm=realm, kind="earn", created_by=actor.label,
-                idempotency_key=f"service-request:{request['id']}:{kind}",
-                reference=f"service_request:{request['id']}",
-                memo=f"service request {request['id']}: {request['category']}"
-                     + (" (volunteer)" if kind == "volunteer" else " (rating)"),
-                lines=(ledger_model.Line(budget, -amount.points), ledger_model.Line(account, amount.points))))
-            await repository.insert_award(conn, realm, request["id"], kind, resident_id, entry["id"], amount)
+        payees = [volunteer_id] + ([requester_id] if request["rating"] is not None else [])
+        accounts = {resident_id: await repository.resident_account(conn, realm, resident_id, pay.asset)
+                    for resident_id in payees}
+        require(None not in accounts.values(), "every resident has an account per asset")
+        await self.ledger.lock_in(conn, realm, [budget, *accounts.values()])
+        day, earned = await repository.day_earned(conn, realm, request["id"], volunteer_id, pay.activity_type)
+        points = model.volunteer_points(pay, earned)
+        if points > 0:
+            entry = await self._earn(conn, request, "volunteer", budget, accounts[volunteer_id], points, actor)
+            await repository.insert_award(conn, realm, request["id"], "volunteer", volunteer_id, entry["id"],
+                                          pay.asset, points, pay, day)
+        reward = (await repository.settings(conn, realm)).rating_reward_points
+        if request["rating"] is not None and reward > 0:
+            entry = await self._earn(conn, request, "rating", budget, accounts[requester_id], reward, actor)
+            await repository.insert_award(conn, realm, request["id"], "rating", requester_id, entry["id"],
+                                          pay.asset, reward)
+
+    async def _earn(self, conn: AsyncConnection, request: dict[str, Any], kind: str, budget: int, account: int,
+                    points: int, actor: model.Actor) -> dict[str, Any]:
+        """One `earn` entry of a confirmation, from the budget to a payee's account."""
+        return await self.ledger.post_in(conn, ledger_model.EntryDraft(
+            realm=request["realm"], kind="earn", created_by=actor.label,
+            idempotency_key=f"service-request:{request['id']}:{kind}",
+            reference=f"service_request:{request['id']}",
+            memo=f"service request {request['id']}: {request['category']} ({kind})",
+            lines=(ledger_model.Line(budget, -points), ledger_model.Line(account, points))))
 
     async def requests(self, realm: str, role: str, resident_id: int | None, station_id: int | None,
                        cursor: str | None, limit: int | None) -> Page:

@@ -7,7 +7,7 @@ locked request in orders/ (only the dispatched volunteer accepts, declines or ma
 the requester, or an organizer of its station for them, confirms and cancels)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
@@ -93,6 +93,7 @@ class AwardOut(msgspec.Struct):
     entry_id: int
     asset: str
     points: int
+    award_day: date | None = None         # volunteer: the realm day it counts on, under the 志愿 rule's daily cap
 
 
 class SuggestionOut(msgspec.Struct):
@@ -128,6 +129,8 @@ class ServiceRequestOut(msgspec.Struct):
     rating: int | None = None
     comment: str | None = None
     queue_note: str | None = None
+    # what confirming paid the volunteer: the 志愿 rule's points for the minutes, never
+    # past what its daily cap left that day (0: the cap was reached; no volunteer award)
     volunteer_points: int | None = None
     awards: list[AwardOut] = []
     suggestions: list[SuggestionOut] = []
@@ -159,6 +162,8 @@ def suggestion_out(row: dict[str, Any]) -> SuggestionOut:
 
 def request_out(actor: model.Actor, row: dict[str, Any], awards: list[dict[str, Any]] | None = None) -> ServiceRequestOut:
     shown = model.visible(actor, row)
+    if awards is not None and row["state"] == "confirmed":
+        shown = {**shown, "volunteer_points": sum(a["points"] for a in awards if a["kind"] == "volunteer")}
     return shaped(ServiceRequestOut, {**shown, "awards": [shaped(AwardOut, award) for award in awards or []],
                                       "suggestions": [suggestion_out(s) for s in row.get("suggestions", [])]})
 

@@ -113,7 +113,7 @@ BEGIN
 
     -- Daily cap per resident and rule (activity type), on the activity's day: in row
     -- order, the cumulative award is min(cumulative computed, cap left that day before
-    -- the chunk).
+    -- the chunk: attendance and service awards, earning_earned_on_day).
     UPDATE pg_temp.award_plan p
        SET points = capped.points, cap_left = capped.cap_left
       FROM (SELECT q.n, cap.left_points AS cap_left,
@@ -122,11 +122,9 @@ BEGIN
                    AS points
               FROM pg_temp.award_plan q
               JOIN LATERAL (
-                  SELECT rule.daily_cap_points - coalesce((
-                      SELECT sum(aw.points) FROM awards aw
-                       WHERE aw.realm = chunk_realm AND aw.resident_id = q.resident_id
-                         AND aw.activity_type = q.activity_type
-                         AND aw.award_day = q.award_day), 0) AS left_points
+                  SELECT rule.daily_cap_points
+                       - earning_earned_on_day(chunk_realm, q.resident_id, q.activity_type, q.award_day)
+                         AS left_points
                     FROM activity_rules rule
                    WHERE rule.realm = chunk_realm AND rule.activity_type = q.activity_type
                      AND rule.version = q.rule_version

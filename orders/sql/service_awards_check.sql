@@ -1,16 +1,21 @@
 -- A service award matches its request and its entry: the request is confirmed; a
--- volunteer award pays the request's volunteer, a rating award its requester (who rated
--- it); the entry is an earn entry of the realm crediting that resident's account of the
--- award's asset with exactly the award's points (posted before the award goes in).
+-- volunteer award pays the request's volunteer and counts on the realm day the service
+-- was done (its daily cap's day: `done_at` in the realm's time zone), a rating award
+-- pays its requester (who rated it); the entry is an earn entry of the realm crediting
+-- that resident's account of the award's asset with exactly the award's points (posted
+-- before the award goes in).
 CREATE OR REPLACE FUNCTION service_awards_check() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     request record;
 BEGIN
-    SELECT state, volunteer_id, requester_id, rating INTO request FROM service_requests
-     WHERE realm = NEW.realm AND id = NEW.request_id;
+    SELECT s.state, s.volunteer_id, s.requester_id, s.rating,
+           (s.done_at AT TIME ZONE r.timezone)::date AS done_day
+      INTO request FROM service_requests s JOIN realms r ON r.code = s.realm
+     WHERE s.realm = NEW.realm AND s.id = NEW.request_id;
     IF request.state IS DISTINCT FROM 'confirmed'
-       OR (NEW.kind = 'volunteer' AND NEW.resident_id IS DISTINCT FROM request.volunteer_id)
+       OR (NEW.kind = 'volunteer' AND (NEW.resident_id IS DISTINCT FROM request.volunteer_id
+                                       OR NEW.award_day IS DISTINCT FROM request.done_day))
        OR (NEW.kind = 'rating' AND (NEW.resident_id IS DISTINCT FROM request.requester_id
                                     OR request.rating IS NULL)) THEN
         PERFORM pb_raise('service_award_mismatch', jsonb_build_object('request_id', NEW.request_id));

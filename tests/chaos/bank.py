@@ -467,7 +467,8 @@ class Bank:
             if answer is None or not self._outcome(f"serve:{step}", answer, count=step == "confirm"):
                 return
         paid = {(a["kind"], a["resident_id"], a["points"]) for a in answer.body["awards"]}
-        if {kind for kind, _, _ in paid} != {"volunteer", "rating"}:
+        capped = answer.body["volunteer_points"] == 0      # the 志愿 rule's daily cap was reached
+        if {kind for kind, _, _ in paid} != ({"rating"} if capped else {"volunteer", "rating"}):
             self.tally.anomaly(f"service request {made.body['id']} confirmed, paid {paid}")
         self.history.service_awards[made.body["id"]] = paid
 

@@ -177,8 +177,24 @@ def service_awards(conn, realm, history, unknown) -> Iterator[str]:
     extra = set(stored) - set(history.service_awards)
     if extra and not unknown["serve"]:
         yield f"{len(extra)} service requests paid that no client was told of, e.g. {sorted(extra)[:3]}"
-    (unpaid,) = _rows(conn, "SELECT count(*) FROM service_requests r WHERE r.realm = %s AND r.state = 'confirmed' "
+    # a confirmation pays its volunteer nothing only when the 志愿 rule's cap was reached that day
+    (unpaid,) = _rows(conn, "SELECT count(*) FROM service_requests r JOIN realms z ON z.code = r.realm "
+                            "WHERE r.realm = %s AND r.state = 'confirmed' "
                             "AND NOT EXISTS (SELECT 1 FROM service_awards a WHERE a.realm = r.realm "
-                            "AND a.request_id = r.id AND a.kind = 'volunteer')", realm)[0]
+                            "AND a.request_id = r.id AND a.kind = 'volunteer') "
+                            "AND earning_earned_on_day(r.realm, r.volunteer_id, 'volunteering', "
+                            "(r.done_at AT TIME ZONE z.timezone)::date) < (SELECT min(daily_cap_points) "
+                            "FROM activity_rules WHERE realm = r.realm AND activity_type = 'volunteering')",
+                      realm)[0]
     if unpaid:
-        yield f"{unpaid} confirmed service requests without their volunteer's award"
+        yield f"{unpaid} confirmed service requests without their volunteer's award, under the day's cap"
+    (past_cap,) = _rows(conn, "SELECT count(*) FROM (SELECT resident_id, activity_type, award_day, sum(points) AS points "
+                              "  FROM (SELECT resident_id, activity_type, award_day, points FROM awards WHERE realm = %s "
+                              "        UNION ALL SELECT resident_id, activity_type, award_day, points FROM service_awards "
+                              "        WHERE realm = %s AND activity_type IS NOT NULL) earned "
+                              "  GROUP BY 1, 2, 3) d "
+                              "WHERE d.points > (SELECT max(daily_cap_points) FROM activity_rules "
+                              "                  WHERE realm = %s AND activity_type = d.activity_type)",
+                        realm, realm, realm)[0]
+    if past_cap:
+        yield f"{past_cap} residents' days earned past their rule's daily cap"

@@ -1,10 +1,14 @@
 """The service loop over HTTP: order, dispatch, accept, done, confirm and rate, each
-retried; points credited once; the refusals of bad input, each with its code and
+retried; points credited once, never past the 志愿 rule's daily cap; the refusals of bad input, each with its code and
 nothing changed."""
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
+from ledger.model import DEFAULT_TIMEZONE
 from tests.e2e.service_loop_support import (balance, build_loop, done_request, key, keyed, order, step,
                                             window)
 
@@ -47,6 +51,34 @@ async def test_the_whole_loop_with_retries_credits_once(client, loop):
     tasks = (await client.get("/v1/service-requests", params={"realm": loop["realm"], "view": "assigned"},
                               headers=loop["volunteer"])).json()["items"]
     assert [(t["id"], t["volunteer_points"]) for t in tasks] == [(request_id, VOLUNTEER_POINTS_90_MIN)]
+
+
+async def test_confirmations_of_one_day_pay_the_volunteer_up_to_the_daily_cap(client, loop):
+    """The 志愿 rule pays 26 for three hours, 100 a day: four confirmations pay 26, 26, 26
+    and the 22 left; a fifth confirms and pays the volunteer nothing (only the rating
+    reward), and every answer, the replay and the listing say what the volunteer got."""
+    done = [await done_request(client, loop, minutes=180) for _ in range(5)]
+    days = {datetime.fromisoformat(d["done_at"]).astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date() for d in done}
+    if len(days) > 1:
+        pytest.skip("the requests were done either side of the realm's midnight")
+    confirm_key = key()
+    answers = [await step(client, d["id"], "confirm", loop["requester"], {"rating": 5},
+                          confirm_key if n == 4 else None) for n, d in enumerate(done)]
+    assert [a.status_code for a in answers] == [200] * 5, answers[-1].text
+    assert [a.json()["volunteer_points"] for a in answers] == [26, 26, 26, 22, 0]
+    last = answers[-1].json()
+    assert last["state"] == "confirmed" and [(a["kind"], a["points"]) for a in last["awards"]] == [
+        ("rating", RATING_REWARD)]
+    assert {a["award_day"] for a in answers[0].json()["awards"] if a["kind"] == "volunteer"} == {
+        days.pop().isoformat()}
+    replayed = await step(client, done[-1]["id"], "confirm", loop["requester"], {"rating": 5}, confirm_key)
+    assert replayed.headers.get("Idempotent-Replayed") == "true" and replayed.json()["volunteer_points"] == 0
+    seen = (await client.get(f"/v1/service-requests/{done[-1]['id']}", headers=loop["volunteer"])).json()
+    assert seen["volunteer_points"] == 0
+    assert await balance(client, loop, "volunteer") == 100
+    tasks = (await client.get("/v1/service-requests", params={"realm": loop["realm"], "view": "assigned"},
+                              headers=loop["volunteer"])).json()["items"]
+    assert [t["volunteer_points"] for t in tasks] == [0, 22, 26, 26, 26]
 
 
 async def test_decline_returns_to_the_queue_and_cancel_before_done(client, loop):

@@ -46,7 +46,7 @@ scenarios = st.fixed_dictionaries({
     "requests": st.lists(st.tuples(st.integers(0, 4), st.sampled_from(["open", "done", "confirmed"]),
                                    st.integers(1, 5)), max_size=3),
 })
-PAY = orders_model.Pay("civic", 10, 1)
+PAY = orders_model.Pay("civic", 10, 100, "volunteering", 1)
 SKILL = "助老"
 
 

@@ -20,7 +20,7 @@ from tests.integration.earning_fixtures import make_place
 from tests.resources_support import (PRIORITY_PRICE, clock, key, resource, resources_service, slot,  # noqa: F401
                                      world)
 
-PAY = model.Pay("civic", 22, 1)
+PAY = model.Pay("civic", 22, 100, "volunteering", 1)   # the default 志愿 rule: 90 minutes
 DONE_MINUTES = 90
 
 

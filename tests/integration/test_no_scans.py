@@ -268,8 +268,9 @@ class Paths:
         async def rated(conn, request):
             await self.feedback.rate_request_in(conn, request, orders_model.ALERT_RATINGS_MIN_DEFAULT)
 
+        pay = orders_model.Pay("civic", 22, 100, "volunteering", 1)   # capped by the day's awards, by key
         await self.orders.take(request_id, orders_model.Step("confirm", rating=2), orders_model.SYSTEM,
-                               f"step-{uuid.uuid4()}", pay=orders_model.Pay("civic", 22), on_confirmed=rated)
+                               f"step-{uuid.uuid4()}", pay=pay, on_confirmed=rated)
 
     async def service_jobs(self) -> None:
         await self.orders.time_out_dispatches(0)

@@ -7,7 +7,8 @@ lives") lists the rules, their homes and these tests.
 
 - awards (`earning_award_chunk`, `earning_record_attendance`) vs `earning/reference.py`:
   the formula, each per-record refusal, the daily cap across several records of one
-  resident and day, a rule changed between requests, the budget;
+  resident and day, a rule changed between requests, the budget; the cap shared with
+  service requests confirmed for that day under the same rule (`service_pay`), each way;
 - captures (`voucher_capture`, and the Python path) vs `redemption/reference.py`:
   amounts, partial captures, what stays on hold, each refusal;
 - the `entry_rules` table and the posting trigger vs `ledger.model.ENTRY_RULES` /
@@ -33,6 +34,7 @@ from sqlalchemy import text
 from earning import model as earning_model
 from earning import reference as earning_reference
 from earning import repository as earning_repository
+from api import service_loop
 from earning.reference import ActivityFacts, Book
 from ledger import db
 from ledger import errors as ledger_errors
@@ -41,9 +43,11 @@ from redemption import codec
 from redemption import model as redemption_model
 from redemption import reference as redemption_reference
 from redemption import repository as redemption_repository
+from orders.service import Orders
 from redemption.service import Vouchers
 from tests.conftest import new_realm_code
 from tests.integration.earning_fixtures import add_resident, yesterday_evening
+from tests.integration.service_fixtures import approve, confirm, done_request
 from tests.redemption_support import fund_resident, key_ring, merchants, shop  # noqa: F401
 
 AWARD_EXAMPLES = 20
@@ -73,6 +77,8 @@ minutes = st.one_of(st.integers(1, 240), st.sampled_from([-1, 0, 1, 59, 60, 61, 
 activity_slots = st.one_of(st.integers(0, FUTURE_SLOT - 1), st.integers(0, ACTIVITY_SLOTS - 1))
 resident_slots = st.one_of(st.integers(0, REGISTERED - 1), st.integers(0, RESIDENT_SLOTS - 1))
 rows = st.lists(st.tuples(activity_slots, resident_slots, minutes), min_size=1, max_size=12)
+# service requests a registered resident did on the same-day activities' day, minutes spent
+services = st.lists(st.tuples(st.integers(0, REGISTERED - 1), st.integers(1, 300)), max_size=4)
 lengths_s = st.lists(st.integers(30 * 60, 25 * 3600 + 59), min_size=FUTURE_SLOT + 1, max_size=FUTURE_SLOT + 1)
 
 
@@ -80,9 +86,9 @@ class AwardWorld:
     """A fresh realm with one activity type, its activities and residents, and the
     reference model's view of them."""
 
-    def __init__(self, earning, realm: str, activity_ids: list[int], resident_ids: list[int],
+    def __init__(self, earning, realm: str, station: int, activity_ids: list[int], resident_ids: list[int],
                  facts: dict[int, ActivityFacts], book: Book) -> None:
-        self.earning, self.realm = earning, realm
+        self.earning, self.realm, self.station = earning, realm, station
         self.activity_ids, self.resident_ids = activity_ids, resident_ids
         self.facts, self.book = facts, book
 
@@ -108,7 +114,7 @@ class AwardWorld:
             ids.append(made["id"])
             facts[made["id"]] = ActivityFacts(ACTIVITY_TYPE, rule, start.astimezone(ZoneInfo(REALM_TZ)).date(),
                                               length, started=slot != FUTURE_SLOT)
-        return cls(earning, realm, ids + [UNKNOWN_ID], residents + [UNKNOWN_ID], facts,
+        return cls(earning, realm, station, ids + [UNKNOWN_ID], residents + [UNKNOWN_ID], facts,
                    Book(budgets={"civic": budget}))
 
     def records(self, picked: list[tuple[int, int, int]]) -> list[earning_model.Record]:
@@ -128,6 +134,32 @@ class AwardWorld:
         self.facts = {activity_id: ActivityFacts(f.activity_type, versioned, f.award_day, f.length_s, f.started)
                       for activity_id, f in self.facts.items()}
 
+    async def serve(self, ledger, picked: list[tuple[int, int]]) -> list[int]:
+        """Service requests done by registered residents on the same-day activities' day,
+        confirmed under the activity type's rule (as orders pays by the 志愿 rule): each
+        pays what the model says. The budget gets what the formula could pay first, so
+        that what the chunks meet is still the example's budget."""
+        if not picked:
+            return []
+        orders, facts = Orders(self.earning.engine, ledger), self.facts[self.activity_ids[0]]
+        requester = await add_resident(self.earning, self.realm, self.station)
+        for resident_id in {self.resident_ids[r] for r, _ in picked}:
+            await approve(orders, self.realm, resident_id, self.station)
+        extra = sum(earning_model.award_points(facts.rule, m) for _, m in picked)
+        await self.earning.fund_budget(self.realm, "civic", extra, "test", f"fund-{uuid.uuid4()}")
+        self.book = replace(self.book, budgets={"civic": self.book.budgets["civic"] + extra})
+        done_at = yesterday_evening(REALM_TZ) - timedelta(minutes=30)   # the same-day activities' day
+        paid_all = []
+        for slot, spent in picked:
+            resident_id = self.resident_ids[slot]
+            request = await done_request(orders, self.realm, self.station, requester, resident_id, spent, done_at)
+            paid = await confirm(orders, request, service_loop.pay_by(facts.rule, ACTIVITY_TYPE, spent))
+            expected, self.book = earning_reference.service_pay(self.book, resident_id, ACTIVITY_TYPE,
+                                                                facts.award_day, facts.rule, spent)
+            assert paid == expected, (slot, spent)
+            paid_all.append(paid)
+        return paid_all
+
     async def award_chunk(self, records: list[earning_model.Record]) -> list[dict]:
         """`earning_award_chunk` itself (the path of the CSV import)."""
         return await db.in_transaction(self.earning.engine, lambda conn: earning_repository.award_chunk(
@@ -146,7 +178,7 @@ class AwardWorld:
         assert budget["balance"] == self.book.budgets["civic"]
         for resident_id in self.resident_ids[:REGISTERED]:
             account = await ledger.owned_account(self.realm, "resident", "civic", resident_id=resident_id)
-            paid = sum(award["points"] for (_, who), award in self.book.awards.items() if who == resident_id)
+            paid = sum(points for (who, _, _), points in self.book.earned.items() if who == resident_id)
             assert account["balance"] == paid
 
 
@@ -165,16 +197,21 @@ def answered(results: list[dict]) -> list[dict]:
 
 @settings(DIFFERENTIAL, max_examples=AWARD_EXAMPLES)
 @given(rule=rules, lengths=lengths_s, budget=st.integers(0, 150), first=rows, second=rows,
-       new_rule=st.none() | rules, attendance=st.lists(st.tuples(resident_slots, minutes), min_size=1, max_size=6))
+       new_rule=st.none() | rules, attendance=st.lists(st.tuples(resident_slots, minutes), min_size=1, max_size=6),
+       served=services)
 async def test_awards_in_sql_match_the_reference_model(earning, ledger, rule, lengths, budget, first,
-                                                       second, new_rule, attendance):
+                                                       second, new_rule, attendance, served):
     note(f"rule={rule} lengths={lengths} budget={budget} first={first} second={second} "
-         f"new_rule={new_rule} attendance={attendance}")
+         f"new_rule={new_rule} attendance={attendance} served={served}")
     world = await AwardWorld.make(earning, ledger, rule, lengths, budget)
     records = world.records(first)
     assert answered(await world.award_chunk(records)) == world.expected(records)
     if new_rule is not None:
         await world.change_rule(new_rule)
+    paid = await world.serve(ledger, served)    # after the first chunk's awards, before the second's
+    rule_now = world.facts[world.activity_ids[0]].rule
+    for (_, spent), points in zip(served, paid):
+        event("service capped" if points < earning_model.award_points(rule_now, spent) else "service paid")
     records = world.records(second)
     assert answered(await world.award_chunk(records)) == world.expected(records)
     records = world.records([(0, r, m) for r, m in attendance])
@@ -253,6 +290,21 @@ async def test_a_record_the_rule_pays_nothing_agrees_with_the_reference_model(ea
     sql = await world.award_chunk(records)
     assert without_entry_ids(sql) == world.expected(records)
     assert [result.get("error") for result in sql] == ["no_points_earned", None, "no_points_earned", None]
+    await world.book_agrees(ledger)
+
+
+async def test_service_awards_of_the_day_share_the_cap_with_a_later_chunk(earning, ledger):
+    """Cap 20, 12 points a record or a service of an hour: services pay resident 0 12 then
+    8 and resident 1 12; then a chunk of that day leaves resident 0 nothing and resident
+    1 the 8 left, as the model says."""
+    world = await AwardWorld.make(earning, ledger, earning_model.Rule("civic", 10, 2, 240, 20), [2 * 3600] * 5,
+                                  budget=40)
+    assert await world.serve(ledger, [(0, 60), (0, 60), (1, 60), (0, 60)]) == [12, 8, 12, 0]
+    records = world.records([(0, 0, 60), (0, 1, 60), (1, 1, 60)])
+    sql = await world.award_chunk(records)
+    assert without_entry_ids(sql) == world.expected(records)
+    assert [result.get("error") or result["points"] for result in sql] == ["daily_cap_reached", 8,
+                                                                           "daily_cap_reached"]
     await world.book_agrees(ledger)
 
 

@@ -1,24 +1,39 @@
 """The service loop on the real database: a request pays its volunteer once under 20
-concurrent confirmations; a dispatch not accepted in time returns to the queue; an
-average alerts once per crossing; and the database refuses what the service would."""
+concurrent confirmations; a volunteer's pay never passes the 志愿 rule's daily cap, with
+the day's attendance, however many confirmations run at once; a dispatch not accepted
+in time returns to the queue; an average alerts once per crossing; and the database
+refuses what the service would."""
 from __future__ import annotations
 
 import asyncio
+import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 from sqlalchemy import text
 
+from api import service_loop
+from earning import model as earning_model
+from earning.reference import Book, service_pay
 from feedback.service import Feedback
 from ledger import errors
+from ledger import model as ledger_model
 from orders import errors as order_errors
 from orders import model
 from orders.service import Orders
-from tests.integration.earning_fixtures import make_place
+from tests.integration.earning_fixtures import make_place, past_activity, yesterday_evening
+from tests.integration.service_fixtures import approve, confirm, done_request
 
 CONCURRENT_CONFIRMS = 20
-PAY = model.Pay("civic", 22, 1)
+VOLUNTEER_CONFIRMS_AT_ONCE, ROUNDS = 6, 3
+CAPPED_RULE = earning_model.Rule("civic", 20, 2, 240, 30)     # 22 points for 60 to 119 minutes; 30 a day
+MINUTES = 90
+DONE_AT = yesterday_evening() - timedelta(hours=1)            # 22:00 the realm's yesterday
+DAY = DONE_AT.astimezone(ZoneInfo(ledger_model.DEFAULT_TIMEZONE)).date()
+PAY = model.Pay("civic", 22, 100, "volunteering", 1)   # the default 志愿 rule: 90 minutes
 
 
 def actor(role: str, realm: str, resident_id: int | None = None) -> model.Actor:
@@ -169,6 +184,11 @@ async def test_the_database_refuses_illegal_transitions_and_second_awards(orders
         _as_app(owner_conn, "UPDATE service_requests SET station_id = station_id + 1 WHERE realm = %(r)s AND id = %(i)s",
                 {"r": realm, "i": request_id})
     with pytest.raises(psycopg.errors.RaiseException, match="service_award_mismatch"):
+        _as_app(app_conn, "INSERT INTO service_awards (realm, request_id, kind, resident_id, entry_id, asset, points, "
+                "rule_version, activity_type, award_day) SELECT %(r)s, %(i)s, 'volunteer', %(v)s, max(id), 'civic', 22, "
+                "1, 'volunteering', current_date FROM entries WHERE realm = %(r)s",
+                {"r": realm, "i": request_id, "v": loop.residents[1]})
+    with pytest.raises(psycopg.errors.CheckViolation, match="service_awards_rule_day"):   # a volunteer award names its rule's day
         _as_app(app_conn, "INSERT INTO service_awards (realm, request_id, kind, resident_id, entry_id, asset, points) "
                 "SELECT %(r)s, %(i)s, 'volunteer', %(v)s, max(id), 'civic', 22 FROM entries WHERE realm = %(r)s",
                 {"r": realm, "i": request_id, "v": loop.residents[1]})
@@ -177,8 +197,9 @@ async def test_the_database_refuses_illegal_transitions_and_second_awards(orders
         _as_app(app_conn, "UPDATE service_requests SET comment = 'x' WHERE realm = %(r)s AND id = %(i)s",
                 {"r": realm, "i": request_id})
     with pytest.raises(psycopg.errors.UniqueViolation):
-        _as_app(app_conn, "INSERT INTO service_awards (realm, request_id, kind, resident_id, entry_id, asset, points) "
-                "SELECT realm, request_id, kind, resident_id, entry_id, asset, points FROM service_awards "
+        _as_app(app_conn, "INSERT INTO service_awards (realm, request_id, kind, resident_id, entry_id, asset, points, "
+                "rule_version, activity_type, award_day) SELECT realm, request_id, kind, resident_id, entry_id, asset, "
+                "points, rule_version, activity_type, award_day FROM service_awards "
                 "WHERE realm = %(r)s AND request_id = %(i)s", {"r": realm, "i": request_id})
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         _as_app(app_conn, "DELETE FROM service_awards WHERE realm = %(r)s", {"r": realm})
@@ -204,3 +225,116 @@ async def test_the_service_refuses_a_step_from_the_wrong_state_and_the_wrong_act
         await orders.take(request["id"], model.Step("dispatch", volunteer_id=loop.residents[3]),
                           actor("organizer", loop.realm), None)
     assert (await orders.request(request["id"]))["state"] == "open"
+
+
+# the 志愿 rule's daily cap --------------------------------------------------------------
+
+async def capped(earning, realm: str) -> earning_model.Rule:
+    """The realm's 志愿 rule, made CAPPED_RULE (its new version)."""
+    changed = await earning.change_rule(realm, service_loop.VOLUNTEER_ACTIVITY_TYPE, CAPPED_RULE, "test")
+    return replace(CAPPED_RULE, version=changed["version"])
+
+
+async def balance(ledger, realm: str, resident_id: int) -> int:
+    return (await ledger.owned_account(realm, "resident", "civic", resident_id=resident_id))["balance"]
+
+
+async def confirmed_in_turn(orders, earning, loop, volunteer: int, count: int, done_at: datetime) -> list[int]:
+    """`count` requests done by `volunteer` at `done_at`, confirmed one after another by the
+    realm's 志愿 rule (as the route pays): what each paid."""
+    paid = []
+    for _ in range(count):
+        request = await done_request(orders, loop.realm, loop.station_id, loop.residents[0], volunteer, MINUTES,
+                                     done_at)
+        paid.append(await confirm(orders, request, await service_loop.volunteer_pay(earning, loop.realm, MINUTES)))
+        assert (await orders.request(request["id"]))["state"] == "confirmed"
+    return paid
+
+
+async def test_confirmations_of_one_day_share_the_volunteers_daily_cap(orders, earning, ledger, loop):
+    """22, then the 8 the cap of 30 leaves, then nothing (still confirmed, no award); each
+    as the reference model pays it."""
+    rule, volunteer = await capped(earning, loop.realm), loop.residents[1]
+    paid = await confirmed_in_turn(orders, earning, loop, volunteer, 3, DONE_AT)
+    book, expected = Book(budgets={}), []
+    for _ in paid:
+        points, book = service_pay(book, volunteer, service_loop.VOLUNTEER_ACTIVITY_TYPE, DAY, rule, MINUTES)
+        expected.append(points)
+    assert paid == expected == [22, 8, 0]
+    assert await balance(ledger, loop.realm, volunteer) == CAPPED_RULE.daily_cap_points
+
+
+async def test_a_rated_confirmation_past_the_cap_still_pays_the_rating_reward(orders, earning, ledger, loop):
+    await capped(earning, loop.realm)
+    requester, volunteer = loop.residents[0], loop.residents[1]
+    assert await confirmed_in_turn(orders, earning, loop, volunteer, 2, DONE_AT) == [22, 8]
+    request = await done_request(orders, loop.realm, loop.station_id, requester, volunteer, MINUTES, DONE_AT)
+    pay = await service_loop.volunteer_pay(earning, loop.realm, MINUTES)
+    await orders.take(request["id"], model.Step("confirm", rating=4), actor("resident", loop.realm, requester),
+                      None, pay=pay)
+    assert [(a["kind"], a["points"]) for a in await orders.awards(request)] == [("rating", 2)]
+    assert await balance(ledger, loop.realm, requester) == 2
+
+
+async def test_attendance_and_confirmations_of_one_day_count_against_each_other(orders, earning, ledger, loop):
+    """A volunteering activity's award that day leaves a confirmation what the cap has
+    left, and a confirmation leaves a later attendance chunk what it has left."""
+    await capped(earning, loop.realm)
+    first, second = loop.residents[1], loop.residents[2]
+    activity = await past_activity(earning, loop, service_loop.VOLUNTEER_ACTIVITY_TYPE, hours_ago=3,
+                                   before=yesterday_evening())
+    attended = await earning.record_attendance(activity, [(first, 60)], "test", f"att-{uuid.uuid4()}")
+    assert attended.results[0]["points"] == 22
+    assert await confirmed_in_turn(orders, earning, loop, first, 1, DONE_AT) == [8]
+    assert await confirmed_in_turn(orders, earning, loop, second, 1, DONE_AT) == [22]
+    attended = await earning.record_attendance(activity, [(second, 60)], "test", f"att-{uuid.uuid4()}")
+    assert attended.results[0]["points"] == 8
+    for volunteer in (first, second):
+        assert await balance(ledger, loop.realm, volunteer) == CAPPED_RULE.daily_cap_points
+
+
+async def test_a_confirmation_of_another_day_is_not_capped_by_this_one(orders, earning, loop):
+    await capped(earning, loop.realm)
+    volunteer = loop.residents[1]
+    assert await confirmed_in_turn(orders, earning, loop, volunteer, 2, DONE_AT) == [22, 8]
+    assert await confirmed_in_turn(orders, earning, loop, volunteer, 2, DONE_AT - timedelta(days=1)) == [22, 8]
+    assert await confirmed_in_turn(orders, earning, loop, volunteer, 1, DONE_AT) == [0]
+
+
+async def test_concurrent_confirmations_of_one_volunteer_never_pay_past_the_cap(orders, earning, ledger, loop):
+    """Requests of one volunteer and day confirmed all at once, each on its own connection,
+    round after round (a day each): together they pay exactly the cap. Each is of another
+    station: confirmations of one station take their turns anyway (the month's indicator
+    row of the station), so only the volunteer's lock keeps these from paying the cap each."""
+    await capped(earning, loop.realm)
+    town = await earning.create_town(loop.realm, "并发街道")
+    stations = [(await earning.create_station(loop.realm, town["id"], f"并发社区{n}", "urban"))["id"]
+                for n in range(VOLUNTEER_CONFIRMS_AT_ONCE)]
+    volunteer = loop.residents[3]
+    await approve(orders, loop.realm, volunteer, *stations)
+    pay = await service_loop.volunteer_pay(earning, loop.realm, MINUTES)
+    for day in range(ROUNDS):
+        requests = [await done_request(orders, loop.realm, station, loop.residents[0], volunteer, MINUTES,
+                                       DONE_AT - timedelta(days=day)) for station in stations]
+        paid = await asyncio.gather(*(confirm(orders, request, pay) for request in requests))
+        assert sorted(paid) == [0] * (VOLUNTEER_CONFIRMS_AT_ONCE - 2) + [8, 22], f"day {day}: {paid}"
+    assert await balance(ledger, loop.realm, volunteer) == ROUNDS * CAPPED_RULE.daily_cap_points
+
+
+async def test_the_database_refuses_a_volunteer_award_off_its_done_day(orders, earning, ledger, loop, app_conn):
+    """A confirmation the cap left nothing has no volunteer award; one forged for it, on
+    another day than the request was done (out of that day's cap), is refused."""
+    await capped(earning, loop.realm)
+    volunteer = loop.residents[1]
+    assert await confirmed_in_turn(orders, earning, loop, volunteer, 3, DONE_AT) == [22, 8, 0]
+    third = (await orders.requests(loop.realm, "assigned", volunteer, None, None, 1)).items[0]
+    budget = (await ledger.system_account(loop.realm, "budget", "civic"))["id"]
+    account = (await ledger.owned_account(loop.realm, "resident", "civic", resident_id=volunteer))["id"]
+    entry = await ledger.post(ledger_model.EntryDraft(realm=loop.realm, kind="earn", created_by="test", lines=(
+        ledger_model.Line(budget, -5), ledger_model.Line(account, 5))))
+    with pytest.raises(psycopg.errors.RaiseException, match="service_award_mismatch"):
+        _as_app(app_conn, "INSERT INTO service_awards (realm, request_id, kind, resident_id, entry_id, asset, points, "
+                "rule_version, activity_type, award_day) SELECT %(r)s, %(i)s, 'volunteer', %(v)s, %(e)s, 'civic', 5, "
+                "max(version), 'volunteering', %(d)s FROM activity_rules "
+                "WHERE realm = %(r)s AND activity_type = 'volunteering'",
+                {"r": loop.realm, "i": third["id"], "v": volunteer, "e": entry["id"], "d": DAY + timedelta(days=1)})
