@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -31,6 +34,9 @@ class Result:
     seconds: float
     latencies_s: list[float] = field(default_factory=list)
     unit: str = "ops"
+    # quantiles measured elsewhere (wrk's latency distribution), by q: used when there
+    # are no latencies of our own
+    quantiles_ms: dict[float, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -38,7 +44,7 @@ class Result:
 
     def quantile_ms(self, q: float) -> float | None:
         if len(self.latencies_s) < 2:
-            return None
+            return self.quantiles_ms.get(q)
         ordered = sorted(self.latencies_s)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
@@ -176,6 +182,64 @@ async def http_load(port: int, request: Callable[[int], bytes], total: int,
     await asyncio.gather(*(client() for _ in range(concurrency)))
     elapsed = time.perf_counter() - begun
     return Result("", total, elapsed, latencies), statuses
+
+
+WRK_THREADS = 2
+WRK_OUTPUT_LINES_SHOWN = 12
+
+
+def wrk_installed() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def wrk_load(port: int, script: str, seconds: int, connections: int) -> tuple[Result, int]:
+    """`wrk` (C; Debian's package `wrk`) on `connections` keep-alive connections for
+    `seconds`, its requests made by the Lua `script` (see `LUA_COMMON`): a load generator
+    that takes far less of the machine's CPU than `http_load`, so what is measured is the
+    server, as pgbench measures the database. The rate, p50/p99, and the count of answers
+    that were not 2xx or 3xx."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+        lua.write(LUA_COMMON + script)
+        lua.flush()
+        answer = subprocess.run(
+            ["wrk", "-t", str(WRK_THREADS), "-c", str(connections), "-d", f"{seconds}s", "--latency",
+             "-s", lua.name, f"http://127.0.0.1:{port}/"], capture_output=True, text=True, timeout=seconds + 60)
+    done = re.search(r"(\d+) requests in ([\d.]+)(m?s)", answer.stdout)
+    if answer.returncode != 0 or done is None:
+        raise RuntimeError(f"wrk failed: {(answer.stderr or answer.stdout)[-500:]}")
+    elapsed = float(done.group(2)) * (60 if done.group(3) == "m" else 1)
+    quantiles = {q / 100: _milliseconds(value, unit) for q, value, unit in
+                 ((int(m[0]), float(m[1]), m[2]) for m in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$",
+                                                                     answer.stdout, re.M))}
+    refused = re.search(r"Non-2xx or 3xx responses: (\d+)", answer.stdout)
+    errors = re.search(r"Socket errors: (.*)", answer.stdout)
+    if errors:
+        print(f"   wrk: socket errors {errors.group(1)}")
+    return (Result("", int(done.group(1)), elapsed, quantiles_ms=quantiles),
+            int(refused.group(1)) if refused else 0)
+
+
+def _milliseconds(value: float, unit: str) -> float:
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+# Every wrk script's preamble: each thread gets its number (`thread_number`, from 1) and
+# a seeded generator; `next_key()` is an Idempotency-Key no other request of the run uses.
+LUA_COMMON = """
+local threads_made = 0
+function setup(thread)
+  threads_made = threads_made + 1
+  thread:set("thread_number", threads_made)
+end
+local made = 0
+function init(args)
+  math.randomseed(thread_number * 7919)
+end
+function next_key(prefix)
+  made = made + 1
+  return string.format("%s-%d-%d", prefix, thread_number, made)
+end
+"""
 
 
 def http_request(method: str, path: str, body: bytes = b"", **headers: str) -> bytes:

@@ -23,12 +23,15 @@ import tempfile
 import psycopg
 
 from api.auth import create_token
-from bench.harness import BenchContext, Result, http_load, http_request, served_app, timed
+from bench.harness import (BenchContext, Result, http_load, http_request, served_app, timed, wrk_installed,
+                           wrk_load)
 from ledger import db, model
 from ledger.group_commit import GroupCommit
 from ledger.service import Ledger
 
 CONCURRENCY = 32
+WRK_SECONDS = 10     # of load per HTTP measure when wrk drives it
+WRK_WARM_S = 2
 WALLETS = 1000
 WALLET_POINTS = 10**9
 REALM = "430199"
@@ -190,8 +193,38 @@ async def service_transfers(database_url: str, wallets: list[int], total: int, r
         await engine.dispose()
 
 
+ENTRIES_LUA = """
+local wallets = {{{wallets}}}
+local headers = {{["Authorization"] = "Bearer {token}", ["Content-Type"] = "application/json"}}
+function request()
+  local source = wallets[math.random(#wallets)]
+  local target = source
+  while target == source do target = wallets[math.random(#wallets)] end
+  local amount = math.random(100)
+  headers["Idempotency-Key"] = next_key("{prefix}")
+  return wrk.format("POST", "/v1/entries", headers, string.format(
+    '{{"realm":"{realm}","postings":[{{"account_id":%d,"amount":%d}},{{"account_id":%d,"amount":%d}}]}}',
+    source, -amount, target, amount))
+end
+"""
+
+
 async def http_transfers(ctx: BenchContext, wallets: list[int], token: str, total: int,
                          workers: int = 1) -> Result:
+    """`POST /v1/entries` from 32 keep-alive clients: by wrk when it is installed (for
+    `seconds` of load), else by the Python client (`total` requests)."""
+    name = f"(c) HTTP POST /v1/entries, group commit, {workers} process{'es' if workers > 1 else ''}"
+    if wrk_installed():
+        with served_app(ctx.database_url, ctx.key_dir, POINTSBANK_WORKERS=str(workers)) as port:
+            def script(prefix: str) -> str:
+                return ENTRIES_LUA.format(wallets=",".join(map(str, wallets)), token=token, realm=REALM,
+                                          prefix=prefix)
+            wrk_load(port, script(f"warm-{workers}"), WRK_WARM_S, CONCURRENCY)
+            result, refused = wrk_load(port, script(f"wrk-{workers}"), ctx.scale(WRK_SECONDS, 3), CONCURRENCY)
+        if refused:
+            print(f"   {refused} answers were not 2xx")
+        result.name, result.unit = f"{name}, by wrk", "transfers"
+        return result
     moves = pairs(3, wallets)
 
     def request(index: int) -> bytes:
@@ -206,6 +239,5 @@ async def http_transfers(ctx: BenchContext, wallets: list[int], token: str, tota
         result, statuses = await http_load(port, lambda i: request(workers * 10**6 + i), total, CONCURRENCY)
     if set(statuses) != {201}:
         print(f"   unexpected statuses: {dict(statuses)}")
-    result.name = f"(c) HTTP POST /v1/entries, group commit, {workers} process{'es' if workers > 1 else ''}"
-    result.unit = "transfers"
+    result.name, result.unit = name, "transfers"
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,7 +13,8 @@ from pathlib import Path
 from api.app import build_services
 from api.auth import create_token
 from api.settings import Settings
-from bench.harness import BenchContext, Result, http_load, http_request, served_app, timed
+from bench.harness import (BenchContext, Result, http_load, http_request, served_app, timed, wrk_installed,
+                           wrk_load)
 from ledger import model as ledger_model
 from ledger.keys import KeyRing
 from redemption import codec, model
@@ -66,6 +68,17 @@ async def prepare(ctx: BenchContext, key_dir: Path,
         await services.close()
 
 
+READS_LUA = """
+local reads = {{{reads}}}
+local made = 0
+function request()
+  made = made + 1
+  local read = reads[(made + thread_number) % #reads + 1]
+  return wrk.format("GET", read[1], {{["Authorization"] = "Bearer " .. read[2]}})
+end
+"""
+
+
 async def run(ctx: BenchContext) -> None:
     total = ctx.scale(4000, 400)
     key_dir = ctx.key_dir
@@ -80,6 +93,20 @@ async def run(ctx: BenchContext) -> None:
         return http_request("GET", f"/v1/merchants/{merchant_ids[index % MERCHANTS]}",
                             Authorization=f"Bearer {tokens[index % MERCHANTS]}")
 
+    reads_lua = READS_LUA.format(reads=",".join(
+        f'{{"/v1/merchants/{merchant_id}", "{token}"}}' for merchant_id, token in zip(merchant_ids, tokens)))
+    if wrk_installed():
+        for workers in sorted({1, os.cpu_count() or 1}):
+            with served_app(ctx.database_url, ctx.key_dir, POINTSBANK_WORKERS=str(workers)) as port:
+                wrk_load(port, reads_lua, 2, MERCHANTS)   # warm: tokens cached, statements prepared
+                reads, refused = wrk_load(port, reads_lua, ctx.scale(10, 3), MERCHANTS)
+            reads.name = (f"GET /v1/merchants/{{id}} (auth + one read), {workers} process"
+                          f"{'es' if workers > 1 else ''}, by wrk" + (f" ({refused} not 2xx)" if refused else ""))
+            reads.unit = "requests"
+            ctx.report(f"redemption.reads_{workers}", reads)
+        best = max(ctx.results[f"redemption.reads_{w}"].rate for w in {1, os.cpu_count() or 1})
+        print(f"{'target: authenticated single reads >= 4,000/s':<58} {'met' if best >= 4000 else 'NOT met'}",
+              flush=True)
     with served_app(ctx.database_url, ctx.key_dir) as port:
         warm = min(200, total // 4)
         await http_load(port, request, warm, MERCHANTS)  # warm caches (tokens, accounts, keys)

@@ -77,21 +77,27 @@ async def active_endpoints(conn: AsyncConnection, realms: list[str]) -> list[dic
 
 
 async def add_notifications(conn: AsyncConnection, lines: list[dict[str, Any]]) -> None:
+    """Every line in one statement (a JSON array of rows, not a statement per line)."""
     if lines:
         await conn.execute(text(
             "INSERT INTO notifications (realm, recipient_kind, recipient_id, event_id, type, payload) "
-            "VALUES (:realm, :recipient_kind, :recipient_id, :event_id, :type, CAST(:payload AS jsonb)) "
+            "SELECT realm, recipient_kind, recipient_id, event_id, type, payload "
+            "FROM jsonb_to_recordset(CAST(:lines AS jsonb)) AS line (realm text, recipient_kind text, "
+            "recipient_id bigint, event_id bigint, type text, payload jsonb) "
             "ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING"),
-            [{**line, "payload": json.dumps(line["payload"], default=str)} for line in lines])
+            {"lines": json.dumps(lines, default=str)})
 
 
 async def add_deliveries(conn: AsyncConnection, deliveries: list[dict[str, Any]], give_up_at: datetime) -> None:
+    """Every delivery in one statement."""
     if deliveries:
         await conn.execute(text(
             "INSERT INTO webhook_deliveries (realm, endpoint_id, event_id, event_uid, event_type, body, give_up_at) "
-            "VALUES (:realm, :endpoint_id, :event_id, :event_uid, :event_type, :body, :give_up_at) "
+            "SELECT realm, endpoint_id, event_id, event_uid, event_type, body, :give_up_at "
+            "FROM jsonb_to_recordset(CAST(:deliveries AS jsonb)) AS delivery (realm text, endpoint_id bigint, "
+            "event_id bigint, event_uid text, event_type text, body text) "
             "ON CONFLICT ON CONSTRAINT webhook_deliveries_once DO NOTHING"),
-            [{**delivery, "give_up_at": give_up_at} for delivery in deliveries])
+            {"deliveries": json.dumps(deliveries), "give_up_at": give_up_at})
 
 
 async def mark_dispatched(conn: AsyncConnection, keys: list[tuple[str, int]]) -> None:
