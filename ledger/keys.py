@@ -14,6 +14,7 @@ which ledger key may seal.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -48,9 +49,17 @@ def registry_key_id(public_key: bytes) -> int:
     return (1 << REGISTRY_ID_BITS) | bits
 
 
+PUBLIC_KEYS_LOADED_MAX = 64   # a process verifies with a handful of keys; each loaded once
+
+
+@functools.lru_cache(maxsize=PUBLIC_KEYS_LOADED_MAX)
+def _loaded(public_key: bytes) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(public_key)
+
+
 def verifies(public_key: bytes, message: bytes, signature: bytes) -> bool:
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+        _loaded(public_key).verify(signature, message)
         return True
     except InvalidSignature:
         return False
