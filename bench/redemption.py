@@ -1,6 +1,8 @@
 """Redemptions per second through `POST /v1/redemptions` with 32 concurrent merchants
-(p50 and p99), and offline code verifications per second of the pure codec on one core.
-Targets (issue 4): p99 under 50 ms at 200 redemptions/s; codec >= 5,000 codes/s."""
+(p50 and p99), vouchers issued per second through `POST /v1/vouchers` by 32 residents at
+once, and offline code verifications per second of the pure codec on one core.
+Targets (issue 4): p99 under 50 ms at 200 redemptions/s; codec >= 5,000 codes/s.
+Target (issue 17): voucher issuing >= 1,000/s with 32 residents at once."""
 from __future__ import annotations
 
 import asyncio
@@ -25,6 +27,10 @@ POINTS_PER_RESIDENT = 10_000
 REALM = "439902"
 TARGET_RATE = 200
 TARGET_P99_MS = 50
+ISSUERS = 32                   # residents issuing at once over HTTP
+ISSUER_ID_FIRST = 1_000_001    # past the residents `prepare` issues for
+ISSUE_OUTSTANDING_MAX = 1000   # the realm's policy while it is measured (the most allowed)
+TARGET_ISSUE_RATE = 1000
 
 
 async def prepare(ctx: BenchContext, key_dir: Path,
@@ -79,10 +85,56 @@ end
 """
 
 
+async def prepare_issuers(ctx: BenchContext, key_dir: Path, per_resident: int) -> list[str]:
+    """`ISSUERS` residents, each with points for `per_resident` one-point vouchers and a
+    token; the realm's outstanding limit raised so that none of them reaches it."""
+    services = build_services(ctx.database_url, Settings(key_dir=key_dir, group_commit_writers=0))
+    try:
+        ledger = services.ledger
+        await services.vouchers.set_policy(REALM, 30, ISSUE_OUTSTANDING_MAX)
+        funding = await ledger.system_account(REALM, "funding", "civic")
+        budget = await ledger.system_account(REALM, "budget", "civic")
+        await ledger.post(ledger_model.EntryDraft(
+            realm=REALM, kind="fund", created_by="bench",
+            lines=(ledger_model.Line(funding["id"], -ISSUERS * per_resident),
+                   ledger_model.Line(budget["id"], ISSUERS * per_resident))))
+        tokens = []
+        for resident_id in range(ISSUER_ID_FIRST, ISSUER_ID_FIRST + ISSUERS):
+            account = await ledger.create_account(REALM, "resident", "civic", resident_id=resident_id)
+            await ledger.post(ledger_model.EntryDraft(
+                realm=REALM, kind="earn", created_by="bench",
+                lines=(ledger_model.Line(budget["id"], -per_resident),
+                       ledger_model.Line(account["id"], per_resident))))
+            tokens.append(await create_token(services.engine, "resident", REALM, resident_id=resident_id,
+                                             check_holder=False))
+        return tokens
+    finally:
+        await services.close()
+
+
+async def issue_benchmark(ctx: BenchContext, port: int, tokens: list[str], warm: int, total: int) -> None:
+    """POST /v1/vouchers by `ISSUERS` residents at once, one point each."""
+    body = json.dumps({"asset": "civic", "amount": 1}).encode()
+
+    def request(index: int) -> bytes:
+        return http_request("POST", "/v1/vouchers", body, Authorization=f"Bearer {tokens[index % ISSUERS]}",
+                            Idempotency_Key=f"bench-issue-{index}")
+
+    await http_load(port, request, warm, ISSUERS)
+    result, statuses = await http_load(port, lambda i: request(i + warm), total, ISSUERS)
+    result.name = f"POST /v1/vouchers, {ISSUERS} residents at once (statuses {dict(statuses)})"
+    result.unit = "vouchers"
+    ctx.report("redemption.issue_http", result)
+    verdict = "met" if result.rate >= TARGET_ISSUE_RATE and set(statuses) == {201} else "NOT met"
+    print(f"{'target: voucher issuing >= 1,000/s':<58} {verdict}", flush=True)
+
+
 async def run(ctx: BenchContext) -> None:
     total = ctx.scale(4000, 400)
     key_dir = ctx.key_dir
     codes, tokens, merchant_ids = await prepare(ctx, key_dir, total)
+    issue_warm = min(200, total // 4)
+    issuer_tokens = await prepare_issuers(ctx, key_dir, -(-(issue_warm + total) // ISSUERS))
 
     def request(index: int) -> bytes:
         body = json.dumps({"code": codes[index], "amount": 7}).encode()
@@ -116,6 +168,7 @@ async def run(ctx: BenchContext) -> None:
                                                 rate=TARGET_RATE)
         result, statuses = await http_load(port, lambda i: request(i + warm + paced_total),
                                            total - warm - paced_total, MERCHANTS)
+        await issue_benchmark(ctx, port, issuer_tokens, issue_warm, total)
     baseline.name, baseline.unit = "baseline: GET /v1/merchants/{id} (auth + one read)", "requests"
     ctx.report("redemption.baseline", baseline)
     result.name = f"POST /v1/redemptions, {MERCHANTS} merchants at once (statuses {dict(statuses)})"
