@@ -31,13 +31,15 @@ ISSUERS = 32                   # residents issuing at once over HTTP
 ISSUER_ID_FIRST = 1_000_001    # past the residents `prepare` issues for
 ISSUE_OUTSTANDING_MAX = 1000   # the realm's policy while it is measured (the most allowed)
 TARGET_ISSUE_RATE = 1000
+SETUP_POOL_TIMEOUT_S = 60.0    # the in-process setup waits for a connection rather than shedding
 
 
 async def prepare(ctx: BenchContext, key_dir: Path,
                   total: int) -> tuple[list[str], list[str], list[int]]:
     """A realm, 32 merchants with tokens, and `total` vouchers issued; (codes, tokens,
     merchant ids)."""
-    services = build_services(ctx.database_url, Settings(key_dir=key_dir, group_commit_writers=0))
+    services = build_services(ctx.database_url, Settings(key_dir=key_dir, group_commit_writers=0,
+                                                         db_pool_timeout_s=SETUP_POOL_TIMEOUT_S))
     try:
         ledger = services.ledger
         await ledger.open_realm(REALM, "压测县")
