@@ -2,9 +2,9 @@
 
 One commit per request caps throughput at the disk's flush rate. Here each writer takes
 whatever requests are waiting (up to a named maximum), runs them with one call of a batch
-function in SQL (`ledger_post_batch` for entries, `voucher_capture_batch` for captures:
-each item in its own subtransaction, so one refusal does not sink the others, one result
-per item) as a single autocommitted statement, and answers each caller. Durability is
+function in SQL (`ledger_post_batch` for entries, `voucher_capture_batch` for captures,
+`voucher_issue_batch` for issues: each item in its own subtransaction, so one refusal does
+not sink the others, one result per item) as a single autocommitted statement, and answers each caller. Durability is
 unchanged: a request is acknowledged only after the COMMIT that contains it returned.
 
 The queue is bounded (`queue_depth_max`): when the writers fall that far behind, a new

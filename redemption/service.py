@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -61,8 +61,8 @@ class Vouchers:
     def __init__(self, engine: AsyncEngine, ledger: Ledger, keys: KeyRing,
                  clock: Callable[[], datetime] = now_utc, capture_writers: int = 0,
                  capture_queue_max: int = QUEUE_DEPTH_MAX) -> None:
-        """`capture_writers` > 0 folds concurrent same-realm captures into group commits
-        (at most `capture_queue_max` waiting)."""
+        """`capture_writers` > 0 folds concurrent same-realm captures, and concurrent issues,
+        into group commits (each with its own writers, at most `capture_queue_max` waiting)."""
         self.engine = engine
         self.ledger = ledger
         self.keys = keys
@@ -70,18 +70,22 @@ class Vouchers:
         self._capture_commit = (GroupCommit(engine, "voucher_capture_batch", capture_writers,
                                             queue_depth_max=capture_queue_max)
                                 if capture_writers > 0 else None)
+        self._issue_commit = (GroupCommit(engine, "voucher_issue_batch", capture_writers,
+                                          queue_depth_max=capture_queue_max)
+                              if capture_writers > 0 else None)
         # (realm, merchant, asset) -> its merchant account: never changes once opened
         self._merchant_accounts: BoundedCache[tuple[str, int, str], int] = BoundedCache(MERCHANT_ACCOUNTS_CACHED_MAX)
 
     async def close(self) -> None:
-        if self._capture_commit is not None:
-            await self._capture_commit.close()
+        for group in (self._capture_commit, self._issue_commit):
+            if group is not None:
+                await group.close()
 
     # policy ------------------------------------------------------------------------------
 
     async def policy(self, realm: str) -> model.Policy:
         row = await db.read(self.engine, lambda conn: repository.find_policy(conn, realm))
-        return model.Policy(row["lifetime_days"], row["outstanding_max"]) if row else model.Policy()
+        return policy_of(row)
 
     async def set_policy(self, realm: str, lifetime_days: int, outstanding_max: int) -> model.Policy:
         policy = model.check_policy(lifetime_days, outstanding_max)
@@ -100,6 +104,10 @@ class Vouchers:
         model.check_scope(asset, merchant, merchant_kind)
         idempotency.check_key(idempotency_key)
         fingerprint = self.issue_fingerprint(resident_id, asset, amount, merchant, merchant_kind)
+        if self._issue_commit is not None:
+            return await idempotency.once(lambda: self._group_issue(
+                realm, resident_id, asset, amount, merchant, merchant_kind, idempotency_key, fingerprint, actor),
+                errors.VoucherKeyRaced)
 
         async def work(conn: AsyncConnection) -> dict[str, Any]:
             replay = await self._issue_replay(conn, realm, idempotency_key, fingerprint)
@@ -153,33 +161,67 @@ class Vouchers:
         realm_row = await ledger_repository.find_realm(conn, realm)
         if realm_row is None:
             raise ledger_errors.UnknownRealm(f"no realm {realm}")
-        policy_row = await repository.find_policy(conn, realm)
-        policy = model.Policy(policy_row["lifetime_days"], policy_row["outstanding_max"]) if policy_row else model.Policy()
+        policy = policy_of(await repository.find_policy(conn, realm))
         # The outstanding-voucher limit is the database's (`vouchers_admit`, under a lock
         # per resident): the insert below answers `voucher_limit_reached`.
         wallet = await ledger_repository.find_owned_account(conn, realm, "resident", asset, resident_id=resident_id)
         if wallet is None or wallet["balance"] < amount:
-            raise ledger_errors.InsufficientPoints(
-                f"the resident has {wallet['balance'] if wallet else 0} {asset} points",
-                balance=wallet["balance"] if wallet else 0, amount=amount)
+            raise insufficient(asset, wallet["balance"] if wallet else 0, amount)
         hold = await ledger_repository.find_system_account(conn, realm, "hold", asset)
         require(hold is not None, f"realm {realm} has no hold {asset} account")
-        expires_at = model.expiry(self.clock(), policy.lifetime_days, realm_row["timezone"])
+        row = self._new_voucher(realm, resident_id, asset, amount, merchant, merchant_kind, key, fingerprint,
+                                actor, policy, realm_row["timezone"], wallet["id"], hold["id"])
+        draft = EntryDraft(
+            realm=realm, kind="hold", created_by=actor, reference=model.reference(row["serial"]),
+            memo="voucher issued", lines=(Line(wallet["id"], -amount), Line(hold["id"], amount)))
+        voucher, _ = await self.ledger.post_in_then_insert(conn, draft, repository.vouchers, "hold_entry_id", **row)
+        return idempotency.fresh(voucher)
+
+    async def _group_issue(self, realm: str, resident_id: int, asset: str, amount: int,
+                           merchant: model.Merchant | None, merchant_kind: str | None, key: str,
+                           fingerprint: bytes, actor: str) -> dict[str, Any]:
+        """`issue` through the group commit: one read (what `_issue_in` reads, and whether
+        the key made a voucher), the same checks and signing, then `voucher_issue` in SQL
+        posts the hold entry and inserts the voucher in a writer's batch. A twin under the
+        same key in flight meanwhile makes the insert fail with VoucherKeyRaced (`once`
+        then reads its voucher and replays it)."""
+        facts = await db.read(self.engine, lambda conn: repository.issue_facts(conn, realm, resident_id, asset, key))
+        if facts["replay_id"] is not None:
+            replay = await db.read(self.engine, lambda conn: self._issue_replay(conn, realm, key, fingerprint))
+            require(replay is not None, "a voucher under this key was found, then not")
+            return replay  # type: ignore[return-value]
+        if facts["timezone"] is None:
+            raise ledger_errors.UnknownRealm(f"no realm {realm}")
+        if facts["wallet_id"] is None or facts["wallet_balance"] < amount:
+            raise insufficient(asset, facts["wallet_balance"] or 0, amount)
+        require(facts["hold_account_id"] is not None, f"realm {realm} has no hold {asset} account")
+        policy = policy_of(facts if facts["lifetime_days"] is not None else None)
+        row = self._new_voucher(realm, resident_id, asset, amount, merchant, merchant_kind, key, fingerprint,
+                                actor, policy, facts["timezone"], facts["wallet_id"], facts["hold_account_id"])
+        try:
+            result = await self._issue_commit.submit({  # type: ignore[union-attr]
+                **row, "serial": row["serial"].hex(), "request_hash": fingerprint.hex(),
+                "expires_at": row["expires_at"].isoformat()})
+        except ledger_errors.InsufficientPoints as refused:  # spent meanwhile: the floor said no
+            raise insufficient(asset, refused.context.get("balance", 0), amount) from None
+        return idempotency.fresh(voucher_from_json(result))
+
+    def _new_voucher(self, realm: str, resident_id: int, asset: str, amount: int, merchant: model.Merchant | None,
+                     merchant_kind: str | None, key: str, fingerprint: bytes, actor: str, policy: model.Policy,
+                     timezone_name: str, wallet_id: int, hold_account_id: int) -> dict[str, Any]:
+        """The columns of a new voucher (all but its hold entry): a fresh serial and short
+        code, the expiry by the policy in the realm's time zone, the code signed."""
+        expires_at = model.expiry(self.clock(), policy.lifetime_days, timezone_name)
         token = self._signed(codec.Token(
             key_id=0, serial=secrets.token_bytes(codec.SERIAL_BYTES), realm=realm, asset=asset,
             amount=amount, scope_merchant_id=merchant.id if merchant else None,
             scope_merchant_kind=merchant_kind, expires_at=int(expires_at.timestamp())))
-        draft = EntryDraft(
-            realm=realm, kind="hold", created_by=actor, reference=model.reference(token.serial),
-            memo="voucher issued", lines=(Line(wallet["id"], -amount), Line(hold["id"], amount)))
-        voucher, _ = await self.ledger.post_in_then_insert(
-            conn, draft, repository.vouchers, "hold_entry_id",
+        return dict(
             realm=realm, serial=token.serial, short_code=codec.short_code(secrets.token_bytes(codec.SHORT_CODE_SEED_BYTES)),
             code=codec.encode(token), key_id=token.key_id, resident_id=resident_id,
-            resident_account_id=wallet["id"], hold_account_id=hold["id"], asset=asset, amount=amount,
+            resident_account_id=wallet_id, hold_account_id=hold_account_id, asset=asset, amount=amount,
             scope_merchant_id=token.scope_merchant_id, scope_merchant_kind=merchant_kind,
             expires_at=expires_at, idempotency_key=key, request_hash=fingerprint, created_by=actor)
-        return idempotency.fresh(voucher)
 
     def _signed(self, token: codec.Token) -> codec.Token:
         """The token signed by the active voucher key (whose id is inside what is signed)."""
@@ -451,6 +493,28 @@ class Vouchers:
 
     async def hold_differences(self, realm: str | None = None) -> list[dict[str, Any]]:
         return await db.read(self.engine, lambda conn: repository.hold_differences(conn, realm))
+
+
+def policy_of(row: Mapping[str, Any] | None) -> model.Policy:
+    """A realm's voucher policy from its row (`lifetime_days`, `outstanding_max`); None: the defaults."""
+    return model.Policy(row["lifetime_days"], row["outstanding_max"]) if row else model.Policy()
+
+
+def insufficient(asset: str, balance: int, amount: int) -> ledger_errors.InsufficientPoints:
+    return ledger_errors.InsufficientPoints(f"the resident has {balance} {asset} points",
+                                            balance=balance, amount=amount)
+
+
+VOUCHER_TIMES = ("expires_at", "created_at", "closed_at")
+
+
+def voucher_from_json(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A voucher row as `voucher_issue` answers it (bytea in hex, times in ISO text), typed
+    as a row read by SQLAlchemy."""
+    return {**result, "serial": bytes.fromhex(result["serial"]),
+            "request_hash": bytes.fromhex(result["request_hash"]),
+            **{name: datetime.fromisoformat(result[name]) if result[name] is not None else None
+               for name in VOUCHER_TIMES}}
 
 
 def redemption_body(result: dict[str, Any]) -> dict[str, Any]:

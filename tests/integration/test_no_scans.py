@@ -221,6 +221,10 @@ class Paths:
         return await self.vouchers.issue(REALM, self.residents(1)[0], "civic", 4, self.merchant, None,
                                          f"issue-{uuid.uuid4()}", "test")
 
+    async def issue_grouped(self) -> None:
+        await self.grouped_vouchers.issue(REALM, self.residents(1)[0], "civic", 4, self.merchant, None,
+                                          f"issue-{uuid.uuid4()}", "test")
+
     async def capture(self) -> None:
         voucher = await self.issue()
         await self.vouchers.redeem(self.merchant, voucher["code"], 3, f"redeem-{uuid.uuid4()}", "test")
@@ -291,6 +295,7 @@ class Paths:
                 ("attendance, 1,000 records (earning_award_chunk)", self.attendance),
                 ("residents registered", self.register),
                 ("voucher issued", self.issue),
+                ("voucher issued, group commit (issue_facts, voucher_issue_batch)", self.issue_grouped),
                 ("voucher captured (voucher_capture)", self.capture),
                 ("voucher captured, group commit (voucher_capture_batch)", self.capture_grouped),
                 ("voucher released", self.release),
