@@ -79,6 +79,24 @@ async def test_a_refused_item_rolls_back_alone_and_the_others_commit(grouped, en
         assert (await ledger.entry(stored["hold_entry_id"]))["reference"] == model.reference(stored["serial"])
 
 
+async def test_a_batch_with_no_refusal_goes_together_and_answers_each_voucher(grouped, engine, ledger, realm):
+    wallets = [await fund_resident(ledger, realm, resident_id, points=100) for resident_id in (1, 2)]
+    hold = await ledger.system_account(realm, "hold", "civic")
+    items = [await batch_item(grouped, ledger, realm, resident_id, amount)
+             for resident_id, amount in ((1, 10), (2, 20), (1, 30))]
+    results = await run_batch(engine, items)
+    assert [(r["resident_id"], r["amount"], r["serial"]) for r in results] == \
+           [(i["resident_id"], i["amount"], i["serial"]) for i in items]
+    for result in results:
+        stored = await grouped.get(result["id"])
+        entry = await ledger.entry(stored["hold_entry_id"])
+        assert entry["reference"] == model.reference(stored["serial"])
+        assert {p["account_id"]: p["amount"] for p in entry["postings"]} == \
+               {stored["resident_account_id"]: -stored["amount"], hold["id"]: stored["amount"]}
+    assert [await balance(ledger, wallet["id"]) for wallet in wallets] == [60, 80]
+    assert await balance(ledger, hold["id"]) == hold["balance"] + 60
+
+
 async def test_the_answer_is_the_stored_voucher_with_the_same_types(grouped, ledger, realm):
     await fund_resident(ledger, realm, 7)
     issued = await issue(grouped, realm, 25)
