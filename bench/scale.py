@@ -24,7 +24,7 @@ from api.auth import create_token
 from bench import book, ledger
 from bench.harness import BenchContext, Result, fresh_database, http_load, http_request, served_app
 from ledger import audit, db
-from ledger.model import encode_cursor
+from ledger.service import HISTORY_CURSOR
 
 EMPTY_REALM = "439961"    # in the empty database, and in the loaded one beside the loaded realm
 LOADED_REALM = "439962"   # loaded in bulk, and written to after the load
@@ -73,7 +73,7 @@ async def history_reads(database_url: str, ctx: BenchContext, label: str) -> Res
     rng = random.Random(5)
 
     def request(_: int) -> bytes:
-        cursor = encode_cursor(rng.randint(0, max(0, depth - HISTORY_PAGE)))
+        cursor = HISTORY_CURSOR.encode(rng.randint(1, max(1, depth - HISTORY_PAGE)))
         return http_request("GET", f"/v1/accounts/{budget}/postings?limit={HISTORY_PAGE}&cursor={cursor}",
                             Authorization=f"Bearer {token}")
 

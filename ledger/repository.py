@@ -5,7 +5,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -128,19 +128,20 @@ async def find_entry(conn: AsyncConnection, entry_id: int) -> dict[str, Any] | N
                                {"realm": realm, "id": entry_id})).scalar_one()
 
 
-async def postings_page(conn: AsyncConnection, realm: str, account_id: int,
+POSTINGS_PAGE = (
+    "SELECT p.account_seq, p.entry_id, e.kind, p.amount, p.balance_after, p.created_at, e.memo, e.reference "
+    "FROM postings p JOIN entries e ON e.realm = p.realm AND e.id = p.entry_id "
+    "WHERE p.realm = %s AND p.account_id = %s AND p.account_seq < %s "
+    "ORDER BY p.account_seq DESC LIMIT %s")
+ACCOUNT_SEQ_BEYOND = 2**63 - 1   # `before_seq` of the first page: past every posting
+
+
+async def postings_page(reads: Reads, realm: str, account_id: int,
                         before_seq: int | None, limit: int) -> list[dict[str, Any]]:
-    """An account's postings, newest first, starting below `before_seq`."""
-    query = (select(postings.c.account_seq, postings.c.entry_id, entries.c.kind,
-                    postings.c.amount, postings.c.balance_after, postings.c.created_at,
-                    entries.c.memo, entries.c.reference)
-             .join(entries, and_(entries.c.realm == postings.c.realm,
-                                 entries.c.id == postings.c.entry_id))
-             .where(postings.c.realm == realm, postings.c.account_id == account_id)
-             .order_by(postings.c.account_seq.desc()).limit(limit))
-    if before_seq is not None:
-        query = query.where(postings.c.account_seq < before_seq)
-    return [dict(row._mapping) for row in await conn.execute(query)]
+    """An account's postings, newest first, starting below `before_seq` (one prepared
+    statement through `reads`: history is the most read list)."""
+    return await reads.rows(POSTINGS_PAGE, (realm, account_id,
+                                            ACCOUNT_SEQ_BEYOND if before_seq is None else before_seq, limit))
 
 
 async def balance_at(conn: AsyncConnection, realm: str, account_id: int,

@@ -214,8 +214,8 @@ class Ledger:
                       limit: int | None) -> Page:
         before = HISTORY_CURSOR.decode(cursor)
         size = paging.check_page_size(limit)
-        rows = await db.read(self.engine, lambda conn: repository.postings_page(
-            conn, account["realm"], account["id"], before, paging.fetch_size(size)))
+        rows = await repository.postings_page(self.reads, account["realm"], account["id"], before,
+                                              paging.fetch_size(size))
         return paging.page_of(rows, size, HISTORY_CURSOR.after("account_seq"))
 
     async def balance_at(self, account: dict[str, Any], at: datetime) -> int:
