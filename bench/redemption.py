@@ -26,8 +26,10 @@ MERCHANTS = 32
 VOUCHERS_PER_RESIDENT = 20
 POINTS_PER_RESIDENT = 10_000
 REALM = "439902"
-TARGET_RATE = 200
+TARGET_RATES = (200, 500)       # paced: issue 4's rate, then issue 17's (p99 < 50 ms at each)
 TARGET_P99_MS = 50
+TARGET_BURST_RATE = 2000        # redemptions/s, 32 merchants as fast as answered (issue 17)
+PACED_SECONDS = 5
 ISSUERS = 32                   # residents issuing at once over HTTP
 ISSUER_ID_FIRST = 1_000_001    # past the residents `prepare` issues for
 ISSUE_OUTSTANDING_MAX = 1000   # the realm's policy while it is measured (the most allowed)
@@ -167,7 +169,7 @@ async def issue_benchmark(ctx: BenchContext, total: int) -> None:
 
 
 async def run(ctx: BenchContext) -> None:
-    total = ctx.scale(4000, 400)
+    total = ctx.scale(8000, 600)
     key_dir = ctx.key_dir
     codes, tokens, merchant_ids = await prepare(ctx, key_dir, total)
 
@@ -198,23 +200,27 @@ async def run(ctx: BenchContext) -> None:
         warm = min(200, total // 4)
         await http_load(port, request, warm, MERCHANTS)  # warm caches (tokens, accounts, keys)
         baseline, _ = await http_load(port, read_merchant, total, MERCHANTS)
-        paced_total = (total - warm) // 2
-        paced, paced_statuses = await http_load(port, lambda i: request(i + warm), paced_total, MERCHANTS,
-                                                rate=TARGET_RATE)
-        result, statuses = await http_load(port, lambda i: request(i + warm + paced_total),
-                                           total - warm - paced_total, MERCHANTS)
-    baseline.name, baseline.unit = "baseline: GET /v1/merchants/{id} (auth + one read)", "requests"
-    ctx.report("redemption.baseline", baseline)
+        baseline.name, baseline.unit = "baseline: GET /v1/merchants/{id} (auth + one read)", "requests"
+        ctx.report("redemption.baseline", baseline)
+        used = warm
+        for rate in TARGET_RATES:
+            count = min(ctx.scale(rate * PACED_SECONDS, rate), (total - used) // 2)
+            paced, statuses = await http_load(port, lambda i, at=used: request(at + i), count, MERCHANTS,
+                                              rate=rate)
+            used += count
+            paced.name, paced.unit = f"POST /v1/redemptions paced at {rate}/s (statuses {dict(statuses)})", \
+                "redemptions"
+            ctx.report(f"redemption.http_paced_{rate}", paced)
+            p99 = paced.quantile_ms(0.99)
+            met = paced.rate >= 0.95 * rate and p99 is not None and p99 < TARGET_P99_MS
+            print(f"{f'target: p99 < {TARGET_P99_MS} ms at {rate} redemptions/s':<58} "
+                  f"{'met' if met else 'NOT met'}", flush=True)
+        result, statuses = await http_load(port, lambda i: request(used + i), total - used, MERCHANTS)
     result.name = f"POST /v1/redemptions, {MERCHANTS} merchants at once (statuses {dict(statuses)})"
     result.unit = "redemptions"
     ctx.report("redemption.http", result)
-    paced.name = f"POST /v1/redemptions paced at {TARGET_RATE}/s (statuses {dict(paced_statuses)})"
-    paced.unit = "redemptions"
-    ctx.report("redemption.http_paced", paced)
-    p99 = paced.quantile_ms(0.99)
-    if p99 is not None:
-        verdict = "met" if paced.rate >= 0.95 * TARGET_RATE and p99 < TARGET_P99_MS else "NOT met"
-        print(f"{'target: p99 < 50 ms at 200 redemptions/s':<58} {verdict}", flush=True)
+    print(f"{f'target: redemptions at {MERCHANTS} merchants >= {TARGET_BURST_RATE:,}/s':<58} "
+          f"{'met' if result.rate >= TARGET_BURST_RATE else 'NOT met'}", flush=True)
 
     await issue_benchmark(ctx, total)
     await codec_benchmark(ctx, key_dir, codes)
