@@ -126,8 +126,9 @@ def build_services(database_url: str, settings: Settings) -> Services:
                     orders=Orders(engine, ledger), feedback=Feedback(engine),
                     resources=Resources(engine, ledger),
 
-                    dispatcher=Dispatcher(engine), sender=Sender(engine), inbox=Inbox(engine),
-                    webhooks=Webhooks(engine), indicators=Indicators(engine), privacy=Privacy(engine),
+                    dispatcher=Dispatcher(engine),
+                    sender=Sender(engine, private_allowed=settings.webhook_private_allowed), inbox=Inbox(engine),
+                    webhooks=Webhooks(engine, settings.webhook_private_allowed), indicators=Indicators(engine), privacy=Privacy(engine),
                     recognition=Recognition(engine))
 
 

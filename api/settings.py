@@ -71,6 +71,7 @@ class Settings:
     service_auto_confirm_s: float = AUTO_CONFIRM_S_DEFAULT           # done, never confirmed: confirmed
     outbox_interval_s: float = 1.0    # `serve` fans events out to inboxes and webhooks this often; 0: never
     webhook_interval_s: float = 2.0   # `serve` sends due webhook deliveries this often; 0: never
+    webhook_private_allowed: bool = False  # webhooks may post to this machine and private networks
     notice_interval_s: float = 600.0  # `serve` emits voucher.expiring and budget.low this often; 0: never
 
     @property
@@ -115,6 +116,7 @@ class Settings:
                                               float(AUTO_CONFIRM_S_DEFAULT), 60),
             "outbox_interval_s": _number(env, "POINTSBANK_OUTBOX_INTERVAL_S", float, 1.0, 0),
             "webhook_interval_s": _number(env, "POINTSBANK_WEBHOOK_INTERVAL_S", float, 2.0, 0),
+            "webhook_private_allowed": _flag(env, "POINTSBANK_WEBHOOK_PRIVATE_ALLOWED", False),
             "notice_interval_s": _number(env, "POINTSBANK_NOTICE_INTERVAL_S", float, 600.0, 0),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

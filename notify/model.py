@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -156,13 +157,34 @@ def next_state(outcome: Outcome, attempts: int, now: datetime, give_up_at: datet
     return "pending", following
 
 
-def check_url(url: str) -> str:
+def check_url(url: str, private_allowed: bool = False) -> str:
+    """An http(s) URL naming a host; unless `private_allowed` (a county's own network, by
+    setting), not this machine or a private network: the bank must not be made to post
+    into the network it runs in."""
     if not isinstance(url, str) or len(url) > WEBHOOK_URL_LENGTH_MAX or any(c.isspace() for c in url):
         raise errors.InvalidWebhookUrl("a webhook URL is an http(s) URL of at most 2000 characters")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise errors.InvalidWebhookUrl("a webhook URL starts with http:// or https:// and names a host")
+    if not private_allowed and private_host(parts.hostname):
+        raise errors.InvalidWebhookUrl("a webhook URL names a public host, not this machine or a private network")
     return url
+
+
+def private_host(host: str) -> bool:
+    """`localhost` (and its subdomains), or an IP address that is not globally routable:
+    loopback, private, link-local (cloud metadata), shared, reserved, multicast,
+    unspecified; an IPv4 address inside IPv6 counts as itself."""
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False     # a name: what it resolves to is checked before each delivery
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not address.is_global or address.is_multicast
 
 
 def check_event_filter(types: list[str]) -> list[str]:

@@ -5,10 +5,13 @@ inboxes, and webhook endpoints."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import secrets
+import socket
 import time
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -109,9 +112,14 @@ class Sender:
     """Sends due webhook deliveries. Claims a batch (a lease, committed), posts them
     concurrently with a timeout each, records every attempt."""
 
-    def __init__(self, engine: AsyncEngine, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, client: httpx.AsyncClient | None = None,
+                 private_allowed: bool = False) -> None:
+        """`private_allowed`: may post to this machine and private networks (a setting for
+        a county's own receivers, and for tests); otherwise a host that resolves to one is
+        refused before any byte is sent, at every attempt (a name can change its address)."""
         self.engine = engine
         self._client = client or httpx.AsyncClient(timeout=model.DELIVERY_TIMEOUT_S, follow_redirects=False)
+        self._private_allowed = private_allowed
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -133,6 +141,8 @@ class Sender:
                    "User-Agent": "PointsBank-Webhooks/1"}
         started = time.perf_counter()
         try:
+            if not self._private_allowed and await _resolves_privately(delivery["url"]):
+                return model.Outcome(None, "refused: the host is this machine or a private network", 0)
             response = await self._client.post(delivery["url"], content=delivery["body"].encode(), headers=headers)
             code, error = response.status_code, None
         except (httpx.HTTPError, OSError, ValueError) as failure:
@@ -145,6 +155,22 @@ class Sender:
         for delivery, outcome in zip(claimed, outcomes):
             status, following = model.next_state(outcome, delivery["attempts"], moment, delivery["give_up_at"])
             await repository.record_attempt(conn, delivery, outcome, status, following)
+
+
+async def _resolves_privately(url: str) -> bool:
+    """The URL's host is, or resolves to (any of its addresses), a private host."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if model.private_host(host):
+        return True
+    try:
+        ipaddress.ip_address(host)
+        return False                      # a public address literal
+    except ValueError:
+        pass
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    found = await asyncio.get_running_loop().getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    return any(model.private_host(str(sockaddr[0])) for *_, sockaddr in found)
 
 
 class Inbox:
@@ -177,14 +203,16 @@ class Inbox:
 class Webhooks:
     """Endpoints an admin registers per realm, their delivery log, and replays."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, private_allowed: bool = False) -> None:
+        """`private_allowed`: endpoints may name this machine or private networks."""
         self.engine = engine
+        self._private_allowed = private_allowed
 
     async def register(self, realm: str, url: str, event_types: list[str], created_by: str,
                        key: str) -> tuple[dict[str, Any], bool]:
         """(endpoint with its secret, replayed). The secret is made here and shown once
         (and to a replay of the same Idempotency-Key)."""
-        url, event_types = model.check_url(url), model.check_event_filter(event_types)
+        url, event_types = model.check_url(url, self._private_allowed), model.check_event_filter(event_types)
         request_hash = idempotency.request_hash([realm, url, event_types])
 
         async def work(conn: AsyncConnection) -> tuple[dict[str, Any], bool]:

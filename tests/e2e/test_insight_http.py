@@ -81,7 +81,7 @@ async def test_inboxes_by_role(client, scene: Scene):
 
 async def test_webhooks_by_role(client, scene: Scene):
     await dispatch(client)                                           # the scene's events: before any hook
-    body = {"realm": scene.realm, "url": "http://127.0.0.1:9/hook", "event_types": ["points.earned"]}
+    body = {"realm": scene.realm, "url": "https://hooks.example.org/hook", "event_types": ["points.earned"]}
     for role in ROLES:
         made = await client.post("/v1/webhooks", json=body, headers=scene.key(role))
         expect(role, {"admin", "global_admin"}, 201, made)
@@ -90,7 +90,7 @@ async def test_webhooks_by_role(client, scene: Scene):
     again = await client.post("/v1/webhooks", json=body, headers=key)
     assert again.json() == made.json() and again.headers.get("Idempotent-Replayed") == "true"
     assert made.json()["secret"].startswith("whsec_")
-    changed = await client.post("/v1/webhooks", json={**body, "url": "http://127.0.0.1:9/other"}, headers=key)
+    changed = await client.post("/v1/webhooks", json={**body, "url": "https://hooks.example.org/other"}, headers=key)
     assert changed.status_code == 409
     hook = made.json()["id"]
     for role in ROLES:

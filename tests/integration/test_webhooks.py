@@ -4,6 +4,7 @@ verifies, and after de-duplication by event id nothing arrives twice. A delivery
 runs out of its 24 hours fails; an admin's replay delivers it."""
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -17,6 +18,7 @@ from earning.service import Earning
 from ledger import db, model
 from notify import model as notify_model
 from notify import repository as notify_repository
+from notify import service as notify_service
 from notify.service import Dispatcher, Sender, Webhooks
 from tests.integration.earning_fixtures import make_place
 
@@ -83,9 +85,10 @@ async def statuses(engine, realm: str) -> dict[str, int]:
 async def scene(engine, ledger, realm):
     place = await make_place(Earning(engine, ledger), realm, residents=2, fund=1_000)
     port = free_port()
-    endpoint, _ = await Webhooks(engine).register(realm, f"http://127.0.0.1:{port}/hook", [], "test", "hook-1")
+    endpoint, _ = await Webhooks(engine, private_allowed=True).register(realm, f"http://127.0.0.1:{port}/hook", [], "test",
+                                                                        "hook-1")
     receiver = Receiver(port)
-    sender = Sender(engine)
+    sender = Sender(engine, private_allowed=True)
     yield place, endpoint, receiver, sender
     receiver.stop()
     await sender.close()
@@ -153,9 +156,9 @@ async def test_a_delivery_out_of_time_fails_and_a_replay_delivers_it(engine, led
         if await statuses(engine, realm) == {"failed": 1}:
             break
     assert await statuses(engine, realm) == {"failed": 1}
-    failed = (await Webhooks(engine).deliveries(endpoint, None, None, "failed")).items[0]
+    failed = (await Webhooks(engine, private_allowed=True).deliveries(endpoint, None, None, "failed")).items[0]
     receiver.start()
-    replayed = await Webhooks(engine).replay(failed["id"])
+    replayed = await Webhooks(engine, private_allowed=True).replay(failed["id"])
     assert replayed["status"] == "pending"
     # rounds until it is delivered: the receiver fails the first copy of every third event,
     # and the sender takes every realm's due deliveries, oldest first (other tests leave some)
@@ -165,7 +168,7 @@ async def test_a_delivery_out_of_time_fails_and_a_replay_delivers_it(engine, led
             break
         await time_passes(engine, realm)
     assert await statuses(engine, realm) == {"delivered": 1}
-    log = [a["status_code"] for a in await Webhooks(engine).attempts(failed)]
+    log = [a["status_code"] for a in await Webhooks(engine, private_allowed=True).attempts(failed)]
     assert log[0] is None and log[-1] == 204 and set(log[1:-1]) <= {500}
 
 
@@ -179,3 +182,34 @@ def test_signature_is_hmac_sha256_over_timestamp_and_body():
     assert notify_model.verify_signature("whsec_k", header, '{"a":1}', 1_700_000_100)
     assert not notify_model.verify_signature("whsec_k", header, '{"a":2}', 1_700_000_100)
     assert not notify_model.verify_signature("whsec_k", header, '{"a":1}', 1_700_000_000 + 301)
+
+
+async def test_a_sender_refuses_a_host_that_is_private_now(engine, ledger, realm, scene):
+    """Registered when private hosts were allowed (or a name that later resolved to one):
+    a sender that does not allow them sends nothing there, and records why."""
+    place, endpoint, receiver, _ = scene
+    await earn(ledger, realm, place.residents[0], 5)
+    await Dispatcher(engine).dispatch_all()
+    strict = Sender(engine)
+    try:
+        assert await strict.deliver_due() == 0
+    finally:
+        await strict.close()
+    assert receiver.received == []
+    failed = (await Webhooks(engine).deliveries(endpoint, None, None, None)).items[0]
+    attempts = await Webhooks(engine).attempts(failed)
+    assert attempts and attempts[0]["status_code"] is None and "private network" in attempts[0]["error"]
+
+
+@pytest.mark.parametrize(("resolved", "private"), [(["93.184.215.14"], False), (["93.184.215.14", "10.0.0.7"], True),
+                                                  (["::1"], True), (["2606:2800:21f:cb07::1"], False)])
+async def test_a_name_is_checked_by_every_address_it_resolves_to(monkeypatch, resolved, private):
+    loop = asyncio.get_running_loop()
+
+    async def getaddrinfo(host, port, **_):
+        assert (host, port) == ("hooks.example.org", 443)
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+                for a in resolved]
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    assert await notify_service._resolves_privately("https://hooks.example.org/hook") is private

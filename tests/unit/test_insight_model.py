@@ -103,6 +103,23 @@ def test_webhook_urls_are_http_with_a_host(url):
         notify_model.check_url(url)
 
 
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8000/hook", "http://localhost/hook", "https://api.localhost/x", "http://10.1.2.3/",
+    "http://192.168.0.9/", "http://172.16.5.5/", "http://169.254.169.254/latest/meta-data/", "http://[::1]/",
+    "http://[::ffff:127.0.0.1]/", "http://[fd00::1]/", "http://100.64.0.1/", "http://0.0.0.0/",
+    "http://224.0.0.1/", "http://LOCALHOST./"])
+def test_webhook_urls_may_not_name_this_machine_or_a_private_network(url):
+    with pytest.raises(notify_errors.InvalidWebhookUrl, match="public host"):
+        notify_model.check_url(url)
+    assert notify_model.check_url(url, private_allowed=True) == url
+
+
+@pytest.mark.parametrize("url", ["https://hooks.example.org/x", "http://8.8.8.8/", "https://[2001:4860::8888]/",
+                                 "https://county.gov.cn:8443/hook"])
+def test_public_webhook_urls_are_taken(url):
+    assert notify_model.check_url(url) == url
+
+
 def test_event_filters_name_known_types():
     assert notify_model.check_event_filter(["voucher.issued", "points.earned", "points.earned"]) == [
         "points.earned", "voucher.issued"]

@@ -41,6 +41,7 @@ BAD = {  # every variable Settings reads, with a value it must refuse
     "POINTSBANK_SERVICE_AUTO_CONFIRM_S": "a week",
     "POINTSBANK_OUTBOX_INTERVAL_S": "-1",
     "POINTSBANK_WEBHOOK_INTERVAL_S": "often",
+    "POINTSBANK_WEBHOOK_PRIVATE_ALLOWED": "sometimes",
     "POINTSBANK_NOTICE_INTERVAL_S": "nan",
 }
 
