@@ -12,7 +12,7 @@ raises psycopg's OperationalError (503 `database_unavailable`), a full pool `Ove
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -26,6 +26,7 @@ from ledger import db, errors
 from ledger.require import require
 
 Connection = psycopg.AsyncConnection[Any]
+Params = Sequence[Any] | Mapping[str, Any]   # `%s` placeholders, or `%(name)s` ones
 
 
 class Reads:
@@ -42,12 +43,12 @@ class Reads:
         reads._pool = _Pool(libpq_url(database_url), size, timeout_s, db.app_options(statement_timeout_s))
         return reads
 
-    async def row(self, query: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+    async def row(self, query: str, params: Params = ()) -> dict[str, Any] | None:
         """The first row of one read-only statement (`%s` placeholders), or None."""
         rows = await self.rows(query, params)
         return rows[0] if rows else None
 
-    async def rows(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    async def rows(self, query: str, params: Params = ()) -> list[dict[str, Any]]:
         """The rows of one read-only statement (`%s` placeholders)."""
         try:
             if self._pool is not None:
@@ -62,7 +63,7 @@ class Reads:
         if self._pool is not None:
             await self._pool.close()
 
-    async def _borrowing(self, query: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    async def _borrowing(self, query: str, params: Params) -> list[dict[str, Any]]:
         async with self._engine.connect() as conn:
             driver = (await conn.get_raw_connection()).driver_connection
             await driver.set_autocommit(True)
@@ -90,7 +91,7 @@ class _Pool:
         self._slots = asyncio.Semaphore(size)
         self._idle: list[Connection] = []
 
-    async def fetch(self, query: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    async def fetch(self, query: str, params: Params) -> list[dict[str, Any]]:
         if self._slots.locked():
             try:
                 await asyncio.wait_for(self._slots.acquire(), self._timeout_s)
@@ -120,7 +121,7 @@ class _Pool:
             await _close_quietly(conn)
 
 
-async def _fetch(conn: Connection, query: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+async def _fetch(conn: Connection, query: str, params: Params) -> list[dict[str, Any]]:
     cursor = conn.cursor(row_factory=dict_row)
     await cursor.execute(query, params, prepare=True)
     return await cursor.fetchall()

@@ -4,10 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Integer, LargeBinary, MetaData, Table,
-                        Text, and_, func, insert, select, text, update)
+                        Text, and_, func, insert, select, update)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ledger.reads import Reads
+from ledger.require import require
 from ledger.schema import accounts
 
 metadata = MetaData()
@@ -124,32 +126,31 @@ async def find_by_key(conn: AsyncConnection, realm: str, key: str) -> dict[str, 
         vouchers.c.realm == realm, vouchers.c.idempotency_key == key))).first())
 
 
-_ISSUE_FACTS = text("""
+_ISSUE_FACTS = """
 SELECT r.timezone, p.lifetime_days, p.outstanding_max, w.id AS wallet_id, w.balance AS wallet_balance,
        h.id AS hold_account_id, v.id AS replay_id
-  FROM (SELECT CAST(:realm AS text) AS realm) q
+  FROM (SELECT CAST(%(realm)s AS text) AS realm) q
   LEFT JOIN realms r ON r.code = q.realm
   LEFT JOIN voucher_policies p ON p.realm = q.realm
   LEFT JOIN LATERAL (SELECT a.id, a.balance FROM accounts a
-                      WHERE a.realm = q.realm AND a.kind = 'resident' AND a.asset = :asset
-                        AND a.resident_id = :resident_id LIMIT 1) w ON true
+                      WHERE a.realm = q.realm AND a.kind = 'resident' AND a.asset = %(asset)s
+                        AND a.resident_id = %(resident_id)s LIMIT 1) w ON true
   LEFT JOIN LATERAL (SELECT a.id FROM accounts a
-                      WHERE a.realm = q.realm AND a.kind = 'hold' AND a.asset = :asset LIMIT 1) h ON true
+                      WHERE a.realm = q.realm AND a.kind = 'hold' AND a.asset = %(asset)s LIMIT 1) h ON true
   LEFT JOIN LATERAL (SELECT v.id FROM vouchers v
-                      WHERE v.realm = q.realm AND v.idempotency_key = :key LIMIT 1) v ON true
-""")
+                      WHERE v.realm = q.realm AND v.idempotency_key = %(key)s LIMIT 1) v ON true
+"""
 
 
-async def issue_facts(conn: AsyncConnection, realm: str, resident_id: int, asset: str,
-                      key: str) -> dict[str, Any]:
-    """What an issue reads before it writes, in one round trip: the realm's `timezone`
-    (None: no such realm), its policy (`lifetime_days`, `outstanding_max`; None: the
-    defaults), the resident's `wallet_id` and `wallet_balance` (None: no wallet), the
-    realm's `hold_account_id` of the asset, and `replay_id`, the voucher an earlier issue
-    made under `key` (None: the key is new)."""
-    row = (await conn.execute(_ISSUE_FACTS, {"realm": realm, "resident_id": resident_id,
-                                             "asset": asset, "key": key})).one()
-    return dict(row._mapping)
+async def issue_facts(reads: Reads, realm: str, resident_id: int, asset: str, key: str) -> dict[str, Any]:
+    """What an issue reads before it writes, in one round trip (through `reads`: every
+    issue asks): the realm's `timezone` (None: no such realm), its policy (`lifetime_days`,
+    `outstanding_max`; None: the defaults), the resident's `wallet_id` and
+    `wallet_balance` (None: no wallet), the realm's `hold_account_id` of the asset, and
+    `replay_id`, the voucher an earlier issue made under `key` (None: the key is new)."""
+    found = await reads.row(_ISSUE_FACTS, {"realm": realm, "resident_id": resident_id, "asset": asset, "key": key})
+    require(found is not None, "the facts query answers one row")
+    return found
 
 
 async def close_voucher(conn: AsyncConnection, realm: str, serial: bytes, status: str,

@@ -185,7 +185,7 @@ class Vouchers:
         posts the hold entry and inserts the voucher in a writer's batch. A twin under the
         same key in flight meanwhile makes the insert fail with VoucherKeyRaced (`once`
         then reads its voucher and replays it)."""
-        facts = await db.read(self.engine, lambda conn: repository.issue_facts(conn, realm, resident_id, asset, key))
+        facts = await repository.issue_facts(self.ledger.reads, realm, resident_id, asset, key)
         if facts["replay_id"] is not None:
             replay = await db.read(self.engine, lambda conn: self._issue_replay(conn, realm, key, fingerprint))
             require(replay is not None, "a voucher under this key was found, then not")
