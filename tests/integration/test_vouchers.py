@@ -388,3 +388,15 @@ async def test_a_resigned_code_with_another_amount_moves_nothing(vouchers, merch
         await vouchers.redeem(store, codec.encode(replace(token, signature=signature)), None, "forged", "merchant:1")
     assert (await vouchers.get(voucher["id"]))["status"] == "issued"
     assert await balance(ledger, wallet["id"]) == 900
+
+
+def test_the_outstanding_limit_counts_issued_vouchers_only(database_url):
+    """`vouchers_admit` counts a resident's issued vouchers through the partial index
+    (revision 0017), whatever the resident's history holds."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        conn.execute("SET enable_seqscan = off")
+        plan = conn.execute("EXPLAIN (FORMAT JSON) SELECT count(*) FROM vouchers v WHERE v.realm = '430000' "
+                            "AND v.resident_id = 1 AND v.status = 'issued'").fetchone()[0]
+    assert "vouchers_resident_outstanding" in str(plan)
