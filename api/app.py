@@ -5,9 +5,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields
+from typing import Any
 
 import msgspec
-from litestar import Litestar, Response, get
+from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from sqlalchemy import text
@@ -152,6 +153,13 @@ async def _select_one(conn: AsyncConnection) -> None:
     await conn.execute(text("SELECT 1"))
 
 
+async def screen_request(request: Request[Any, Any, Any]) -> None:
+    """App-wide `before_request`, before any handler reads its body: an auditor's write
+    is refused (403), then path and query parameters get the checks bodies get."""
+    await auditors_read_only(request)
+    await check_parameters(request)
+
+
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> Litestar:
     settings = settings or Settings.from_env()
 
@@ -195,9 +203,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                         *notification_routes.ROUTES,
                         *indicator_routes.ROUTES, *recognition_routes.ROUTES,
                         *pages.ROUTES],
-        guards=[auditors_read_only],
         request_class=CheckedRequest,
-        before_request=check_parameters,
+        before_request=screen_request,
         dependencies={"principal": Provide(current_principal),
                       **service_dependencies([field.name for field in fields(Services)], lambda: app.state)},
         plugins=[StrictStructSchema()],
