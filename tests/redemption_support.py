@@ -14,6 +14,7 @@ from redemption import model
 from redemption.service import Vouchers
 
 STARTING_POINTS = 1_000
+GROUP_WRITERS = 2
 
 
 class Clock:
@@ -40,6 +41,14 @@ def clock() -> Clock:
 async def vouchers(request, engine, ledger, key_ring, clock):
     """The service both ways: each capture its own transaction, and group-committed."""
     service = Vouchers(engine, ledger, key_ring, clock, capture_writers=request.param)
+    yield service
+    await service.close()
+
+
+@pytest.fixture
+async def grouped(engine, ledger, key_ring, clock):
+    """The service with its group commits (two writers), for the batch tests."""
+    service = Vouchers(engine, ledger, key_ring, clock, capture_writers=GROUP_WRITERS)
     yield service
     await service.close()
 

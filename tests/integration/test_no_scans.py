@@ -233,6 +233,13 @@ class Paths:
         voucher = await self.issue()
         await self.grouped_vouchers.redeem(self.merchant, voucher["code"], None, f"redeem-{uuid.uuid4()}", "test")
 
+    async def capture_together(self) -> None:
+        """Concurrent captures batched (voucher_capture_together), one of them partial."""
+        ready = [await self.issue() for _ in range(8)]
+        await asyncio.gather(*(self.grouped_vouchers.redeem(self.merchant, voucher["code"], 3 if n == 0 else None,
+                                                            f"redeem-{uuid.uuid4()}", "test")
+                               for n, voucher in enumerate(ready)))
+
     async def release(self) -> None:
         await self.vouchers.cancel(await self.issue(), "test")
 
@@ -298,6 +305,7 @@ class Paths:
                 ("voucher issued, group commit (issue_facts, voucher_issue_batch)", self.issue_grouped),
                 ("voucher captured (voucher_capture)", self.capture),
                 ("voucher captured, group commit (voucher_capture_batch)", self.capture_grouped),
+                ("vouchers captured together (voucher_capture_together)", self.capture_together),
                 ("voucher released", self.release),
                 ("voucher expired", self.expire),
                 ("reward taken and its stock returned", self.reward_taken_and_returned),

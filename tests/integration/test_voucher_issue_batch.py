@@ -12,17 +12,7 @@ from sqlalchemy import text
 from ledger import db, errors as ledger_errors
 from redemption import errors, model
 from redemption.service import Vouchers
-from tests.redemption_support import balance, clock, fund_resident, key_ring  # noqa: F401
-
-WRITERS = 2
-
-
-@pytest.fixture
-async def grouped(engine, ledger, key_ring, clock):
-    service = Vouchers(engine, ledger, key_ring, clock, capture_writers=WRITERS)
-    yield service
-    await service.close()
-
+from tests.redemption_support import balance, clock, fund_resident, grouped, key_ring  # noqa: F401
 
 async def issue(vouchers, realm, amount, resident_id=7, key=None):
     return await vouchers.issue(realm, resident_id, "civic", amount, None, None,
