@@ -214,3 +214,29 @@ async def test_one_refusal_alone_sends_the_batch_one_at_a_time(grouped, merchant
     assert len(await writing_transactions(engine, "vouchers", [v[0]["id"], v[2]["id"]])) == 2  # one at a time
     merchant_account = await ledger.owned_account(realm, "merchant", "civic", merchant_id=store.id)
     assert merchant_account["balance"] == captured
+
+
+async def test_captures_and_cancels_of_the_same_vouchers_at_once_settle_each_voucher_once(grouped, merchants,
+                                                                                       engine, ledger, realm):
+    """A batch takes the hold account before its vouchers' rows; a cancel takes its voucher's
+    row first. Racing each other on the same vouchers they may deadlock; PostgreSQL breaks
+    it and the loser retries (both run under `db`'s retries), so every voucher ends either
+    captured or cancelled, once, and the hold account still matches what is outstanding."""
+    await fund_resident(ledger, realm, 1, points=10_000)
+    store = await shop(merchants, realm)
+    for _ in range(5):
+        ready = [await issue(grouped, realm, 10, resident_id=1) for _ in range(6)]
+        outcomes = await asyncio.gather(
+            *(grouped.redeem(store, voucher["code"], None, f"k-{uuid.uuid4().hex}", "m") for voucher in ready),
+            *(grouped.cancel(voucher, "resident") for voucher in ready), return_exceptions=True)
+        captures, cancels = outcomes[:len(ready)], outcomes[len(ready):]
+        for voucher, captured, cancelled in zip(ready, captures, cancels):
+            assert isinstance(captured, dict) != (isinstance(cancelled, dict) and cancelled["status"] == "cancelled"), (
+                voucher["id"], captured, cancelled)
+            for outcome in (captured, cancelled):
+                assert isinstance(outcome, (dict, errors.VoucherAlreadyRedeemed, errors.VoucherCancelled)), outcome
+
+    async def reconciliation(conn):
+        return (await conn.execute(text("SELECT difference FROM hold_reconciliation WHERE realm = :realm"),
+                                   {"realm": realm})).all()
+    assert all(row.difference == 0 for row in await db.read(engine, reconciliation))
