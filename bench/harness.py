@@ -242,6 +242,24 @@ end
 """
 
 
+OUTBOX_DRAIN_WAIT_S_MAX = 120.0
+
+
+def wait_for_outbox(database_url: str, wait_s_max: float = OUTBOX_DRAIN_WAIT_S_MAX) -> int:
+    """Wait while a served app's outbox dispatcher works off the events a setup wrote
+    (thousands at once, where serving makes a second's worth per round): a measure
+    should see the steady state, not that backlog. Answers the events left."""
+    import psycopg
+
+    deadline = time.monotonic() + wait_s_max
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while True:
+            left = conn.execute("SELECT count(*) FROM events WHERE dispatched_at IS NULL").fetchone()[0]
+            if left == 0 or time.monotonic() > deadline:
+                return left
+            time.sleep(0.5)
+
+
 def http_request(method: str, path: str, body: bytes = b"", **headers: str) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", "Host: bench"]
     lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]

@@ -16,8 +16,8 @@ from pathlib import Path
 from api.app import build_services
 from api.auth import create_token
 from api.settings import Settings
-from bench.harness import (BenchContext, Result, http_load, http_request, served_app, timed, wrk_installed,
-                           wrk_load)
+from bench.harness import (BenchContext, Result, http_load, http_request, served_app, timed, wait_for_outbox,
+                           wrk_installed, wrk_load)
 from ledger import model as ledger_model
 from ledger.keys import KeyRing
 from redemption import codec, model
@@ -199,6 +199,7 @@ async def run(ctx: BenchContext) -> None:
     with served_app(ctx.database_url, ctx.key_dir) as port:
         warm = min(200, total // 4)
         await http_load(port, request, warm, MERCHANTS)  # warm caches (tokens, accounts, keys)
+        wait_for_outbox(ctx.database_url)   # the setup's thousands of events, dispatched first
         baseline, _ = await http_load(port, read_merchant, total, MERCHANTS)
         baseline.name, baseline.unit = "baseline: GET /v1/merchants/{id} (auth + one read)", "requests"
         ctx.report("redemption.baseline", baseline)
