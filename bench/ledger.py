@@ -145,18 +145,22 @@ def raw_pgbench(database_url: str, seconds: int) -> Result:
                   unit="transfers")
 
 
+async def fund_budget(ledger: Ledger, realm: str, points: int) -> dict:
+    """The realm's civic budget, funded with `points` (a `fund` entry): every setup's start."""
+    funding = await ledger.system_account(realm, "funding", "civic")
+    budget = await ledger.system_account(realm, "budget", "civic")
+    await ledger.post(model.EntryDraft(realm=realm, kind="fund", created_by="bench",
+                                       lines=(model.Line(funding["id"], -points), model.Line(budget["id"], points))))
+    return budget
+
+
 async def ledger_setup(database_url: str, realm: str = REALM) -> tuple[list[int], str]:
     """A realm with WALLETS funded resident accounts; their ids and an admin token."""
     engine = db.app_engine(database_url, pool_size=CONCURRENCY)
     ledger = Ledger(engine, GroupCommit(engine))
     try:
         await ledger.open_realm(realm, "基准测试区")
-        funding = await ledger.system_account(realm, "funding", "civic")
-        budget = await ledger.system_account(realm, "budget", "civic")
-        await ledger.post(model.EntryDraft(
-            realm=realm, kind="fund", created_by="bench",
-            lines=(model.Line(funding["id"], -WALLET_POINTS * WALLETS),
-                   model.Line(budget["id"], WALLET_POINTS * WALLETS))))
+        budget = await fund_budget(ledger, realm, WALLET_POINTS * WALLETS)
         wallets = [(await ledger.create_account(realm, "resident", "civic", resident_id=i))["id"]
                    for i in range(1, WALLETS + 1)]
         await asyncio.gather(*(ledger.post(model.EntryDraft(

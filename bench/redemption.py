@@ -18,6 +18,7 @@ from api.auth import create_token
 from api.settings import Settings
 from bench.harness import (BenchContext, Result, http_load, http_request, served_app, timed, wait_for_outbox,
                            wrk_installed, wrk_load)
+from bench.ledger import fund_budget
 from ledger import model as ledger_model
 from ledger.keys import KeyRing
 from redemption import codec, model
@@ -47,12 +48,7 @@ async def prepare(ctx: BenchContext, key_dir: Path,
         ledger = services.ledger
         await ledger.open_realm(REALM, "压测县")
         residents = -(-total // VOUCHERS_PER_RESIDENT)
-        funding = await ledger.system_account(REALM, "funding", "civic")
-        budget = await ledger.system_account(REALM, "budget", "civic")
-        await ledger.post(ledger_model.EntryDraft(
-            realm=REALM, kind="fund", created_by="bench",
-            lines=(ledger_model.Line(funding["id"], -residents * POINTS_PER_RESIDENT),
-                   ledger_model.Line(budget["id"], residents * POINTS_PER_RESIDENT))))
+        budget = await fund_budget(ledger, REALM, residents * POINTS_PER_RESIDENT)
 
         async def resident(resident_id: int) -> list[str]:
             account = await ledger.create_account(REALM, "resident", "civic", resident_id=resident_id)
@@ -97,12 +93,7 @@ async def prepare_issuers(ctx: BenchContext, key_dir: Path, per_resident: int, f
     try:
         ledger = services.ledger
         await services.vouchers.set_policy(REALM, 30, ISSUE_OUTSTANDING_MAX)
-        funding = await ledger.system_account(REALM, "funding", "civic")
-        budget = await ledger.system_account(REALM, "budget", "civic")
-        await ledger.post(ledger_model.EntryDraft(
-            realm=REALM, kind="fund", created_by="bench",
-            lines=(ledger_model.Line(funding["id"], -ISSUERS * per_resident),
-                   ledger_model.Line(budget["id"], ISSUERS * per_resident))))
+        budget = await fund_budget(ledger, REALM, ISSUERS * per_resident)
         tokens = []
         for resident_id in range(first_id, first_id + ISSUERS):
             account = await ledger.create_account(REALM, "resident", "civic", resident_id=resident_id)
