@@ -46,7 +46,7 @@ from api.routes import resources as resource_routes
 from api.routes import rewards as reward_routes
 from api.routes import settlements as settlement_routes
 from api.routes import venue as venue_routes
-from api.routes.common import resolve_dependencies_in_turn, service_dependencies
+from api.routes.common import guards_without_copies, resolve_dependencies_in_turn, service_dependencies
 from api.service_loop import ServiceJobs
 from api.settings import Settings
 from earning.service import Earning
@@ -214,5 +214,6 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         debug=False,
     )
     resolve_dependencies_in_turn(app)
+    guards_without_copies(app)
     document(app)
     return app

@@ -88,11 +88,17 @@ class StrictStructSchema(StructSchemaPlugin):
         return schema
 
 
+def declared_guards(handler: HTTPRouteHandler) -> list[Any]:
+    """The guards a handler's layers declare (`guards_without_copies` runs them from its
+    `before_request`, so Litestar's `resolve_guards` answers none)."""
+    return [guard for layer in handler.ownership_layers for guard in layer.guards or []]
+
+
 def authenticates(handler: HTTPRouteHandler) -> bool:
     """Whether the operation needs a bearer token: it takes the `principal` dependency
     (a `roles()` guard alone would not authenticate: it leaves 401 to that dependency)."""
     takes_principal = PRINCIPAL_PARAMETER in handler.parsed_fn_signature.parameters
-    require(takes_principal or not any(getattr(guard, "needs_principal", False) for guard in handler.resolve_guards()),
+    require(takes_principal or not any(getattr(guard, "needs_principal", False) for guard in declared_guards(handler)),
             f"{handler.handler_name}: a handler guarded by roles() takes `principal`")
     return takes_principal
 
@@ -103,7 +109,7 @@ def shared_answers(handler: HTTPRouteHandler) -> list[type[errors.DomainError]]:
         answers.extend(AUTHENTICATION)
     if IDEMPOTENCY_PARAMETER in handler.parsed_fn_signature.parameters:
         answers.extend(IDEMPOTENCY)
-    if any(getattr(guard, RATE_LIMITED_GUARD, False) for guard in handler.resolve_guards()):
+    if any(getattr(guard, RATE_LIMITED_GUARD, False) for guard in declared_guards(handler)):
         answers.append(errors.RateLimited)
     return answers
 

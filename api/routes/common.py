@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import inspect
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -103,6 +103,31 @@ def resolve_dependencies_in_turn(app: Litestar) -> None:
             kwargs_model.dependency_batches = [
                 {dependency} for batch in kwargs_model.dependency_batches
                 for dependency in sorted(batch, key=operator.attrgetter("key"))]
+
+
+def guards_without_copies(app: Litestar) -> None:
+    """Litestar runs each guard on a copy of its route handler (`copy(handler)` per guard
+    per request, so that a guard may change what it is handed): a twentieth of an
+    entry's server CPU (bench/RESULTS.md). Ours (`api.auth.roles`, `api.limits`) read the
+    connection only, so a handler's guards move into its `before_request` hook, run there
+    in Litestar's order on the handler itself, then the hook it had: still before any
+    parameter or body is read. (A handler whose answers are cached keeps Litestar's
+    guards: a cached answer is served before the hook.)"""
+    for route in app.routes:
+        for handler, _ in getattr(route, "route_handler_map", {}).values():
+            guards = tuple(handler.resolve_guards())
+            if guards and not handler.cache:
+                handler._resolved_before_request = _guarded(handler, guards, handler.resolve_before_request())
+                handler._resolved_guards = []
+
+
+def _guarded(handler: Any, guards: tuple[Any, ...],
+             before_request: Callable[[Any], Awaitable[Any]] | None) -> Callable[[Any], Awaitable[Any]]:
+    async def guarded_before_request(request: Any) -> Any:
+        for guard in guards:
+            await guard(request, handler)
+        return await before_request(request) if before_request is not None else None
+    return guarded_before_request
 
 
 def required_idempotency_key(key: str | None) -> str:

@@ -3,6 +3,7 @@ them, or bytes (a rendering); never a dict. Every timestamp (`*_at`) a body carr
 a `datetime` field, so the document says `format: date-time` and msgspec encodes it."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import types
 from datetime import datetime
@@ -11,9 +12,12 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import msgspec
 import pytest
 from litestar import Response
+from litestar.datastructures import MultiDict
 
 from api.app import create_app
+from api.auth import Principal
 from api.settings import Settings
+from ledger import errors
 
 NO_DATABASE = "postgresql://unused@127.0.0.1:1/unused"   # building the app connects to nothing
 APP = create_app(Settings(), database_url=NO_DATABASE)
@@ -91,3 +95,42 @@ def test_every_handler_resolves_its_dependencies_one_at_a_time():
         assert all(len(batch) == 1 for batch in model.dependency_batches)
     keys = {dependency.key for model in models for batch in model.dependency_batches for dependency in batch}
     assert {"principal", "ledger", "merchants", "vouchers"} <= keys
+
+
+def guarded_handlers() -> list[Any]:
+    """Every handler whose declaration names guards (its own, its controller's or router's)."""
+    return [handler for route in APP.routes for handler, _ in getattr(route, "route_handler_map", {}).values()
+            if any(layer.guards for layer in handler.ownership_layers)]
+
+
+class Connection:
+    """What `roles(...)` and the app's `before_request` read of a GET whose caller is
+    already known."""
+
+    def __init__(self, role: str) -> None:
+        self.state = {"principal": Principal(token_id=1, role=role, realm="430102")}
+        self.scope = {"type": "http", "method": "GET", "path_params": {}}
+        self.query_params = MultiDict()
+        self.path_params: dict[str, Any] = {}
+
+
+def test_guards_run_on_the_handler_itself_before_the_request_is_read(monkeypatch):
+    """`guards_without_copies`: no `copy(handler)` per guard per request; the guards run
+    in the handler's `before_request` (still before its parameters and body are read),
+    and the role guard answers as it did: the roles it names pass, another is refused."""
+    import litestar.handlers.base
+
+    def no_copy(_: Any) -> Any:
+        raise AssertionError("a guard was handed a copy of its handler")
+
+    monkeypatch.setattr(litestar.handlers.base, "copy", no_copy)
+    handlers = guarded_handlers()
+    assert len(handlers) > 50
+    for handler in handlers:
+        assert handler.resolve_guards() == [], handler
+        assert handler.resolve_before_request() is not None, handler
+    entry = next(handler for handler in handlers if handler.fn.__name__ == "read_entry")
+    for role in ("admin", "auditor"):
+        asyncio.run(entry.resolve_before_request()(Connection(role)))
+    with pytest.raises(errors.Forbidden):
+        asyncio.run(entry.resolve_before_request()(Connection("merchant")))
