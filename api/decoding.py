@@ -40,23 +40,38 @@ def check_integer(value: int, where: str) -> None:
 
 def check_json(value: Any) -> None:
     """Depth, texts (keys too) and integers of a decoded JSON document; iterative, so
-    its own depth is bounded whatever the input."""
-    pending: list[tuple[Any, int, str]] = [(value, 0, "$")]
+    its own depth is bounded whatever the input. A value's place is kept as a chain of
+    (parent, key or index) and spelled out only for an error."""
+    pending: list[tuple[Any, int, Place]] = [(value, 0, None)]
     while pending:
-        item, depth, where = pending.pop()
+        item, depth, place = pending.pop()
         if isinstance(item, (dict, list)):
             if depth >= JSON_DEPTH_MAX:
                 raise JsonTooDeep(f"a request body nests at most {JSON_DEPTH_MAX} levels")
             if isinstance(item, dict):
                 for key, child in item.items():
-                    check_text(key, where)
-                    pending.append((child, depth + 1, f"{where}.{key}"))
+                    if "\x00" in key:
+                        check_text(key, spelled(place))
+                    pending.append((child, depth + 1, (place, key)))
             else:
-                pending.extend((child, depth + 1, f"{where}[{index}]") for index, child in enumerate(item))
+                pending.extend((child, depth + 1, (place, index)) for index, child in enumerate(item))
         elif isinstance(item, str):
-            check_text(item, where)
-        elif isinstance(item, int) and not isinstance(item, bool):
-            check_integer(item, where)
+            if "\x00" in item:
+                check_text(item, spelled(place))
+        elif isinstance(item, int) and not isinstance(item, bool) and not BIGINT_MIN <= item <= BIGINT_MAX:
+            check_integer(item, spelled(place))
+
+
+Place = tuple[Any, str | int] | None     # (the parent's place, a key or an index); None: the document
+
+
+def spelled(place: Place) -> str:
+    """`$.postings[1].amount` for the chain of (parent, key or index)."""
+    steps: list[str] = []
+    while place is not None:
+        place, step = place
+        steps.append(f"[{step}]" if isinstance(step, int) else f".{step}")
+    return "$" + "".join(reversed(steps))
 
 
 class CheckedRequest(Request):
