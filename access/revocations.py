@@ -54,13 +54,21 @@ class RevocationListener:
         when that cannot be known (the listener is down): then do not use a cache."""
         if not self.live:
             return False
-        waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        if not self._waiters:   # a round's first waiter: the round is answered within SYNC_TIMEOUT_S
+            loop.call_later(SYNC_TIMEOUT_S, self._expire, self._waiters)
         self._waiters.append(waiter)
         self._wanted.set()
-        try:
-            return await asyncio.wait_for(asyncio.shield(waiter), SYNC_TIMEOUT_S)
-        except asyncio.TimeoutError:   # the listener is stuck (a network gone quiet): no cache
-            return False
+        return await waiter
+
+    def _expire(self, waiters: list[asyncio.Future[bool]]) -> None:
+        """SYNC_TIMEOUT_S after a round's first waiter came: whatever of it is still waiting
+        is answered False (the listener is stuck: a network gone quiet), so no cache. One
+        timer per round, not a `wait_for` per request; later waiters start a new round."""
+        if waiters is self._waiters:
+            self._waiters = []
+        self._release(False, waiters)
 
     def _release(self, heard_all: bool, waiters: list[asyncio.Future[bool]] | None = None) -> None:
         if waiters is None:
