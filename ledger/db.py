@@ -127,7 +127,7 @@ async def in_transaction(engine: AsyncEngine,
         async with engine.begin() as conn:
             return await work(conn)
 
-    return await _retrying(attempt)
+    return await retrying(attempt)
 
 
 async def in_one_statement(engine: AsyncEngine,
@@ -141,7 +141,7 @@ async def in_one_statement(engine: AsyncEngine,
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             return await work(conn)
 
-    return await _retrying(attempt)
+    return await retrying(attempt)
 
 
 async def read(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
@@ -165,7 +165,9 @@ def pool_exhausted() -> errors.Overloaded:
     return errors.Overloaded("every database connection is busy; retry shortly")
 
 
-async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
+async def retrying(attempt: Callable[[], Awaitable[T]]) -> T:
+    """`attempt()`, again after a deadlock or serialization failure (at most RETRIES_MAX
+    times); no pooled connection in time: `Overloaded`; a refusal: its domain error."""
     for number in range(1, RETRIES_MAX + 1):
         try:
             return await attempt()

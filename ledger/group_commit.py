@@ -19,6 +19,7 @@ import logging
 import re
 from typing import Any
 
+import psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger import db, errors
@@ -27,6 +28,7 @@ from ledger.require import require
 BATCH_SIZE_MAX = 256
 WRITERS_DEFAULT = 2
 QUEUE_DEPTH_MAX = 4096   # requests waiting for a writer; past it, new ones are shed
+LINK_IDLE_S = 0.2        # a writer with no request for this long gives its connection back
 
 log = logging.getLogger(__name__)
 
@@ -71,49 +73,114 @@ class GroupCommit:
         return self._queue
 
     async def _write_forever(self, queue: asyncio.Queue[_Pending]) -> None:
-        while True:
-            batch = [await queue.get()]
-            while len(batch) < self._batch_size_max and not queue.empty():
-                batch.append(queue.get_nowait())
-            try:
-                await self._commit(batch)
-            except Exception:  # never let a writer die: fail the batch, keep serving
-                log.exception("group commit failed")
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(errors.Unavailable("the ledger could not commit"))
+        link = _Link(self._engine)
+        try:
+            while True:
+                batch = [await _next_request(queue, link)]
+                while len(batch) < self._batch_size_max and not queue.empty():
+                    batch.append(queue.get_nowait())
+                try:
+                    await self._commit(batch, link)
+                except Exception:  # never let a writer die: fail the batch, keep serving
+                    log.exception("group commit failed")
+                    await link.drop()
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(errors.Unavailable("the ledger could not commit"))
+        finally:
+            await link.drop()
 
-    async def _commit(self, batch: list[_Pending]) -> None:
+    async def _commit(self, batch: list[_Pending], link: _Link) -> None:
         requests = [request for request, _ in batch]
         try:
-            results = await db.in_one_statement(self._engine, lambda conn: self._run(conn, requests))
+            results = await db.retrying(lambda: self._run(link, requests))
         except (*db.DatabaseError, errors.DomainError) as exc:
+            if isinstance(exc, errors.Overloaded):  # no connection came free, or the statement timed out:
+                for _, future in batch:             # nothing was written
+                    _settle(future, exc)
+                return
+            await link.drop()   # whatever else failed on it, a connection is not trusted again
             if db.is_unreachable(exc):  # the COMMIT may or may not have happened: never redo
                 for _, future in batch:
                     _settle(future, errors.Unavailable("the database connection failed; retry with "
                                                        "the same Idempotency-Key"))
                 return
-            if isinstance(exc, errors.Overloaded):  # no connection came free: nothing ran
-                for _, future in batch:
-                    _settle(future, exc)
-                return
             if len(batch) > 1:  # a refusal at COMMIT: find the culprit by committing each alone
                 for pending in batch:
-                    await self._commit([pending])
+                    await self._commit([pending], link)
                 return
             _settle(batch[0][1], exc)
             return
         for (_, future), result in zip(batch, results, strict=True):
             _settle(future, result)
 
-    async def _run(self, conn: AsyncConnection, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        # psycopg itself on the pooled connection, prepared: per batch, SQLAlchemy's asyncio
-        # bridge cost more than the statement's client side (issue 17, bench/RESULTS.md)
-        driver = (await conn.get_raw_connection()).driver_connection
-        cursor = await driver.execute(self._statement, (json.dumps(requests),), prepare=True)
+    async def _run(self, link: _Link, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # psycopg itself, prepared, on the writer's own connection: per batch, SQLAlchemy's
+        # asyncio bridge (and a pool checkout) cost more than the statement's client side
+        # (issue 17, bench/RESULTS.md)
+        cursor = await (await link.driver()).execute(self._statement, (json.dumps(requests),), prepare=True)
         found = await cursor.fetchone()
         require(found is not None, "a batch function answers one row")
         return found[0]
+
+
+async def _next_request(queue: asyncio.Queue[_Pending], link: _Link) -> _Pending:
+    """The next request; a writer that waits LINK_IDLE_S for one gives its connection back
+    to the pool meanwhile (so an idle service holds none, and a small pool is not kept)."""
+    if not queue.empty() or link.idle:
+        return await queue.get()
+    try:
+        return await asyncio.wait_for(queue.get(), LINK_IDLE_S)
+    except asyncio.TimeoutError:
+        await link.give_back()
+        return await queue.get()
+
+
+class _Link:
+    """A writer's connection: checked out of the engine's pool when first needed and kept,
+    in autocommit, while batches keep coming (a checkout per batch cost about 80 µs of the
+    server's CPU, a fifth of an entry's at two entries a batch); given back after
+    LINK_IDLE_S without one. Dropped (invalidated, never reused) when anything failed on
+    it and when the writer stops."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._held: AsyncConnection | None = None
+        self._driver: psycopg.AsyncConnection[Any] | None = None
+
+    async def driver(self) -> psycopg.AsyncConnection[Any]:
+        if self._driver is None:
+            held = await self._engine.connect()
+            try:
+                await held.execution_options(isolation_level="AUTOCOMMIT")
+                self._driver = (await held.get_raw_connection()).driver_connection
+            except BaseException:
+                await held.close()
+                raise
+            self._held = held
+        return self._driver
+
+    @property
+    def idle(self) -> bool:
+        return self._held is None
+
+    async def give_back(self) -> None:
+        """Back to the pool, as any connection is (SQLAlchemy undoes the autocommit)."""
+        held, self._held, self._driver = self._held, None, None
+        if held is not None:
+            try:
+                await held.close()
+            except Exception:  # it broke meanwhile: the pool forgets it
+                log.debug("giving back a group commit connection", exc_info=True)
+
+    async def drop(self) -> None:
+        held, self._held, self._driver = self._held, None, None
+        if held is not None:
+            try:
+                await held.invalidate()
+                await held.close()
+            except Exception:  # already gone: nothing to give back
+                log.debug("dropping a group commit connection", exc_info=True)
 
 
 def _settle(future: asyncio.Future[dict[str, Any]], outcome: Any) -> None:

@@ -4,7 +4,7 @@ import asyncio
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ledger import db, errors
+from ledger import errors
 from ledger.group_commit import GroupCommit
 
 
@@ -15,17 +15,13 @@ def statements(monkeypatch):
     calls: list[list[dict]] = []
     outcomes: list[object] = []
 
-    async def run(self, conn, requests):
+    async def run(self, link, requests):
         calls.append(requests)
         outcome = outcomes.pop(0)
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
 
-    async def direct(engine, work):
-        return await work(None)
-
-    monkeypatch.setattr(db, "in_one_statement", direct)
     monkeypatch.setattr(GroupCommit, "_run", run)
     return calls, outcomes
 
