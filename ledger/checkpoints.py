@@ -36,6 +36,9 @@ KEY_PURPOSE = "ledger"
 HEAD_FORMAT = "pointsbank-checkpoint-v1"
 SEAL_INTERVAL_S = 10.0              # how often `serve` seals
 SEAL_ENTRIES_MAX = 200_000          # leaves in one checkpoint; the rest go in the next
+# leaves hashed between two turns of the event loop: a round's thousands of leaves would
+# otherwise hold every request of the sealing process for tens of milliseconds
+SEAL_LEAVES_PER_SLICE = 500
 SEAL_WAIT_S_MAX = 10.0              # seal_current's patience with running transactions
 CHECKPOINT_CURSOR = paging.Cursor("p1")
 SEAL_RETRY_PAUSE_S = 0.05
@@ -182,9 +185,11 @@ class Checkpoints:
                                                below_txid, SEAL_ENTRIES_MAX)
         if not leaves:
             return None
-        for index, leaf in leaves:
-            require(index == frontier.size, "sealed leaves take the next positions")
-            frontier.append(leaf)
+        for start in range(0, len(leaves), SEAL_LEAVES_PER_SLICE):
+            for index, leaf in leaves[start:start + SEAL_LEAVES_PER_SLICE]:
+                require(index == frontier.size, "sealed leaves take the next positions")
+                frontier.append(leaf)
+            await asyncio.sleep(0)   # the requests this process serves run between slices
         if len(leaves) == SEAL_ENTRIES_MAX:
             below_txid = from_txid  # some may be left: the next checkpoint looks again
         checkpoint = self._signed(realm, seq, frontier, last, below_txid, signer)

@@ -381,3 +381,40 @@ async def test_leaf_hash_in_the_database_equals_python(ledger, engine, realm):
                 "WHERE realm = :r AND entry_id = :id"), {"r": realm, "id": entry_id})).mappings().all()
             fields = dict(entry, created_at_us=created_at_us)
             assert merkle.entry_leaf_hash(fields, postings) == bytes(leaf_hash), entry_id
+
+
+async def test_sealing_many_leaves_lets_other_requests_run_between_slices(ledger, checkpoints, realm,
+                                                                            monkeypatch):
+    """A round's leaves are hashed in slices with a turn of the event loop between them: a
+    task that ticks meanwhile advances while the checkpoint is being built (without the
+    slices it would see none of it, and neither would the requests of a serving process)."""
+    from ledger import checkpoints as checkpoints_module, merkle
+
+    monkeypatch.setattr(checkpoints_module, "SEAL_LEAVES_PER_SLICE", 10)
+    book = await build_book(ledger, realm)
+    await checkpoints.seal_current(realm)
+    await asyncio.gather(*(ledger.post(model.EntryDraft(
+        realm, "earn", (model.Line(book["budget"], -1), model.Line(book["residents"][n % 3], 1)), "test"))
+        for n in range(60)))
+    ticks = 0
+    seen: list[int] = []
+    append = merkle.Frontier.append
+
+    def counted_append(frontier, leaf):
+        seen.append(ticks)
+        append(frontier, leaf)
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    monkeypatch.setattr(merkle.Frontier, "append", counted_append)
+    ticking = asyncio.create_task(ticker())
+    try:
+        heads = await checkpoints.seal_current(realm)
+    finally:
+        ticking.cancel()
+    assert heads and len(seen) >= 60
+    assert len(set(seen)) >= 6, "the ticker ran between slices of ten leaves"
