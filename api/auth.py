@@ -178,18 +178,16 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 async def auditors_read_only(connection: Any) -> None:
     """An auditor token is read-only everywhere: the app's `before_request` asks this
-    first, before a handler parses its body, so every write route answers an auditor 403.
-    (Not a guard: Litestar copies the handler for every guard it runs, a tenth of a
-    cheap request's CPU for two guards; bench/RESULTS.md.)"""
+    after the route's guards and before a handler parses its body, so every write route
+    answers an auditor 403. The caller is looked up once per request: a guard that
+    found it already left it in the request's state (`current_principal`).
+    (Not a guard itself: Litestar copied the handler for every guard it ran; see
+    `api.routes.common.guards_without_copies`.)"""
     if connection.scope.get("type") != "http" or connection.scope.get("method") in SAFE_METHODS:
         return
-    authorization = connection.headers.get("authorization")
-    if not authorization:
-        return  # the handler's own authentication answers 401
     try:
-        principal = await connection.app.state.authenticator.principal(authorization)
+        principal = await current_principal(connection)
     except errors.Unauthorized:
-        return
-    connection.state.principal = principal
+        return  # the handler's own authentication answers 401
     if principal.role == "auditor":
         raise errors.Forbidden("an auditor token is read-only")

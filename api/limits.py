@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from api.auth import current_principal
 from ledger import errors
 from ledger.cache import BoundedCache
 from ledger.require import require
@@ -93,12 +94,10 @@ def per_token(name: str) -> Callable[[Any, Any], Any]:
     when the token is missing or unknown; the handler then answers 401)."""
     async def guard(connection: Any, _: Any) -> None:
         try:
-            principal = await connection.app.state.authenticator.principal(
-                connection.headers.get("authorization"))
+            principal = await current_principal(connection)
         except errors.Unauthorized:
             _limiter(connection, name).take(client_address(connection))
             return
-        connection.state.principal = principal
         _limiter(connection, name).take(("token", principal.token_id))
     setattr(guard, RATE_LIMITED_GUARD, True)
     return guard

@@ -134,3 +134,26 @@ def test_guards_run_on_the_handler_itself_before_the_request_is_read(monkeypatch
         asyncio.run(entry.resolve_before_request()(Connection(role)))
     with pytest.raises(errors.Forbidden):
         asyncio.run(entry.resolve_before_request()(Connection("merchant")))
+
+
+def test_a_guarded_write_looks_its_caller_up_once():
+    """The role guard, the auditor rule and the handler's `principal` share one look-up
+    (the request's state), not one each."""
+    from types import SimpleNamespace
+
+    from litestar.datastructures import State
+
+    class Counting:
+        calls = 0
+
+        async def principal(self, authorization: str | None) -> Principal:
+            self.calls += 1
+            return Principal(token_id=1, role="admin", realm="430102")
+
+    authenticator = Counting()
+    request = SimpleNamespace(state=State(), scope={"type": "http", "method": "POST", "path_params": {}},
+                              headers={"authorization": "Bearer t"}, path_params={}, query_params=MultiDict(),
+                              app=SimpleNamespace(state=SimpleNamespace(authenticator=authenticator)))
+    entries = next(handler for handler in guarded_handlers() if handler.fn.__name__ == "create_entry")
+    asyncio.run(entries.resolve_before_request()(request))
+    assert authenticator.calls == 1
