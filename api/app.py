@@ -129,7 +129,8 @@ def build_services(database_url: str, settings: Settings) -> Services:
 
                     dispatcher=Dispatcher(engine),
                     sender=Sender(engine, private_allowed=settings.webhook_private_allowed), inbox=Inbox(engine),
-                    webhooks=Webhooks(engine, settings.webhook_private_allowed), indicators=Indicators(engine), privacy=Privacy(engine),
+                    webhooks=Webhooks(engine, settings.webhook_private_allowed), indicators=Indicators(engine),
+                    privacy=Privacy(engine),
                     recognition=Recognition(engine))
 
 

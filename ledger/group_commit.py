@@ -166,21 +166,22 @@ class _Link:
 
     async def give_back(self) -> None:
         """Back to the pool, as any connection is (SQLAlchemy undoes the autocommit)."""
-        held, self._held, self._driver = self._held, None, None
-        if held is not None:
-            try:
-                await held.close()
-            except Exception:  # it broke meanwhile: the pool forgets it
-                log.debug("giving back a group commit connection", exc_info=True)
+        await self._release(invalidate=False)
 
     async def drop(self) -> None:
+        """Never to be used again (it failed, or its writer stops)."""
+        await self._release(invalidate=True)
+
+    async def _release(self, invalidate: bool) -> None:
         held, self._held, self._driver = self._held, None, None
-        if held is not None:
-            try:
+        if held is None:
+            return
+        try:
+            if invalidate:
                 await held.invalidate()
-                await held.close()
-            except Exception:  # already gone: nothing to give back
-                log.debug("dropping a group commit connection", exc_info=True)
+            await held.close()
+        except Exception:  # already gone: the pool forgets it
+            log.debug("releasing a group commit connection", exc_info=True)
 
 
 def _settle(future: asyncio.Future[dict[str, Any]], outcome: Any) -> None:
